@@ -1,5 +1,5 @@
 /** Jest projects mirror the source tree: infra, policy, services, e2e. */
-const tsJest = ["ts-jest", { isolatedModules: true, tsconfig: "tsconfig.json", diagnostics: false }];
+const tsJest = ["ts-jest", { tsconfig: "tsconfig.json", diagnostics: false }];
 
 /** @param {string} name @param {Record<string, unknown>} [extra] */
 const project = (name, extra = {}) => ({

@@ -1,0 +1,373 @@
+/**
+ * The stack config: one zod schema for everything `Pulumi.<stack>.yaml` may hold, and a loader
+ * whose errors name the key and the value (`mcp-platform:services[2].port: 11250 is outside
+ * 11100–11199`). Pure: the Pulumi-facing reader lives in `readStackConfig`.
+ */
+import { z } from "zod";
+
+/** The Pulumi project name; config keys are `mcp-platform:<key>`. */
+export const PROJECT = "mcp-platform";
+
+/** Port plan from DESIGN "Networks and ports". */
+export const PORT_RANGES = {
+  infrastructure: { min: 11090, max: 11099 },
+  mcp: { min: 11100, max: 11199 },
+} as const;
+
+/** Environment variable names: upper snake case. */
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+/** Env names that carry credentials and so must come from `pulumi config set --secret`. */
+const SECRET_LOOKING_ENV = /(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|CREDENTIALS?)$/;
+/** An exact semver version: no ranges, tags or `latest`. */
+const PINNED_VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
+/** An npm package name, optionally scoped. */
+const NPM_PACKAGE = /^(?:@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/;
+/** A container image reference pinned by tag (not `latest`) or by digest. */
+const PINNED_IMAGE = /^[a-z0-9][a-z0-9._/-]*(?::(?!latest$)[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$/;
+
+const port = (min: number, max: number) =>
+  z
+    .number({ error: "must be a port number" })
+    .int("must be a whole number")
+    .refine((p) => p >= min && p <= max, { error: (i) => `${String(i.input)} is outside ${min}–${max}` });
+
+const envMap = z.record(
+  z.string().regex(ENV_NAME, "must be an UPPER_SNAKE_CASE variable name"),
+  z.string({ error: "must be a string" }),
+);
+
+/** Autoscaling bounds for one HPA-managed workload (prod). */
+export const AutoscalingSchema = z
+  .object({
+    minReplicas: z.number().int().min(1, "must be at least 1").default(3),
+    maxReplicas: z.number().int().min(1, "must be at least 1").default(10),
+    cpuPercent: z.number().int().min(1).max(100, "must be at most 100").default(70),
+    memoryPercent: z.number().int().min(1).max(100, "must be at most 100").default(80),
+  })
+  .strict();
+export type Autoscaling = z.infer<typeof AutoscalingSchema>;
+
+/** The built-in diagnostic tool set (`echo` and friends) of the mcp-server image. */
+const BuiltinToolSetSchema = z
+  .object({ kind: z.literal("builtin"), name: z.literal("diagnostics") })
+  .strict();
+
+/** An ecosystem stdio MCP server from npm, baked into the mcp-server image at a pinned version. */
+const StdioToolSetSchema = z
+  .object({
+    kind: z.literal("stdio"),
+    package: z.string().regex(NPM_PACKAGE, "must be an npm package name"),
+    version: z.string().refine((v) => PINNED_VERSION.test(v), {
+      error: (i) => `${JSON.stringify(i.input)} is not a pinned version (x.y.z)`,
+    }),
+    bin: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be the package's executable name"),
+    args: z.array(z.string()).default([]),
+    env: envMap.default({}),
+  })
+  .strict();
+
+/** What a service hosts: built-in tools or a bridged stdio server. */
+export const ToolSetSchema = z.discriminatedUnion("kind", [BuiltinToolSetSchema, StdioToolSetSchema], {
+  error: 'must have kind "builtin" or "stdio"',
+});
+export type ToolSet = z.infer<typeof ToolSetSchema>;
+
+/** One MCP service of the catalog: the mcp-server image with one tool set. */
+export const McpServiceSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "must be lower-case letters, digits and single dashes")
+      .max(40, "must be at most 40 characters")
+      .refine((n) => !n.startsWith("mcp-"), { error: 'must not start with "mcp-" (it is added for you)' }),
+    port: port(PORT_RANGES.mcp.min, PORT_RANGES.mcp.max),
+    toolSet: ToolSetSchema,
+    replicas: z.number().int().min(1, "must be at least 1").max(20, "must be at most 20").default(1),
+    autoscaling: AutoscalingSchema.partial().optional(),
+    bridgeProcesses: z.number().int().min(1).max(16).default(1),
+    env: envMap.default({}),
+    /** Env var name -> name of a secret config key (`pulumi config set --secret <key>`). */
+    secretEnv: z
+      .record(z.string().regex(ENV_NAME, "must be an UPPER_SNAKE_CASE variable name"), z.string().min(1))
+      .default({}),
+    volume: z
+      .object({
+        mountPath: z.string().regex(/^\/[\w./-]*$/, "must be an absolute path"),
+        sizeGi: z.number().int().min(1).default(1),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type McpService = z.infer<typeof McpServiceSchema>;
+
+/** Host ports of the front door and the infrastructure. */
+export const PortsSchema = z
+  .object({
+    gateway: port(1, 65535).default(3000),
+    grpc: port(1, 65535).default(50051),
+    consul: port(PORT_RANGES.infrastructure.min, PORT_RANGES.infrastructure.max).default(11090),
+    monitor: port(PORT_RANGES.infrastructure.min, PORT_RANGES.infrastructure.max).default(11091),
+    stats: port(PORT_RANGES.infrastructure.min, PORT_RANGES.infrastructure.max).default(11099),
+  })
+  .strict();
+export type Ports = z.infer<typeof PortsSchema>;
+
+const pinnedImage = z.string().refine((s) => PINNED_IMAGE.test(s), {
+  error: (i) => `${JSON.stringify(i.input)} is not pinned to a tag or digest`,
+});
+
+/** Upstream images the platform runs unmodified. */
+export const ImagesSchema = z
+  .object({
+    haproxy: pinnedImage.default("haproxy:3.0.11-alpine"),
+    consul: pinnedImage.default("hashicorp/consul:1.20.5"),
+  })
+  .strict();
+
+/** Cluster sizing and add-on versions of the EKS target. */
+export const EksSchema = z
+  .object({
+    region: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d$/, "must be an AWS region such as eu-west-1"),
+    kubernetesVersion: z.string().regex(/^1\.\d+$/, "must be a Kubernetes minor version such as 1.33"),
+    availabilityZones: z.number().int().min(2, "must be at least 2").max(6).default(3),
+    vpcCidr: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/, "must be a CIDR block")
+      .default("10.0.0.0/16"),
+    nodeGroup: z
+      .object({
+        instanceType: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, "must be an EC2 instance type"),
+        minSize: z.number().int().min(1),
+        desiredSize: z.number().int().min(1),
+        maxSize: z.number().int().min(1),
+      })
+      .strict(),
+    autoscaling: AutoscalingSchema.default({
+      minReplicas: 3,
+      maxReplicas: 10,
+      cpuPercent: 70,
+      memoryPercent: 80,
+    }),
+    charts: z
+      .object({
+        consul: z.string().regex(PINNED_VERSION, "must be a pinned chart version"),
+        awsLoadBalancerController: z.string().regex(PINNED_VERSION, "must be a pinned chart version"),
+        metricsServer: z.string().regex(PINNED_VERSION, "must be a pinned chart version"),
+      })
+      .strict(),
+  })
+  .strict();
+export type Eks = z.infer<typeof EksSchema>;
+
+/** The whole stack config, after defaults. */
+export const StackConfigSchema = z
+  .object({
+    target: z.enum(["docker", "eks"], {
+      error: (i) => `${JSON.stringify(i.input)} is not one of docker, eks`,
+    }),
+    ports: PortsSchema.default(PortsSchema.parse({})),
+    images: ImagesSchema.default(ImagesSchema.parse({})),
+    /** Host address the dev stack publishes its ports on; 0.0.0.0 exposes them to the LAN. */
+    publishAddress: z.ipv4({ error: "must be an IPv4 address" }).default("127.0.0.1"),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+    allowedOrigins: z.array(z.url({ error: "must be an origin URL" })).default([]),
+    router: z
+      .object({
+        replicas: z.number().int().min(1, "must be at least 1").max(20, "must be at most 20").default(2),
+        autoscaling: AutoscalingSchema.partial().optional(),
+      })
+      .strict()
+      .default({ replicas: 2 }),
+    monitor: z
+      .object({
+        intervalMs: z.number().int().min(1000, "must be at least 1000").default(10000),
+        retentionMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(60),
+      })
+      .strict()
+      .default({ intervalMs: 10000, retentionMinutes: 60 }),
+    haproxy: z
+      .object({
+        /** Server slots per backend that Consul DNS can fill (dev `server-template`). */
+        serverSlots: z.number().int().min(1).max(100).default(10),
+        streamTimeoutSeconds: z.number().int().min(60, "must be at least 60").default(3600),
+      })
+      .strict()
+      .default({ serverSlots: 10, streamTimeoutSeconds: 3600 }),
+    services: z.array(McpServiceSchema).min(1, "must list at least one MCP service"),
+    eks: EksSchema.optional(),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    // `quoted`: the message already shows the offending values, so the loader adds none.
+    const issue = (path: (string | number)[], message: string, quoted = true) =>
+      ctx.addIssue({ code: "custom", path, message, params: { quoted } });
+
+    const names = new Map<string, number>();
+    cfg.services.forEach((s, i) => {
+      const first = names.get(s.name);
+      if (first !== undefined)
+        issue(["services", i, "name"], `"${s.name}" is already used by services[${first}]`);
+      else names.set(s.name, i);
+      for (const key of Object.keys(s.env)) {
+        if (SECRET_LOOKING_ENV.test(key)) {
+          issue(
+            ["services", i, "env", key],
+            "looks like a secret: put it in secretEnv and set it with `pulumi config set --secret` (value hidden)",
+          );
+        }
+      }
+    });
+
+    const owners = new Map<number, string>();
+    const claim = (p: number, who: string, path: (string | number)[]) => {
+      const owner = owners.get(p);
+      if (owner !== undefined) issue(path, `${p} is already used by ${owner}`);
+      else owners.set(p, who);
+    };
+    for (const [k, p] of Object.entries(cfg.ports)) claim(p, `ports.${k}`, ["ports", k]);
+    cfg.services.forEach((s, i) => claim(s.port, `services[${i}] (${s.name})`, ["services", i, "port"]));
+
+    for (const k of ["gateway", "grpc"] as const) {
+      const p = cfg.ports[k];
+      if (p >= PORT_RANGES.infrastructure.min && p <= PORT_RANGES.mcp.max) {
+        issue(["ports", k], `${p} is inside the reserved 11090–11199 plan; front ports live outside it`);
+      }
+    }
+
+    if (cfg.target === "eks" && cfg.eks === undefined)
+      issue(["eks"], "is required when target is eks", false);
+    if (cfg.eks) {
+      const ng = cfg.eks.nodeGroup;
+      if (ng.minSize > ng.desiredSize || ng.desiredSize > ng.maxSize) {
+        issue(
+          ["eks", "nodeGroup"],
+          `needs minSize ≤ desiredSize ≤ maxSize, got ${ng.minSize} ≤ ${ng.desiredSize} ≤ ${ng.maxSize}`,
+        );
+      }
+    }
+    const scaled: [(string | number)[], Partial<Autoscaling> | undefined][] = [
+      [["eks", "autoscaling"], cfg.eks?.autoscaling],
+      [["router", "autoscaling"], cfg.router.autoscaling],
+      ...cfg.services.map((s, i): [(string | number)[], Partial<Autoscaling> | undefined] => [
+        ["services", i, "autoscaling"],
+        s.autoscaling,
+      ]),
+    ];
+    for (const [path, a] of scaled) {
+      const merged = { ...cfg.eks?.autoscaling, ...a };
+      if (
+        a &&
+        merged.minReplicas !== undefined &&
+        merged.maxReplicas !== undefined &&
+        merged.maxReplicas < merged.minReplicas
+      ) {
+        issue(path, `maxReplicas ${merged.maxReplicas} is below minReplicas ${merged.minReplicas}`);
+      }
+    }
+  });
+
+/** The validated stack config with every default filled in. */
+export type StackConfig = z.infer<typeof StackConfigSchema>;
+
+/** Raised for an invalid stack config; the message lists every bad key with its value. */
+export class StackConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid stack config:\n  ${problems.join("\n  ")}`);
+    this.name = "StackConfigError";
+  }
+}
+
+/** `services[2].port` from a zod issue path. */
+function keyOf(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, seg) => {
+    if (typeof seg === "number") return `${acc}[${seg}]`;
+    return acc === "" ? String(seg) : `${acc}.${String(seg)}`;
+  }, "");
+}
+
+/** The value at a zod issue path in the raw input, for the error message. */
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = raw;
+  for (const seg of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[seg];
+  }
+  return v;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "(missing)";
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * Validate raw config values (keyed without the project prefix) into a `StackConfig`.
+ * Throws `StackConfigError` naming `mcp-platform:<key>` and the offending value.
+ */
+export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
+  const result = StackConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => {
+    if (i.code === "unrecognized_keys") {
+      const base = keyOf(i.path);
+      return i.keys
+        .map((k) => `${PROJECT}:${base === "" ? k : `${base}.${k}`} is not a known key`)
+        .join("\n  ");
+    }
+    const value = valueAt(raw, i.path);
+    // Value-bearing messages (`11250 is outside ...`) already quote the value.
+    const quoted =
+      (i.code === "custom" && i.params?.quoted === true) || i.message.startsWith(describe(value))
+        ? ""
+        : ` (got ${describe(value)})`;
+    return `${PROJECT}:${keyOf(i.path)}: ${i.message}${quoted}`;
+  });
+  throw new StackConfigError(problems);
+}
+
+/** Config keys read as secrets (`pulumi config set --secret`), outside the schema. */
+export const SECRET_KEYS = {
+  routerSessionKey: "routerSessionKey",
+  routerAuthTokens: "routerAuthTokens",
+} as const;
+
+/** The secret config keys this raw config refers to: the router's and every `secretEnv` target. */
+export function secretKeysOf(raw: Record<string, unknown>): Set<string> {
+  const keys = new Set<string>(Object.values(SECRET_KEYS));
+  const services = Array.isArray(raw.services) ? raw.services : [];
+  for (const s of services) {
+    const secretEnv =
+      s !== null && typeof s === "object" ? (s as { secretEnv?: unknown }).secretEnv : undefined;
+    if (secretEnv !== null && typeof secretEnv === "object") {
+      for (const k of Object.values(secretEnv)) if (typeof k === "string") keys.add(k);
+    }
+  }
+  return keys;
+}
+
+/**
+ * Turn Pulumi's flat config (`{"mcp-platform:services": "<json>"}`) into raw values, without the
+ * secret keys (they are read with `requireSecret`). Structured values arrive as JSON text; plain
+ * strings (`target: docker`) stay strings. Keys of other namespaces (`aws:region`) are ignored.
+ */
+export function rawFromPulumiConfig(all: Record<string, string>): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  for (const [fullKey, text] of Object.entries(all)) {
+    const sep = fullKey.indexOf(":");
+    if (fullKey.slice(0, sep) !== PROJECT) continue;
+    try {
+      raw[fullKey.slice(sep + 1)] = JSON.parse(text);
+    } catch {
+      raw[fullKey.slice(sep + 1)] = text;
+    }
+  }
+  for (const key of secretKeysOf(raw)) delete raw[key];
+  return raw;
+}

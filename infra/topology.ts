@@ -1,0 +1,308 @@
+/**
+ * The platform's one source of truth: a pure function from the stack config to networks,
+ * components, ports and memberships. The Docker target, the EKS target, the HAProxy renderer,
+ * the policy pack's defaults and the local launcher all read this, never the config directly.
+ */
+import { SECRET_KEYS } from "./config";
+import type { Autoscaling, McpService, StackConfig, ToolSet } from "./config";
+
+/** Network names and the internal subnet, from DESIGN "Networks and ports". */
+export const NETWORK = {
+  public: "sutazai-network",
+  internal: "mcp-internal",
+  internalSubnet: "172.20.0.0/24",
+} as const;
+
+/** Consul's fixed address on `mcp-internal`, so HAProxy's resolver needs no DNS to find it. */
+export const CONSUL_INTERNAL_IP = "172.20.0.2";
+
+/** Ports that Consul and the services listen on inside their containers. */
+export const CONTAINER_PORT = { consulHttp: 8500, consulDns: 8600, router: 3000 } as const;
+
+/** The name of one of the two networks. */
+export type NetworkName = (typeof NETWORK)["public"] | (typeof NETWORK)["internal"];
+
+/** One Docker network (or, in prod, one namespace). */
+export interface NetworkSpec {
+  readonly name: NetworkName;
+  readonly internal: boolean;
+  readonly subnet?: string;
+}
+
+/** The three images this repo builds. */
+export type ServiceImage = "router" | "mcp-server" | "network-monitor";
+
+/** Where a component's image comes from. */
+export type ImageSource =
+  | { readonly kind: "build"; readonly service: ServiceImage }
+  | { readonly kind: "registry"; readonly ref: string };
+
+/** What a component is for: the isolation rules key on this. */
+export type Role = "infrastructure" | "gateway" | "mcp-service";
+
+/**
+ * A secret config key (`pulumi config set --secret`) behind an env var, and what to do when it is
+ * unset: fail naming the key, generate a random value kept in state, or leave the variable out.
+ */
+export interface SecretRef {
+  readonly key: string;
+  readonly whenMissing: "fail" | "generate" | "omit";
+}
+
+/** A host port published by a component. */
+export interface PublishedPort {
+  readonly host: number;
+  readonly container: number;
+  readonly component: string;
+  readonly purpose: string;
+}
+
+/** One deployable piece of the platform, with all of its replicas. */
+export interface ComponentSpec {
+  /** Container name prefix, Kubernetes workload name and HAProxy backend name. */
+  readonly name: string;
+  readonly role: Role;
+  readonly image: ImageSource;
+  readonly replicas: number;
+  /** HPA bounds in prod; only the router and MCP services scale. */
+  readonly autoscaling?: Autoscaling;
+  readonly networks: readonly NetworkName[];
+  /** The port the process listens on inside its container. */
+  readonly port: number;
+  /** HTTP path for liveness; readiness uses `readyPath`. Undefined for TCP-only components. */
+  readonly livePath?: string;
+  readonly readyPath?: string;
+  readonly hostPorts: readonly PublishedPort[];
+  /** Plain environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Env var name -> the secret config key it comes from. */
+  readonly secretEnv: Readonly<Record<string, SecretRef>>;
+  /** The name the component registers under in Consul, when it registers. */
+  readonly consulName?: string;
+  /** A volume mounted into every replica. */
+  readonly volume?: { readonly mountPath: string; readonly sizeGi: number };
+}
+
+/** One MCP service of the catalog, as the router and HAProxy see it. */
+export interface CatalogEntry {
+  /** Service id: the `<service>` in `<service>__<tool>` and in `/services/<service>/mcp`. */
+  readonly id: string;
+  /** Component and Consul name: `mcp-<id>`. */
+  readonly component: string;
+  readonly port: number;
+  readonly toolSet: ToolSet;
+}
+
+/** An image build with the arguments config implies. */
+export interface ImageBuild {
+  readonly service: ServiceImage;
+  readonly dockerfile: string;
+  readonly args: Readonly<Record<string, string>>;
+}
+
+/** Everything the targets and renderers need. */
+export interface Topology {
+  readonly networks: readonly NetworkSpec[];
+  readonly components: readonly ComponentSpec[];
+  readonly catalog: readonly CatalogEntry[];
+  readonly publishedPorts: readonly PublishedPort[];
+  /** Front ports kept for features that do not publish yet (the router's gRPC API). */
+  readonly reservedPorts: readonly PublishedPort[];
+  readonly images: readonly ImageBuild[];
+  readonly ports: StackConfig["ports"];
+  readonly haproxy: StackConfig["haproxy"];
+}
+
+/** `MCP_SERVER` for a tool set: one `mcpServers` entry, or nothing for the built-in set. */
+export function mcpServerEnv(toolSet: ToolSet): string | undefined {
+  if (toolSet.kind === "builtin") return undefined;
+  const entry: { command: string; args: string[]; env?: Record<string, string> } = {
+    command: toolSet.bin,
+    args: toolSet.args,
+  };
+  if (Object.keys(toolSet.env).length > 0) entry.env = toolSet.env;
+  return JSON.stringify(entry);
+}
+
+/** The stdio packages the mcp-server image must bake in, as `name@version`, sorted and unique. */
+export function stdioPackages(services: readonly McpService[]): string[] {
+  const specs = services.flatMap((s) =>
+    s.toolSet.kind === "stdio" ? [`${s.toolSet.package}@${s.toolSet.version}`] : [],
+  );
+  return [...new Set(specs)].sort();
+}
+
+function commonEnv(cfg: StackConfig, name: string, port: number): Record<string, string> {
+  return {
+    HOST: "0.0.0.0",
+    PORT: String(port),
+    SERVICE_NAME: name,
+    CONSUL_HTTP_ADDR: `http://consul:${CONTAINER_PORT.consulHttp}`,
+    LOG_LEVEL: cfg.logLevel,
+  };
+}
+
+function httpLimits(cfg: StackConfig): Record<string, string> {
+  return cfg.allowedOrigins.length > 0 ? { MCP_ALLOWED_ORIGINS: cfg.allowedOrigins.join(",") } : {};
+}
+
+function scaling(cfg: StackConfig, override: Partial<Autoscaling> | undefined): Autoscaling | undefined {
+  if (cfg.eks === undefined) return undefined;
+  return { ...cfg.eks.autoscaling, ...override };
+}
+
+function mcpComponent(cfg: StackConfig, s: McpService): ComponentSpec {
+  const name = `mcp-${s.name}`;
+  const mcpServer = mcpServerEnv(s.toolSet);
+  return {
+    name,
+    role: "mcp-service",
+    image: { kind: "build", service: "mcp-server" },
+    replicas: s.replicas,
+    autoscaling: scaling(cfg, s.autoscaling),
+    networks: [NETWORK.internal],
+    port: s.port,
+    livePath: "/health/live",
+    readyPath: "/health/ready",
+    hostPorts: [],
+    env: {
+      ...commonEnv(cfg, name, s.port),
+      ...httpLimits(cfg),
+      ...(mcpServer === undefined ? {} : { MCP_SERVER: mcpServer }),
+      MCP_BRIDGE_PROCESSES: String(s.bridgeProcesses),
+      ...s.env,
+    },
+    secretEnv: Object.fromEntries(
+      Object.entries(s.secretEnv).map(([env, key]): [string, SecretRef] => [
+        env,
+        { key, whenMissing: "fail" },
+      ]),
+    ),
+    consulName: name,
+    ...(s.volume ? { volume: { mountPath: s.volume.mountPath, sizeGi: s.volume.sizeGi } } : {}),
+  };
+}
+
+/** Derive the topology. Pure: same config, same topology. */
+export function buildTopology(cfg: StackConfig): Topology {
+  const both = [NETWORK.public, NETWORK.internal] as const;
+  const published = (component: string, host: number, container: number, purpose: string): PublishedPort => ({
+    host,
+    container,
+    component,
+    purpose,
+  });
+  const catalog: CatalogEntry[] = cfg.services.map((s) => ({
+    id: s.name,
+    component: `mcp-${s.name}`,
+    port: s.port,
+    toolSet: s.toolSet,
+  }));
+
+  const consul: ComponentSpec = {
+    name: "consul",
+    role: "infrastructure",
+    image: { kind: "registry", ref: cfg.images.consul },
+    replicas: 1,
+    networks: both,
+    port: CONTAINER_PORT.consulHttp,
+    livePath: "/v1/status/leader",
+    readyPath: "/v1/status/leader",
+    hostPorts: [published("consul", cfg.ports.consul, CONTAINER_PORT.consulHttp, "Consul UI and HTTP API")],
+    env: {},
+    secretEnv: {},
+  };
+
+  const haproxy: ComponentSpec = {
+    name: "haproxy",
+    role: "infrastructure",
+    image: { kind: "registry", ref: cfg.images.haproxy },
+    replicas: 1,
+    networks: both,
+    port: cfg.ports.gateway,
+    livePath: "/healthz",
+    readyPath: "/healthz",
+    hostPorts: [
+      published("haproxy", cfg.ports.gateway, cfg.ports.gateway, "MCP gateway (router)"),
+      published("haproxy", cfg.ports.stats, cfg.ports.stats, "HAProxy stats page"),
+      ...catalog.map((c) => published("haproxy", c.port, c.port, `direct access to ${c.component}`)),
+    ],
+    env: {},
+    secretEnv: {},
+  };
+
+  const router: ComponentSpec = {
+    name: "router",
+    role: "gateway",
+    image: { kind: "build", service: "router" },
+    replicas: cfg.router.replicas,
+    autoscaling: scaling(cfg, cfg.router.autoscaling),
+    networks: [NETWORK.internal],
+    port: CONTAINER_PORT.router,
+    livePath: "/health/live",
+    readyPath: "/health/ready",
+    hostPorts: [],
+    env: { ...commonEnv(cfg, "router", CONTAINER_PORT.router), ...httpLimits(cfg) },
+    secretEnv: {
+      ROUTER_SESSION_KEY: { key: SECRET_KEYS.routerSessionKey, whenMissing: "generate" },
+      ROUTER_AUTH_TOKENS: { key: SECRET_KEYS.routerAuthTokens, whenMissing: "omit" },
+    },
+    consulName: "router",
+  };
+
+  const monitorTargets = [
+    { name: "consul", url: `http://consul:${CONTAINER_PORT.consulHttp}/v1/status/leader` },
+    { name: "haproxy", url: `http://haproxy:${cfg.ports.stats}/healthz` },
+  ];
+  const monitor: ComponentSpec = {
+    name: "network-monitor",
+    role: "infrastructure",
+    image: { kind: "build", service: "network-monitor" },
+    replicas: 1,
+    networks: both,
+    port: cfg.ports.monitor,
+    livePath: "/health/live",
+    readyPath: "/health/ready",
+    hostPorts: [
+      published("network-monitor", cfg.ports.monitor, cfg.ports.monitor, "monitor dashboard and API"),
+    ],
+    env: {
+      ...commonEnv(cfg, "network-monitor", cfg.ports.monitor),
+      MONITOR_TARGETS: JSON.stringify(monitorTargets),
+      MONITOR_INTERVAL_MS: String(cfg.monitor.intervalMs),
+      MONITOR_RETENTION_MINUTES: String(cfg.monitor.retentionMinutes),
+    },
+    secretEnv: {},
+    consulName: "network-monitor",
+  };
+
+  const components = [consul, haproxy, router, ...cfg.services.map((s) => mcpComponent(cfg, s)), monitor];
+  const packages = stdioPackages(cfg.services);
+  const images: ImageBuild[] = (["router", "mcp-server", "network-monitor"] as const).map((service) => ({
+    service,
+    dockerfile: `services/${service}/Dockerfile`,
+    args:
+      service === "mcp-server" ? { MCP_STDIO_PACKAGES: packages.join(" ") } : ({} as Record<string, string>),
+  }));
+
+  return {
+    networks: [
+      { name: NETWORK.public, internal: false },
+      { name: NETWORK.internal, internal: true, subnet: NETWORK.internalSubnet },
+    ],
+    components,
+    catalog,
+    publishedPorts: components.flatMap((c) => c.hostPorts),
+    reservedPorts: [published("haproxy", cfg.ports.grpc, cfg.ports.grpc, "router gRPC API (reserved)")],
+    images,
+    ports: cfg.ports,
+    haproxy: cfg.haproxy,
+  };
+}
+
+/** The component of that name; throws when the topology has none. */
+export function component(topology: Topology, name: string): ComponentSpec {
+  const found = topology.components.find((c) => c.name === name);
+  if (found === undefined) throw new Error(`topology has no component "${name}"`);
+  return found;
+}

@@ -1,0 +1,228 @@
+import { parseStackConfig, rawFromPulumiConfig, StackConfigError } from "../../infra/config";
+import { rawStackConfig, stackConfig } from "../helpers/stack-files";
+
+/** The problems a raw config is rejected with; fails the test when it is accepted. */
+function problemsOf(raw: Record<string, unknown>): string[] {
+  try {
+    parseStackConfig(raw);
+  } catch (e) {
+    if (e instanceof StackConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error("config was accepted");
+}
+
+/** The dev config with one change applied. */
+function devWith(change: (raw: Record<string, any>) => void): Record<string, unknown> {
+  const raw = structuredClone(rawStackConfig("dev")) as Record<string, any>;
+  change(raw);
+  return raw;
+}
+
+describe("stack config", () => {
+  test("the committed dev and prod configs parse", () => {
+    // GIVEN the committed stack files / WHEN parsed
+    const dev = stackConfig("dev");
+    const prod = stackConfig("prod");
+    // THEN they carry the targets and the catalog DESIGN describes
+    expect(dev.target).toBe("docker");
+    expect(prod.target).toBe("eks");
+    expect(dev.services.map((s) => [s.name, s.port])).toStrictEqual([
+      ["files", 11101],
+      ["memory", 11105],
+      ["everything", 11106],
+      ["echo", 11107],
+    ]);
+    expect(dev.ports).toStrictEqual({
+      gateway: 3000,
+      grpc: 50051,
+      consul: 11090,
+      monitor: 11091,
+      stats: 11099,
+    });
+    expect(prod.eks?.autoscaling).toStrictEqual({
+      minReplicas: 3,
+      maxReplicas: 10,
+      cpuPercent: 70,
+      memoryPercent: 80,
+    });
+    expect(prod.services).toStrictEqual(dev.services);
+  });
+
+  test("defaults fill what a stack leaves out", () => {
+    // GIVEN a config with only the required keys
+    const raw = {
+      target: "docker",
+      services: [{ name: "echo", port: 11100, toolSet: { kind: "builtin", name: "diagnostics" } }],
+    };
+    // WHEN parsed
+    const cfg = parseStackConfig(raw);
+    // THEN the port plan and replica defaults apply
+    expect(cfg.ports).toStrictEqual({
+      gateway: 3000,
+      grpc: 50051,
+      consul: 11090,
+      monitor: 11091,
+      stats: 11099,
+    });
+    expect(cfg.router).toStrictEqual({ replicas: 2 });
+    expect(cfg.services[0]).toStrictEqual({
+      name: "echo",
+      port: 11100,
+      toolSet: { kind: "builtin", name: "diagnostics" },
+      replicas: 1,
+      bridgeProcesses: 1,
+      env: {},
+      secretEnv: {},
+    });
+    expect(cfg.publishAddress).toBe("127.0.0.1");
+  });
+
+  test.each<[string, (raw: Record<string, any>) => void, string[]]>([
+    [
+      "a service port out of range",
+      (r) => (r.services[2].port = 11250),
+      ["mcp-platform:services[2].port: 11250 is outside 11100–11199"],
+    ],
+    [
+      "a duplicate service port",
+      (r) => (r.services[1].port = 11101),
+      ["mcp-platform:services[1].port: 11101 is already used by services[0] (files)"],
+    ],
+    [
+      "a bad service name",
+      (r) => (r.services[0].name = "Files_2"),
+      ['mcp-platform:services[0].name: must be lower-case letters, digits and single dashes (got "Files_2")'],
+    ],
+    [
+      "a duplicate service name",
+      (r) => (r.services[3].name = "files"),
+      ['mcp-platform:services[3].name: "files" is already used by services[0]'],
+    ],
+    [
+      "replicas below 1",
+      (r) => (r.services[0].replicas = 0),
+      ["mcp-platform:services[0].replicas: must be at least 1 (got 0)"],
+    ],
+    [
+      "router replicas below 1",
+      (r) => (r.router.replicas = 0),
+      ["mcp-platform:router.replicas: must be at least 1 (got 0)"],
+    ],
+    [
+      "an unknown target",
+      (r) => (r.target = "nomad"),
+      ['mcp-platform:target: "nomad" is not one of docker, eks'],
+    ],
+    [
+      "an unpinned stdio package",
+      (r) => (r.services[0].toolSet.version = "^2026.8.31"),
+      ['mcp-platform:services[0].toolSet.version: "^2026.8.31" is not a pinned version (x.y.z)'],
+    ],
+    [
+      "a stdio package at latest",
+      (r) => (r.services[1].toolSet.version = "latest"),
+      ['mcp-platform:services[1].toolSet.version: "latest" is not a pinned version (x.y.z)'],
+    ],
+    [
+      "an infrastructure port out of range",
+      (r) => (r.ports.consul = 8500),
+      ["mcp-platform:ports.consul: 8500 is outside 11090–11099"],
+    ],
+    [
+      "a front port inside the reserved plan",
+      (r) => (r.ports.gateway = 11150),
+      [
+        "mcp-platform:ports.gateway: 11150 is inside the reserved 11090–11199 plan; front ports live outside it",
+      ],
+    ],
+    [
+      "two infrastructure ports on one number",
+      (r) => (r.ports.monitor = 11090),
+      ["mcp-platform:ports.monitor: 11090 is already used by ports.consul"],
+    ],
+    ["an unknown key", (r) => (r.servics = []), ["mcp-platform:servics is not a known key"]],
+    [
+      "an unknown nested key",
+      (r) => (r.services[0].replica = 2),
+      ["mcp-platform:services[0].replica is not a known key"],
+    ],
+    [
+      "a secret in plain env",
+      (r) => (r.services[0].env = { GITHUB_TOKEN: "ghp_x" }),
+      [
+        'mcp-platform:services[0].env.GITHUB_TOKEN: looks like a secret: put it in secretEnv and set it with `pulumi config set --secret` (value hidden)',
+      ],
+    ],
+    [
+      "the eks target without eks settings",
+      (r) => (r.target = "eks"),
+      ["mcp-platform:eks: is required when target is eks (got (missing))"],
+    ],
+    [
+      "an unpinned upstream image",
+      (r) => (r.images = { haproxy: "haproxy:latest" }),
+      ['mcp-platform:images.haproxy: "haproxy:latest" is not pinned to a tag or digest'],
+    ],
+    [
+      "an unknown tool set kind",
+      (r) => (r.services[3].toolSet = { kind: "python", name: "x" }),
+      ['mcp-platform:services[3].toolSet.kind: must have kind "builtin" or "stdio" (got "python")'],
+    ],
+    [
+      "no services",
+      (r) => (r.services = []),
+      ["mcp-platform:services: must list at least one MCP service (got [])"],
+    ],
+    [
+      "a port that is not a number",
+      (r) => (r.services[0].port = "11101"),
+      ['mcp-platform:services[0].port: must be a port number (got "11101")'],
+    ],
+  ])("rejects %s, naming the key and the value", (_name, change, expected) => {
+    // GIVEN the dev config with one defect / WHEN parsed / THEN the error names key and value
+    expect(problemsOf(devWith(change))).toStrictEqual(expected);
+  });
+
+  test("rejects bad EKS sizing and autoscaling bounds", () => {
+    // GIVEN the prod config with an inverted node group and HPA bounds
+    const raw = structuredClone(rawStackConfig("prod")) as Record<string, any>;
+    raw.eks.nodeGroup.minSize = 5;
+    raw.services[0].autoscaling = { minReplicas: 6, maxReplicas: 4 };
+    // WHEN parsed / THEN both keys are named
+    expect(problemsOf(raw)).toStrictEqual([
+      "mcp-platform:eks.nodeGroup: needs minSize ≤ desiredSize ≤ maxSize, got 5 ≤ 3 ≤ 9",
+      "mcp-platform:services[0].autoscaling: maxReplicas 4 is below minReplicas 6",
+    ]);
+  });
+
+  test("the error message lists every problem", () => {
+    // GIVEN two defects / WHEN parsed
+    const raw = devWith((r) => {
+      r.services[0].port = 11250;
+      r.target = "nomad";
+    });
+    // THEN the thrown message carries both lines
+    expect(() => parseStackConfig(raw)).toThrow(
+      'invalid stack config:\n  mcp-platform:target: "nomad" is not one of docker, eks\n  mcp-platform:services[0].port: 11250 is outside 11100–11199',
+    );
+  });
+
+  test("reads Pulumi's flat config: JSON values, plain strings, other namespaces and secrets", () => {
+    // GIVEN config as the CLI passes it, with a secret referenced by secretEnv
+    const flat = {
+      "mcp-platform:target": "docker",
+      "mcp-platform:router": '{"replicas":3}',
+      "mcp-platform:services":
+        '[{"name":"github","port":11104,"toolSet":{"kind":"builtin","name":"diagnostics"},"secretEnv":{"GITHUB_TOKEN":"githubToken"}}]',
+      "mcp-platform:githubToken": "s3cret",
+      "mcp-platform:routerSessionKey": "k".repeat(40),
+      "aws:region": "eu-west-1",
+    };
+    // WHEN read
+    const raw = rawFromPulumiConfig(flat);
+    // THEN secrets and foreign keys stay out of the validated config
+    expect(Object.keys(raw).sort()).toStrictEqual(["router", "services", "target"]);
+    expect(parseStackConfig(raw).services[0]?.secretEnv).toStrictEqual({ GITHUB_TOKEN: "githubToken" });
+  });
+});
