@@ -108,7 +108,6 @@ export function renderHaproxyConfig(
       "stats uri /",
       "stats refresh 10s",
       "stats show-legends",
-      "no log",
     ]),
     section("frontend gateway", [
       `bind ${bind}:${topology.ports.gateway}`,

@@ -33,3 +33,5 @@ export const dashboardUrl = dev.dashboardUrl;
 export const haproxyStatsUrl = dev.statsUrl;
 /** Direct access to one MCP service each, bypassing the router. */
 export const serviceUrls = dev.serviceUrls;
+/** Every container the stack runs, by name. */
+export const containers = Object.values(dev.workloads).flatMap((w) => w.containers.map((c) => c.name));

@@ -151,7 +151,7 @@ describe("stack config", () => {
       "a secret in plain env",
       (r) => (r.services[0].env = { GITHUB_TOKEN: "ghp_x" }),
       [
-        'mcp-platform:services[0].env.GITHUB_TOKEN: looks like a secret: put it in secretEnv and set it with `pulumi config set --secret` (value hidden)',
+        "mcp-platform:services[0].env.GITHUB_TOKEN: looks like a secret: put it in secretEnv and set it with `pulumi config set --secret` (value hidden)",
       ],
     ],
     [
