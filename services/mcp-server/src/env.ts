@@ -1,0 +1,43 @@
+/**
+ * The mcp-server's environment (DESIGN.md "How a service is started", mcp-server table),
+ * validated at boot. The stdio bridge and the built-in tool set that use these values come in
+ * later issues; for now they are parsed, so a bad deployment fails at start, and summarised in
+ * `/info`.
+ */
+import { commonEnvSchema, integerField, jsonField, mcpTransportEnvShape } from "@mcp-platform/shared";
+import { z } from "zod";
+
+/** Default mcp-server port inside its container; each deployment sets its 111xx PORT. */
+export const MCP_SERVER_DEFAULT_PORT = 8080;
+
+/** Upper bound of `MCP_BRIDGE_PROCESSES`: each child is a full MCP server process. */
+export const MAX_BRIDGE_PROCESSES = 64;
+
+/**
+ * One entry of the standard `mcpServers` configuration (as in Claude Desktop or Cursor):
+ * the stdio server to bridge. Unknown keys are rejected so a typo such as `arg` fails at boot
+ * instead of silently starting the server without arguments.
+ */
+export const McpServerEntrySchema = z.strictObject({
+  command: z.string().min(1, { error: "must not be empty" }),
+  args: z.array(z.string()).optional(),
+  env: z.record(z.string().min(1), z.string()).optional(),
+});
+
+/** Parsed `MCP_SERVER`. */
+export type McpServerEntry = z.infer<typeof McpServerEntrySchema>;
+
+/** Every variable the mcp-server reads. */
+export const McpServerEnvSchema = commonEnvSchema({
+  port: MCP_SERVER_DEFAULT_PORT,
+  serviceName: "mcp-server",
+}).extend({
+  /** The stdio MCP server to bridge; when unset the built-in diagnostic tool set is served. */
+  MCP_SERVER: jsonField(McpServerEntrySchema).optional(),
+  /** Number of long-lived bridge child processes. */
+  MCP_BRIDGE_PROCESSES: integerField(1, MAX_BRIDGE_PROCESSES).default(1),
+  ...mcpTransportEnvShape,
+});
+
+/** The mcp-server's validated environment. */
+export type McpServerEnv = z.infer<typeof McpServerEnvSchema>;

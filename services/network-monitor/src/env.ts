@@ -1,0 +1,65 @@
+/**
+ * The network-monitor's environment (DESIGN.md "How a service is started", network-monitor
+ * table), validated at boot. Probing, history and the dashboard come in later issues; for now
+ * the values are parsed, so a bad deployment fails at start, and summarised in `/info`.
+ */
+import { commonEnvSchema, integerField, jsonField, serviceIdField } from "@mcp-platform/shared";
+import { z } from "zod";
+
+/** Default monitor port: its published dashboard port (11090–11099 is infrastructure). */
+export const MONITOR_DEFAULT_PORT = 11091;
+
+/** Whether `text` is an `http(s)://` URL or a `tcp://host:port` address. */
+export function isProbeUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  if (url.protocol === "http:" || url.protocol === "https:") return url.hostname !== "";
+  // tcp://host:port names a socket, nothing more: a path, query or credentials mean a typo.
+  return (
+    url.protocol === "tcp:" &&
+    url.hostname !== "" &&
+    url.port !== "" &&
+    (url.pathname === "" || url.pathname === "/") &&
+    url.search === "" &&
+    url.username === ""
+  );
+}
+
+/** One extra probe target: a name for the dashboard and what to probe. */
+export const MonitorTargetSchema = z.strictObject({
+  name: serviceIdField(),
+  url: z.string().refine(isProbeUrl, { error: "must be an http(s):// URL or tcp://host:port" }),
+});
+
+/** A probe target from `MONITOR_TARGETS`. */
+export type MonitorTarget = z.infer<typeof MonitorTargetSchema>;
+
+/** `MONITOR_TARGETS`: the infrastructure list, probed on top of what Consul reports. */
+export const MonitorTargetsSchema = z.array(MonitorTargetSchema).superRefine((targets, ctx) => {
+  const seen = new Map<string, number>();
+  targets.forEach((target, index) => {
+    const first = seen.get(target.name);
+    if (first === undefined) seen.set(target.name, index);
+    else ctx.addIssue({ code: "custom", path: [index, "name"], message: `duplicates [${first}].name` });
+  });
+});
+
+/** Every variable the network-monitor reads. */
+export const MonitorEnvSchema = commonEnvSchema({
+  port: MONITOR_DEFAULT_PORT,
+  serviceName: "network-monitor",
+}).extend({
+  /** Extra targets to probe. */
+  MONITOR_TARGETS: jsonField(MonitorTargetsSchema).optional(),
+  /** Time between two probes of a target. */
+  MONITOR_INTERVAL_MS: integerField(100, 3_600_000).default(10_000),
+  /** How much probe history is kept per target. */
+  MONITOR_RETENTION_MINUTES: integerField(1, 7 * 24 * 60).default(60),
+});
+
+/** The network-monitor's validated environment. */
+export type MonitorEnv = z.infer<typeof MonitorEnvSchema>;

@@ -1,0 +1,14 @@
+/**
+ * `@mcp-platform/shared`: the service kit the router, mcp-server and network-monitor share.
+ * esbuild bundles it into each service (scripts/build-services.mjs aliases the package name to
+ * this file); its npm dependencies stay external and are installed in the image.
+ */
+export * from "./consul";
+export * from "./env";
+export * from "./env-fields";
+export * from "./health";
+export * from "./logger";
+export * from "./metrics";
+export * from "./run-service";
+export * from "./service-app";
+export * from "./shutdown";

@@ -1,0 +1,61 @@
+/**
+ * The JSON logger every service uses (pino), configured so secrets cannot leak through it:
+ * credentials in request/response headers and secret environment variables are redacted
+ * wherever they appear in a log object.
+ */
+import pino from "pino";
+import type { DestinationStream, Logger } from "pino";
+import type { LogLevel } from "./env";
+import { SECRET_ENV_NAMES } from "./env";
+
+/** The pino logger type, re-exported so services need not import pino themselves. */
+export type { Logger } from "pino";
+
+/** What replaces a redacted value. */
+export const REDACTED = "[redacted]";
+
+/** Headers that carry credentials (lower case, as Node delivers them). */
+const SECRET_HEADERS = ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-consul-token"];
+
+/** Objects that commonly hold headers in log lines: fastify's req/res and our own `headers` fields. */
+const HEADER_HOLDERS = ["req.headers", "res.headers", "request.headers", "headers", "*.headers"];
+
+/**
+ * The pino `redact` paths: every secret header under every header holder, and every secret
+ * environment variable at the top level or one level down (such as `env.ROUTER_SESSION_KEY`).
+ */
+export const REDACT_PATHS: readonly string[] = [
+  ...HEADER_HOLDERS.flatMap((holder) => SECRET_HEADERS.map((header) => `${holder}["${header}"]`)),
+  ...SECRET_ENV_NAMES.flatMap((name) => [name, `*.${name}`]),
+];
+
+/** Options of `createLogger`. */
+export interface LoggerOptions {
+  /** Service name, written as `service` on every line. */
+  readonly service: string;
+  /** Minimum level written. */
+  readonly level: LogLevel;
+  /** Service version, written as `version` on every line. */
+  readonly version?: string;
+  /** Where lines go; defaults to synchronous stdout so nothing is lost on `process.exit`. */
+  readonly destination?: DestinationStream;
+}
+
+/**
+ * Creates the service logger: one JSON object per line with `level` as a label, an ISO `time`,
+ * `service`, `version` and `msg`.
+ */
+export function createLogger(options: LoggerOptions): Logger {
+  const base: Record<string, string> = { service: options.service };
+  if (options.version !== undefined) base.version = options.version;
+  return pino(
+    {
+      level: options.level,
+      base,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
+  );
+}

@@ -1,0 +1,82 @@
+/**
+ * The fastify instance every service starts from: explicit HTTP timeouts, a body limit, a 503 for
+ * requests that arrive while closing, and the health/metrics/info plugin already registered.
+ *
+ * Each service's `buildApp` calls `createServiceApp` and adds its own routes; it never listens
+ * (`runService` does), so tests can drive it with `app.inject()`.
+ */
+import Fastify from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { CommonEnv } from "./env";
+import { DEFAULT_MAX_BODY_BYTES } from "./env";
+import { healthPlugin, Readiness } from "./health";
+import { createMetrics } from "./metrics";
+
+/**
+ * HTTP server timeouts.
+ *
+ * - `connectionTimeoutMs`: a socket idle this long is closed. MCP SSE streams send keep-alives
+ *   well within it, so only dead peers are cut.
+ * - `requestTimeoutMs`: the whole request (headers and body) must arrive within it, which
+ *   bounds slow-loris clients. It does not limit how long a response may stream.
+ * - `keepAliveTimeoutMs`: idle keep-alive sockets are kept longer than a balancer's usual 60 s, so
+ *   the balancer, not the service, closes them, avoiding the race on a reused closed socket.
+ */
+export const HTTP_TIMEOUTS = {
+  connectionTimeoutMs: 120_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 65_000,
+} as const;
+
+/** What every service app is built from: its environment, logger and version. */
+export interface ServiceAppContext {
+  /** The validated environment; SERVICE_NAME and PORT are used here. */
+  readonly env: CommonEnv;
+  /** The service logger (`createLogger`). */
+  readonly logger: Logger;
+  /** Service version. */
+  readonly version: string;
+}
+
+/** Per-service options of `createServiceApp`. */
+export interface ServiceAppOptions {
+  /** Maximum request body in bytes; `DEFAULT_MAX_BODY_BYTES` when unset. */
+  readonly bodyLimit?: number;
+  /** Secret-free configuration summary served as `/info`'s `config`. */
+  readonly details?: () => Record<string, unknown>;
+}
+
+/**
+ * Creates the service's fastify instance with the shared health plugin registered. The instance
+ * is decorated with `readiness` once ready (`await app.ready()`).
+ */
+export function createServiceApp(
+  context: ServiceAppContext,
+  options: ServiceAppOptions = {},
+): FastifyInstance {
+  const { env } = context;
+  // Typed as fastify's base logger so the app is a plain `FastifyInstance` that every helper
+  // (and every service's routes) can take without carrying pino's type parameter around.
+  const loggerInstance: FastifyBaseLogger = context.logger;
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: options.bodyLimit ?? DEFAULT_MAX_BODY_BYTES,
+    connectionTimeout: HTTP_TIMEOUTS.connectionTimeoutMs,
+    requestTimeout: HTTP_TIMEOUTS.requestTimeoutMs,
+    keepAliveTimeout: HTTP_TIMEOUTS.keepAliveTimeoutMs,
+    // While closing, answer new requests on kept-alive sockets with 503 instead of serving them,
+    // and close idle sockets at once so draining only waits for real in-flight work.
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+  void app.register(healthPlugin, {
+    service: env.SERVICE_NAME,
+    version: context.version,
+    port: env.PORT,
+    metrics: createMetrics({ service: env.SERVICE_NAME }),
+    readiness: new Readiness(),
+    ...(options.details === undefined ? {} : { details: options.details }),
+  });
+  return app;
+}

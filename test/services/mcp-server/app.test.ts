@@ -1,0 +1,113 @@
+import { EnvError, loadEnv } from "@mcp-platform/shared";
+import { buildApp, toolSetInfo } from "../../../services/mcp-server/src/app";
+import { McpServerEnvSchema } from "../../../services/mcp-server/src/env";
+import { silentLogger } from "../../helpers/log-capture";
+
+const GITHUB_SERVER = {
+  command: "npx",
+  args: ["-y", "@modelcontextprotocol/server-github@2025.4.8"],
+  env: { GITHUB_PERSONAL_ACCESS_TOKEN: "ghp_secret_value", GITHUB_API_URL: "https://api.github.com" },
+};
+
+/** The issues of the EnvError `run` throws, as [path, message, shown value]. */
+function issues(run: () => unknown): string[][] {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof EnvError) return error.issues.map((i) => [i.path, i.message, i.shownValue]);
+    throw error;
+  }
+  throw new Error("expected an EnvError");
+}
+
+describe("McpServerEnvSchema", () => {
+  it("defaults to port 8080, one bridge process and the built-in tool set", () => {
+    // GIVEN / WHEN
+    const env = loadEnv(McpServerEnvSchema, {});
+
+    // THEN
+    expect(env).toStrictEqual({
+      HOST: "0.0.0.0",
+      PORT: 8080,
+      SERVICE_NAME: "mcp-server",
+      LOG_LEVEL: "info",
+      SHUTDOWN_TIMEOUT_MS: 25_000,
+      MCP_BRIDGE_PROCESSES: 1,
+      MCP_ALLOWED_ORIGINS: [],
+      MCP_MAX_BODY_BYTES: 1_048_576,
+    });
+  });
+
+  it("parses one mcpServers entry", () => {
+    // GIVEN / WHEN
+    const env = loadEnv(McpServerEnvSchema, {
+      MCP_SERVER: JSON.stringify(GITHUB_SERVER),
+      MCP_BRIDGE_PROCESSES: "4",
+    });
+
+    // THEN
+    expect([env.MCP_SERVER, env.MCP_BRIDGE_PROCESSES]).toStrictEqual([GITHUB_SERVER, 4]);
+  });
+
+  it.each([
+    ["not JSON", "{command: npx}", [["MCP_SERVER", "must be valid JSON", "<redacted>"]]],
+    [
+      "a misspelt key",
+      '{"command": "npx", "arg": ["x"]}',
+      [["MCP_SERVER", 'Unrecognized key: "arg"', "<redacted>"]],
+    ],
+    ["an empty command", '{"command": ""}', [["MCP_SERVER.command", "must not be empty", "<redacted>"]]],
+    [
+      "a non-string env value",
+      '{"command": "npx", "env": {"PORT": 1}}',
+      [["MCP_SERVER.env.PORT", "Invalid input: expected string, received number", "<redacted>"]],
+    ],
+  ])("rejects MCP_SERVER with %s, never showing its value", (_case, value, expected) => {
+    expect(issues(() => loadEnv(McpServerEnvSchema, { MCP_SERVER: value }))).toStrictEqual(expected);
+  });
+
+  it("bounds MCP_BRIDGE_PROCESSES to 1..64", () => {
+    expect(issues(() => loadEnv(McpServerEnvSchema, { MCP_BRIDGE_PROCESSES: "65" }))).toStrictEqual([
+      ["MCP_BRIDGE_PROCESSES", "must be an integer between 1 and 64", '"65"'],
+    ]);
+  });
+});
+
+describe("mcp-server buildApp", () => {
+  it("describes a bridged tool set in /info without argument or env values", async () => {
+    // GIVEN an mcp-server bridging a stdio server that carries a token
+    const env = loadEnv(McpServerEnvSchema, {
+      SERVICE_NAME: "mcp-github",
+      PORT: "11104",
+      MCP_SERVER: JSON.stringify(GITHUB_SERVER),
+      MCP_BRIDGE_PROCESSES: "2",
+    });
+    const app = buildApp({ env, logger: silentLogger(), version: "0.1.0" });
+
+    // WHEN /info is requested
+    const response = await app.inject({ method: "GET", url: "/info" });
+    await app.close();
+
+    // THEN
+    const body = response.json() as { service: string; config: unknown };
+    expect([body.service, body.config]).toStrictEqual([
+      "mcp-github",
+      {
+        toolSet: {
+          kind: "stdio",
+          command: "npx",
+          argCount: 2,
+          envNames: ["GITHUB_API_URL", "GITHUB_PERSONAL_ACCESS_TOKEN"],
+        },
+        bridgeProcesses: 2,
+        allowedOrigins: [],
+        maxBodyBytes: 1_048_576,
+      },
+    ]);
+    expect(response.body).not.toContain("ghp_secret_value");
+  });
+
+  it("reports the built-in tool set when MCP_SERVER is unset", () => {
+    expect(toolSetInfo(undefined)).toStrictEqual({ kind: "builtin" });
+  });
+});

@@ -1,0 +1,132 @@
+import { EnvError, loadEnv } from "@mcp-platform/shared";
+import { buildApp } from "../../../services/router/src/app";
+import { RouterEnvSchema } from "../../../services/router/src/env";
+import { silentLogger } from "../../helpers/log-capture";
+
+const SESSION_KEY = "0123456789abcdef0123456789abcdef-session";
+const TOKENS = ["token-aaaaaaaaaaaaaaaa", "token-bbbbbbbbbbbbbbbb"];
+
+/** The issues of the EnvError `run` throws, as [path, message, shown value]. */
+function issues(run: () => unknown): string[][] {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof EnvError) return error.issues.map((i) => [i.path, i.message, i.shownValue]);
+    throw error;
+  }
+  throw new Error("expected an EnvError");
+}
+
+describe("RouterEnvSchema", () => {
+  it("defaults to port 3000 and the name router, with no static services or secrets", () => {
+    // GIVEN / WHEN
+    const env = loadEnv(RouterEnvSchema, {});
+
+    // THEN
+    expect(env).toStrictEqual({
+      HOST: "0.0.0.0",
+      PORT: 3000,
+      SERVICE_NAME: "router",
+      LOG_LEVEL: "info",
+      SHUTDOWN_TIMEOUT_MS: 25_000,
+      MCP_ALLOWED_ORIGINS: [],
+      MCP_MAX_BODY_BYTES: 1_048_576,
+    });
+  });
+
+  it("parses static services, the session key and the auth tokens", () => {
+    // GIVEN
+    const raw = {
+      ROUTER_STATIC_SERVICES:
+        '{"files": ["http://127.0.0.1:11101/mcp", "http://127.0.0.1:11201/mcp"], "memory": ["http://127.0.0.1:11105/mcp"]}',
+      ROUTER_SESSION_KEY: SESSION_KEY,
+      ROUTER_AUTH_TOKENS: TOKENS.join(", "),
+    };
+
+    // WHEN
+    const env = loadEnv(RouterEnvSchema, raw);
+
+    // THEN
+    expect([env.ROUTER_STATIC_SERVICES, env.ROUTER_SESSION_KEY, env.ROUTER_AUTH_TOKENS]).toStrictEqual([
+      {
+        files: ["http://127.0.0.1:11101/mcp", "http://127.0.0.1:11201/mcp"],
+        memory: ["http://127.0.0.1:11105/mcp"],
+      },
+      SESSION_KEY,
+      TOKENS,
+    ]);
+  });
+
+  it("names each bad static service entry by its path", () => {
+    // GIVEN an id with capitals, an empty list and a URL that is not http
+    const raw = {
+      ROUTER_STATIC_SERVICES: '{"Files": ["http://a/mcp"], "memory": [], "search": ["ftp://b/mcp"]}',
+    };
+
+    // WHEN / THEN
+    const shown = JSON.stringify(raw.ROUTER_STATIC_SERVICES);
+    expect(issues(() => loadEnv(RouterEnvSchema, raw))).toStrictEqual([
+      [
+        "ROUTER_STATIC_SERVICES.Files",
+        "is not a valid key: must be 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'",
+        shown,
+      ],
+      ["ROUTER_STATIC_SERVICES.memory", "must list at least one URL", shown],
+      ["ROUTER_STATIC_SERVICES.search[0]", "must be an http:// or https:// URL", shown],
+    ]);
+  });
+
+  it("rejects weak secrets without showing them", () => {
+    // GIVEN a short session key and a short token
+    const raw = { ROUTER_SESSION_KEY: "short-key", ROUTER_AUTH_TOKENS: "tiny,token-cccccccccccccccc" };
+
+    // WHEN / THEN
+    expect(issues(() => loadEnv(RouterEnvSchema, raw))).toStrictEqual([
+      ["ROUTER_SESSION_KEY", "must be at least 32 characters", "<redacted>"],
+      ["ROUTER_AUTH_TOKENS[0]", "tokens must be at least 16 characters", "<redacted>"],
+    ]);
+  });
+});
+
+describe("router buildApp", () => {
+  it("serves its configuration in /info with secrets reduced to facts", async () => {
+    // GIVEN a router configured with static services and secrets
+    const env = loadEnv(RouterEnvSchema, {
+      SERVICE_NAME: "router",
+      CONSUL_HTTP_ADDR: "http://consul:8500",
+      ROUTER_STATIC_SERVICES: '{"files": ["http://127.0.0.1:11101/mcp"]}',
+      ROUTER_SESSION_KEY: SESSION_KEY,
+      ROUTER_AUTH_TOKENS: TOKENS.join(","),
+      MCP_ALLOWED_ORIGINS: "https://app.example.com",
+      MCP_MAX_BODY_BYTES: "65536",
+    });
+    const app = buildApp({ env, logger: silentLogger(), version: "0.1.0" });
+
+    // WHEN /info is requested
+    const response = await app.inject({ method: "GET", url: "/info" });
+    await app.close();
+
+    // THEN
+    expect((response.json() as { config: unknown }).config).toStrictEqual({
+      discovery: "consul",
+      staticServices: { files: ["http://127.0.0.1:11101/mcp"] },
+      sessionKeyConfigured: true,
+      authTokenCount: 2,
+      allowedOrigins: ["https://app.example.com"],
+      maxBodyBytes: 65_536,
+    });
+    for (const secret of [SESSION_KEY, ...TOKENS]) expect(response.body).not.toContain(secret);
+  });
+
+  it("is ready with no checks and never listens by itself", async () => {
+    // GIVEN a default router app
+    const app = buildApp({ env: loadEnv(RouterEnvSchema, {}), logger: silentLogger(), version: "0.1.0" });
+
+    // WHEN probed
+    const ready = await app.inject({ method: "GET", url: "/health/ready" });
+
+    // THEN
+    expect([ready.statusCode, app.server.listening]).toStrictEqual([200, false]);
+    await app.close();
+  });
+});

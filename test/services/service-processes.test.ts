@@ -1,0 +1,198 @@
+/**
+ * The three built services as real processes (DESIGN.md "How a service is started"): each
+ * starts from `node services/<svc>/dist/main.js`, answers `/health/ready`, registers in a
+ * Consul double with its real port, and on SIGTERM deregisters the same ID and exits 0. A bad
+ * environment makes it exit 1 with a one-line message naming the variable.
+ *
+ * Requires `npm run build` (`npm test` runs it first).
+ */
+import { hostname } from "node:os";
+import { ConsulDouble } from "../helpers/consul-double";
+import type { LogLine, ServiceName } from "../helpers/service-process";
+import { httpGet, serviceVersion, startService, stopAllServices } from "../helpers/service-process";
+
+jest.setTimeout(30_000);
+
+interface Case {
+  readonly service: ServiceName;
+  /** Extra environment of the happy path. */
+  readonly env: Record<string, string>;
+  /** The name it registers under. */
+  readonly name: string;
+  readonly tags: readonly string[];
+  /** An environment it must refuse, and the exact stderr it must print. */
+  readonly badEnv: Record<string, string>;
+  readonly badMessage: string;
+  /** A secret in `badEnv` that must not appear anywhere. */
+  readonly secret?: string;
+}
+
+const CASES: readonly Case[] = [
+  {
+    service: "router",
+    env: {},
+    name: "router",
+    tags: ["router"],
+    badEnv: { PORT: "70000", ROUTER_SESSION_KEY: "too-short-secret" },
+    badMessage:
+      'router: invalid environment: PORT must be an integer between 0 and 65535 (got "70000"); ' +
+      "ROUTER_SESSION_KEY must be at least 32 characters (got <redacted>)\n",
+    secret: "too-short-secret",
+  },
+  {
+    service: "mcp-server",
+    env: { SERVICE_NAME: "mcp-files" },
+    name: "mcp-files",
+    tags: ["mcp"],
+    badEnv: { MCP_BRIDGE_PROCESSES: "0" },
+    badMessage:
+      'mcp-server: invalid environment: MCP_BRIDGE_PROCESSES must be an integer between 1 and 64 (got "0")\n',
+  },
+  {
+    service: "network-monitor",
+    env: {},
+    name: "network-monitor",
+    tags: ["monitor"],
+    badEnv: { MONITOR_TARGETS: '[{"name":"db","url":"ftp://db"}]' },
+    badMessage:
+      "network-monitor: invalid environment: MONITOR_TARGETS[0].url must be an http(s):// URL or " +
+      'tcp://host:port (got "[{\\"name\\":\\"db\\",\\"url\\":\\"ftp://db\\"}]")\n',
+  },
+];
+
+describe.each(CASES)("$service process", (c) => {
+  let consul: ConsulDouble;
+
+  beforeEach(async () => {
+    consul = await ConsulDouble.start();
+  });
+
+  afterEach(async () => {
+    await stopAllServices();
+    await consul.close();
+  });
+
+  it("registers with its real port, is ready, and on SIGTERM deregisters and exits 0", async () => {
+    // GIVEN the built service started on an OS-chosen port with Consul pointing at the double
+    const proc = startService(c.service, {
+      HOST: "127.0.0.1",
+      PORT: "0",
+      CONSUL_HTTP_ADDR: consul.url,
+      ...c.env,
+    });
+    const listening = await proc.waitForLog((line) => line.msg === "listening");
+    const port = listening.port as number;
+    await proc.waitForLog((line) => line.msg === "registered in consul");
+    const id = `${c.name}-${hostname()}-${port}`;
+
+    // WHEN its readiness is probed
+    const ready = await httpGet(`http://127.0.0.1:${port}/health/ready`);
+
+    // THEN it is ready, and the double holds one registration carrying the real port
+    expect(listening.url).toStrictEqual(`http://127.0.0.1:${port}`);
+    expect(ready).toStrictEqual({ status: 200, body: '{"status":"ok","checks":{},"failed":[]}' });
+    expect(
+      consul.calls.map(({ method, path, query, body }) => ({ method, path, query, body })),
+    ).toStrictEqual([
+      {
+        method: "PUT",
+        path: "/v1/agent/service/register",
+        query: "replace-existing-checks=true",
+        body: {
+          ID: id,
+          Name: c.name,
+          Address: "127.0.0.1",
+          Port: port,
+          Tags: c.tags,
+          Meta: { version: serviceVersion(c.service) },
+          Check: {
+            HTTP: `http://127.0.0.1:${port}/health/ready`,
+            Method: "GET",
+            Interval: "10s",
+            Timeout: "2s",
+            DeregisterCriticalServiceAfter: "1m",
+          },
+        },
+      },
+    ]);
+
+    // WHEN it receives SIGTERM
+    proc.child.kill("SIGTERM");
+    const exit = await proc.exited;
+
+    // THEN it deregistered the same ID and exited 0 after a clean drain
+    expect(exit).toStrictEqual({ code: 0, signal: null });
+    expect(consul.calls.map(({ method, path }) => `${method} ${path}`)).toStrictEqual([
+      "PUT /v1/agent/service/register",
+      `PUT /v1/agent/service/deregister/${id}`,
+    ]);
+    expect(pick(proc.lines.at(-1), ["msg", "drain", "exitCode"])).toStrictEqual({
+      msg: "stopped",
+      drain: "drained",
+      exitCode: 0,
+    });
+  });
+
+  it("refuses a bad environment: exit 1 and one stderr line naming the variable", async () => {
+    // GIVEN an environment with an invalid value
+    const proc = startService(c.service, { HOST: "127.0.0.1", PORT: "0", ...c.badEnv });
+
+    // WHEN it starts
+    const exit = await proc.exited;
+
+    // THEN it exits 1 without logging or listening, naming the variable (secrets redacted)
+    expect(exit).toStrictEqual({ code: 1, signal: null });
+    expect(proc.stderr()).toStrictEqual(c.badMessage);
+    expect(proc.lines).toStrictEqual([]);
+    if (c.secret !== undefined) expect(proc.stderr()).not.toContain(c.secret);
+  });
+});
+
+describe("router process with a Consul that refuses the registration", () => {
+  let consul: ConsulDouble;
+
+  beforeEach(async () => {
+    consul = await ConsulDouble.start();
+  });
+
+  afterEach(async () => {
+    await stopAllServices();
+    await consul.close();
+  });
+
+  it("logs the failure and exits 1 without retrying a 4xx", async () => {
+    // GIVEN a Consul double that rejects every registration as a bad request
+    consul.respondWith(() => ({ status: 400, body: "Invalid check: Interval" }));
+
+    // WHEN the router starts against it
+    const proc = startService("router", { HOST: "127.0.0.1", PORT: "0", CONSUL_HTTP_ADDR: consul.url });
+    const port = (await proc.waitForLog((line) => line.msg === "listening")).port as number;
+    const exit = await proc.exited;
+
+    // THEN it tried once, said why, and exited 1 without deregistering anything
+    expect(exit).toStrictEqual({ code: 1, signal: null });
+    expect(consul.calls.map(({ method, path }) => `${method} ${path}`)).toStrictEqual([
+      "PUT /v1/agent/service/register",
+    ]);
+    const fatal = proc.lines
+      .filter((line) => line.level === "fatal")
+      .map((line) => pick(line, ["msg", "err"]));
+    expect(fatal).toStrictEqual([
+      {
+        msg: "consul registration failed; stopping",
+        err:
+          `consul register router-${hostname()}-${port} at ${consul.url} failed after 1 attempt(s): ` +
+          "HTTP 400: Invalid check: Interval",
+      },
+    ]);
+  });
+});
+
+/** The given fields of a log line, for exact comparison without timestamps. */
+function pick(line: LogLine | undefined, keys: readonly string[]): LogLine {
+  return Object.fromEntries(keys.map((key) => [key, line?.[key]]));
+}
+
+afterAll(async () => {
+  await stopAllServices();
+});
