@@ -125,6 +125,79 @@ export const ImagesSchema = z
   })
   .strict();
 
+const CPU_QUANTITY = /^(?:\d+m|\d+(?:\.\d{1,3})?)$/;
+const MEMORY_QUANTITY = /^\d+(?:Ki|Mi|Gi)$/;
+const MEMORY_UNIT = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 } as const;
+
+/** A Kubernetes CPU quantity in millicores: `"250m"` is 250, `"1.5"` is 1500. */
+export function cpuMillis(quantity: string): number {
+  if (!CPU_QUANTITY.test(quantity)) throw new Error(`${JSON.stringify(quantity)} is not a CPU quantity`);
+  return quantity.endsWith("m") ? Number(quantity.slice(0, -1)) : Math.round(Number(quantity) * 1000);
+}
+
+/** A Kubernetes memory quantity in bytes: `"256Mi"` is 268435456. */
+export function memoryBytes(quantity: string): number {
+  if (!MEMORY_QUANTITY.test(quantity))
+    throw new Error(`${JSON.stringify(quantity)} is not a memory quantity`);
+  const unit = quantity.slice(-2) as keyof typeof MEMORY_UNIT;
+  return Number(quantity.slice(0, -2)) * MEMORY_UNIT[unit];
+}
+
+const ComputeSchema = z
+  .object({
+    cpu: z.string().regex(CPU_QUANTITY, 'must be a CPU quantity such as "250m" or "1"'),
+    memory: z.string().regex(MEMORY_QUANTITY, 'must be a memory quantity such as "256Mi"'),
+  })
+  .strict();
+
+/** Requests and limits of one container (prod). The HPA's utilisation targets are relative to requests. */
+export const ResourcesSchema = z.object({ requests: ComputeSchema, limits: ComputeSchema }).strict();
+export type Resources = z.infer<typeof ResourcesSchema>;
+
+const sized = (reqCpu: string, reqMemory: string, limCpu: string, limMemory: string): Resources => ({
+  requests: { cpu: reqCpu, memory: reqMemory },
+  limits: { cpu: limCpu, memory: limMemory },
+});
+
+/**
+ * Per-workload defaults, sized so a 3 × m6i.large node group holds every HPA at its minimum. An MCP
+ * service gets more memory than the router: its bridged stdio servers run in the same container.
+ */
+export const DEFAULT_RESOURCES = {
+  router: sized("250m", "256Mi", "1", "512Mi"),
+  mcpService: sized("250m", "256Mi", "1", "1Gi"),
+  haproxy: sized("100m", "128Mi", "1", "256Mi"),
+  networkMonitor: sized("100m", "128Mi", "500m", "256Mi"),
+  consul: sized("100m", "256Mi", "500m", "512Mi"),
+} as const satisfies Record<string, Resources>;
+
+/** Requests and limits per workload kind; every MCP service takes `mcpService`. */
+export const WorkloadResourcesSchema = z
+  .object({
+    router: ResourcesSchema.default(DEFAULT_RESOURCES.router),
+    mcpService: ResourcesSchema.default(DEFAULT_RESOURCES.mcpService),
+    haproxy: ResourcesSchema.default(DEFAULT_RESOURCES.haproxy),
+    networkMonitor: ResourcesSchema.default(DEFAULT_RESOURCES.networkMonitor),
+    consul: ResourcesSchema.default(DEFAULT_RESOURCES.consul),
+  })
+  .strict();
+export type WorkloadResources = z.infer<typeof WorkloadResourcesSchema>;
+
+/** The Consul servers of the prod stack (Helm chart): a Raft quorum on EBS volumes. */
+export const ConsulClusterSchema = z
+  .object({
+    replicas: z
+      .number()
+      .int()
+      .min(1, "must be at least 1")
+      .max(7, "must be at most 7")
+      .refine((n) => n % 2 === 1, {
+        error: (i) => `${String(i.input)} is even; a Raft quorum needs 1, 3, 5 or 7`,
+      }),
+    storageGi: z.number().int().min(1, "must be at least 1"),
+  })
+  .strict();
+
 /** Cluster sizing and add-on versions of the EKS target. */
 export const EksSchema = z
   .object({
@@ -156,6 +229,13 @@ export const EksSchema = z
         metricsServer: z.string().regex(PINNED_VERSION, "must be a pinned chart version"),
       })
       .strict(),
+    resources: WorkloadResourcesSchema.default(WorkloadResourcesSchema.parse({})),
+    consul: ConsulClusterSchema.default({ replicas: 3, storageGi: 10 }),
+    /**
+     * Also publish each MCP service's direct 111xx port on the internet-facing load balancer. Off by
+     * default: the direct ports carry no authentication, while the gateway can (`routerAuthTokens`).
+     */
+    exposeServicePorts: z.boolean({ error: "must be true or false" }).default(false),
   })
   .strict();
 export type Eks = z.infer<typeof EksSchema>;
@@ -249,6 +329,19 @@ export const StackConfigSchema = z
           ["eks", "nodeGroup"],
           `needs minSize ≤ desiredSize ≤ maxSize, got ${ng.minSize} ≤ ${ng.desiredSize} ≤ ${ng.maxSize}`,
         );
+      }
+      // Quantities that failed their own format check are already reported; compare the rest.
+      const valid = (re: RegExp, ...qs: string[]) => qs.every((q) => re.test(q));
+      for (const [workload, r] of Object.entries(cfg.eks.resources)) {
+        const path = ["eks", "resources", workload, "limits"];
+        const [lim, req] = [r.limits, r.requests];
+        if (valid(CPU_QUANTITY, lim.cpu, req.cpu) && cpuMillis(lim.cpu) < cpuMillis(req.cpu))
+          issue([...path, "cpu"], `${lim.cpu} is below requests.cpu ${req.cpu}`);
+        if (
+          valid(MEMORY_QUANTITY, lim.memory, req.memory) &&
+          memoryBytes(lim.memory) < memoryBytes(req.memory)
+        )
+          issue([...path, "memory"], `${lim.memory} is below requests.memory ${req.memory}`);
       }
     }
     const scaled: [(string | number)[], Partial<Autoscaling> | undefined][] = [

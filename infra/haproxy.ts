@@ -5,15 +5,40 @@
  *   sessions resumable on any replica, so no stickiness is needed there (DESIGN "router").
  * - One frontend per MCP service on its 111xx port, for direct access to that service.
  * - The stats page (11099) also answers `/healthz` for container health checks.
+ * - Backends come from Consul DNS (dev), Kubernetes DNS over headless Services (prod), or fixed
+ *   lists (local runs and tests).
  */
 import type { ComponentSpec, Topology } from "./topology";
+import { clusterHost } from "./topology";
+
+/** Where HAProxy reads its config inside the official image (both targets mount it there). */
+export const HAPROXY_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg";
 
 /** Where backend servers come from. */
 export type Backends =
   /** Consul DNS SRV records (`_<name>._tcp.service.consul`), filled at run time: the dev stack. */
   | { readonly kind: "consul-dns"; readonly nameserver: string }
   /** Fixed `host:port` lists per component name: local runs and tests. */
-  | { readonly kind: "static"; readonly servers: Readonly<Record<string, readonly string[]>> };
+  | { readonly kind: "static"; readonly servers: Readonly<Record<string, readonly string[]>> }
+  /**
+   * Kubernetes DNS: each backend's headless Service (`<name>.<namespace>.svc.cluster.local`)
+   * answers with the A records of its ready pods, through the nameservers of the pod's
+   * `/etc/resolv.conf` (`parse-resolv-conf`): the prod stack.
+   */
+  | { readonly kind: "kubernetes-dns" };
+
+/** The `resolvers` section a backend kind needs, by name, or nothing for static servers. */
+const RESOLVERS = { "consul-dns": "consul", "kubernetes-dns": "kube" } as const;
+
+/** How long HAProxy trusts and retries DNS answers; the same for both DNS kinds. */
+const RESOLVER_TIMINGS = [
+  "accepted_payload_size 8192",
+  "resolve_retries 3",
+  "timeout resolve 1s",
+  "timeout retry 1s",
+  "hold valid 5s",
+  "hold obsolete 10s",
+];
 
 /** Rendering options. */
 export interface RenderOptions {
@@ -28,11 +53,14 @@ function section(header: string, lines: readonly string[]): string {
 }
 
 function servers(c: ComponentSpec, backends: Backends, slots: number): string[] {
+  const resolved = (target: string, resolvers: string) =>
+    `server-template ${c.name}- ${slots} ${target} resolvers ${resolvers} resolve-prefer ipv4 init-addr none check`;
   if (backends.kind === "consul-dns") {
-    const name = c.consulName ?? c.name;
-    return [
-      `server-template ${c.name}- ${slots} _${name}._tcp.service.consul resolvers consul resolve-prefer ipv4 init-addr none check`,
-    ];
+    return [resolved(`_${c.consulName ?? c.name}._tcp.service.consul`, RESOLVERS["consul-dns"])];
+  }
+  if (backends.kind === "kubernetes-dns") {
+    // A records carry no port, so the template names the component's own port.
+    return [resolved(`${clusterHost(c)}:${c.port}`, RESOLVERS["kubernetes-dns"])];
   }
   const list = backends.servers[c.name];
   if (list === undefined || list.length === 0) {
@@ -88,15 +116,14 @@ export function renderHaproxyConfig(
 
   if (backends.kind === "consul-dns") {
     parts.push(
-      section("resolvers consul", [
+      section(`resolvers ${RESOLVERS["consul-dns"]}`, [
         `nameserver consul ${backends.nameserver}`,
-        "accepted_payload_size 8192",
-        "resolve_retries 3",
-        "timeout resolve 1s",
-        "timeout retry 1s",
-        "hold valid 5s",
-        "hold obsolete 10s",
+        ...RESOLVER_TIMINGS,
       ]),
+    );
+  } else if (backends.kind === "kubernetes-dns") {
+    parts.push(
+      section(`resolvers ${RESOLVERS["kubernetes-dns"]}`, ["parse-resolv-conf", ...RESOLVER_TIMINGS]),
     );
   }
 

@@ -4,7 +4,7 @@
  * the policy pack's defaults and the local launcher all read this, never the config directly.
  */
 import { SECRET_KEYS } from "./config";
-import type { Autoscaling, McpService, StackConfig, ToolSet } from "./config";
+import type { Autoscaling, McpService, Resources, StackConfig, ToolSet } from "./config";
 
 /** Network names and the internal subnet, from DESIGN "Networks and ports". */
 export const NETWORK = {
@@ -15,6 +15,18 @@ export const NETWORK = {
 
 /** Consul's fixed address on `mcp-internal`, so HAProxy's resolver needs no DNS to find it. */
 export const CONSUL_INTERNAL_IP = "172.20.0.2";
+
+/**
+ * The prod stack's counterparts of the two networks (DESIGN "Prod stack"): what joins the public
+ * network runs in `mcp-platform`; what lives on `mcp-internal` alone runs in `mcp-internal`.
+ */
+export const NAMESPACE = { platform: "mcp-platform", internal: "mcp-internal" } as const;
+
+/** The name of one of the two namespaces. */
+export type NamespaceName = (typeof NAMESPACE)[keyof typeof NAMESPACE];
+
+/** The Kubernetes Services' DNS suffix. */
+export const CLUSTER_DOMAIN = "svc.cluster.local";
 
 /** Ports that Consul and the services listen on inside their containers. */
 export const CONTAINER_PORT = { consulHttp: 8500, consulDns: 8600, router: 3000 } as const;
@@ -72,6 +84,10 @@ export interface ComponentSpec {
   /** HTTP path for liveness; readiness uses `readyPath`. Undefined for TCP-only components. */
   readonly livePath?: string;
   readonly readyPath?: string;
+  /** The port serving `livePath`/`readyPath` when it is not `port` (HAProxy answers on its stats port). */
+  readonly healthPort?: number;
+  /** Container requests and limits (prod only). */
+  readonly resources?: Resources;
   readonly hostPorts: readonly PublishedPort[];
   /** Plain environment. */
   readonly env: Readonly<Record<string, string>>;
@@ -132,12 +148,38 @@ export function stdioPackages(services: readonly McpService[]): string[] {
   return [...new Set(specs)].sort();
 }
 
-function commonEnv(cfg: StackConfig, name: string, port: number): Record<string, string> {
+/** The Kubernetes namespace a component runs in: see `NAMESPACE`. */
+export function namespaceOf(spec: Pick<ComponentSpec, "networks">): NamespaceName {
+  return spec.networks.includes(NETWORK.public) ? NAMESPACE.platform : NAMESPACE.internal;
+}
+
+/** A component's Service DNS name in the cluster: `<name>.<namespace>.svc.cluster.local`. */
+export function clusterHost(spec: Pick<ComponentSpec, "name" | "networks">): string {
+  return `${spec.name}.${namespaceOf(spec)}.${CLUSTER_DOMAIN}`;
+}
+
+/**
+ * How one component reaches another by name: the Docker network alias in dev, the Service's
+ * cluster DNS name on EKS, where the two sides may sit in different namespaces.
+ */
+export function peerHost(
+  target: StackConfig["target"],
+  spec: Pick<ComponentSpec, "name" | "networks">,
+): string {
+  return target === "eks" ? clusterHost(spec) : spec.name;
+}
+
+/** `CONSUL_HTTP_ADDR` for the services: Consul's HTTP API as a peer reaches it. */
+function consulAddress(cfg: StackConfig, consul: ComponentSpec): string {
+  return `http://${peerHost(cfg.target, consul)}:${consul.port}`;
+}
+
+function commonEnv(cfg: StackConfig, consulAddr: string, name: string, port: number): Record<string, string> {
   return {
     HOST: "0.0.0.0",
     PORT: String(port),
     SERVICE_NAME: name,
-    CONSUL_HTTP_ADDR: `http://consul:${CONTAINER_PORT.consulHttp}`,
+    CONSUL_HTTP_ADDR: consulAddr,
     LOG_LEVEL: cfg.logLevel,
   };
 }
@@ -151,7 +193,12 @@ function scaling(cfg: StackConfig, override: Partial<Autoscaling> | undefined): 
   return { ...cfg.eks.autoscaling, ...override };
 }
 
-function mcpComponent(cfg: StackConfig, s: McpService): ComponentSpec {
+/** Requests and limits of one workload kind, when the stack has EKS settings. */
+function sizing(cfg: StackConfig, kind: keyof NonNullable<StackConfig["eks"]>["resources"]) {
+  return cfg.eks === undefined ? {} : { resources: cfg.eks.resources[kind] };
+}
+
+function mcpComponent(cfg: StackConfig, consulAddr: string, s: McpService): ComponentSpec {
   const name = `mcp-${s.name}`;
   const mcpServer = mcpServerEnv(s.toolSet);
   return {
@@ -160,13 +207,14 @@ function mcpComponent(cfg: StackConfig, s: McpService): ComponentSpec {
     image: { kind: "build", service: "mcp-server" },
     replicas: s.replicas,
     autoscaling: scaling(cfg, s.autoscaling),
+    ...sizing(cfg, "mcpService"),
     networks: [NETWORK.internal],
     port: s.port,
     livePath: "/health/live",
     readyPath: "/health/ready",
     hostPorts: [],
     env: {
-      ...commonEnv(cfg, name, s.port),
+      ...commonEnv(cfg, consulAddr, name, s.port),
       ...httpLimits(cfg),
       ...(mcpServer === undefined ? {} : { MCP_SERVER: mcpServer }),
       MCP_BRIDGE_PROCESSES: String(s.bridgeProcesses),
@@ -208,10 +256,12 @@ export function buildTopology(cfg: StackConfig): Topology {
     port: CONTAINER_PORT.consulHttp,
     livePath: "/v1/status/leader",
     readyPath: "/v1/status/leader",
+    ...sizing(cfg, "consul"),
     hostPorts: [published("consul", cfg.ports.consul, CONTAINER_PORT.consulHttp, "Consul UI and HTTP API")],
     env: {},
     secretEnv: {},
   };
+  const consulAddr = consulAddress(cfg, consul);
 
   const haproxy: ComponentSpec = {
     name: "haproxy",
@@ -222,6 +272,9 @@ export function buildTopology(cfg: StackConfig): Topology {
     port: cfg.ports.gateway,
     livePath: "/healthz",
     readyPath: "/healthz",
+    // `monitor-uri /healthz` lives on the stats frontend; the gateway port forwards to routers.
+    healthPort: cfg.ports.stats,
+    ...sizing(cfg, "haproxy"),
     hostPorts: [
       published("haproxy", cfg.ports.gateway, cfg.ports.gateway, "MCP gateway (router)"),
       published("haproxy", cfg.ports.stats, cfg.ports.stats, "HAProxy stats page"),
@@ -237,12 +290,13 @@ export function buildTopology(cfg: StackConfig): Topology {
     image: { kind: "build", service: "router" },
     replicas: cfg.router.replicas,
     autoscaling: scaling(cfg, cfg.router.autoscaling),
+    ...sizing(cfg, "router"),
     networks: [NETWORK.internal],
     port: CONTAINER_PORT.router,
     livePath: "/health/live",
     readyPath: "/health/ready",
     hostPorts: [],
-    env: { ...commonEnv(cfg, "router", CONTAINER_PORT.router), ...httpLimits(cfg) },
+    env: { ...commonEnv(cfg, consulAddr, "router", CONTAINER_PORT.router), ...httpLimits(cfg) },
     secretEnv: {
       ROUTER_SESSION_KEY: { key: SECRET_KEYS.routerSessionKey, whenMissing: "generate" },
       ROUTER_AUTH_TOKENS: { key: SECRET_KEYS.routerAuthTokens, whenMissing: "omit" },
@@ -251,8 +305,14 @@ export function buildTopology(cfg: StackConfig): Topology {
   };
 
   const monitorTargets = [
-    { name: "consul", url: `http://consul:${CONTAINER_PORT.consulHttp}/v1/status/leader` },
-    { name: "haproxy", url: `http://haproxy:${cfg.ports.stats}/healthz` },
+    {
+      name: "consul",
+      url: `${consulAddr}${consul.readyPath}`,
+    },
+    {
+      name: "haproxy",
+      url: `http://${peerHost(cfg.target, haproxy)}:${haproxy.healthPort}${haproxy.livePath}`,
+    },
   ];
   const monitor: ComponentSpec = {
     name: "network-monitor",
@@ -263,11 +323,12 @@ export function buildTopology(cfg: StackConfig): Topology {
     port: cfg.ports.monitor,
     livePath: "/health/live",
     readyPath: "/health/ready",
+    ...sizing(cfg, "networkMonitor"),
     hostPorts: [
       published("network-monitor", cfg.ports.monitor, cfg.ports.monitor, "monitor dashboard and API"),
     ],
     env: {
-      ...commonEnv(cfg, "network-monitor", cfg.ports.monitor),
+      ...commonEnv(cfg, consulAddr, "network-monitor", cfg.ports.monitor),
       MONITOR_TARGETS: JSON.stringify(monitorTargets),
       MONITOR_INTERVAL_MS: String(cfg.monitor.intervalMs),
       MONITOR_RETENTION_MINUTES: String(cfg.monitor.retentionMinutes),
@@ -276,7 +337,13 @@ export function buildTopology(cfg: StackConfig): Topology {
     consulName: "network-monitor",
   };
 
-  const components = [consul, haproxy, router, ...cfg.services.map((s) => mcpComponent(cfg, s)), monitor];
+  const components = [
+    consul,
+    haproxy,
+    router,
+    ...cfg.services.map((s) => mcpComponent(cfg, consulAddr, s)),
+    monitor,
+  ];
   const packages = stdioPackages(cfg.services);
   const images: ImageBuild[] = (["router", "mcp-server", "network-monitor"] as const).map((service) => ({
     service,

@@ -5,7 +5,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { claudeCodeCommand, cursorConfig, gatewayUrl } from "../client-config";
-import { renderHaproxyConfig } from "../haproxy";
+import { HAPROXY_CONFIG_PATH, renderHaproxyConfig } from "../haproxy";
 import { resolveSecretEnv } from "../secrets";
 import type { ComponentSpec, Topology } from "../topology";
 import { CONSUL_INTERNAL_IP, CONTAINER_PORT, NETWORK } from "../topology";
@@ -14,8 +14,8 @@ import { DockerNetworks } from "./networks";
 import type { DockerWorkloadArgs } from "./workload";
 import { DockerWorkload } from "./workload";
 
-/** Where HAProxy reads its config inside the official image. */
-export const HAPROXY_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg";
+/** Where HAProxy reads its config (defined with the renderer; kept here for existing importers). */
+export { HAPROXY_CONFIG_PATH } from "../haproxy";
 
 /** Arguments of `DevStack`. */
 export interface DevStackArgs {

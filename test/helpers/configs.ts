@@ -17,3 +17,23 @@ export function configWithServices(n: number, target: "docker" | "eks" = "docker
   }));
   return parseStackConfig(raw);
 }
+
+/** A service a test adds to a committed stack, to show one config change reaches both stacks. */
+export const ADDED_SERVICE = {
+  name: "search",
+  port: 11103,
+  replicas: 2,
+  toolSet: {
+    kind: "stdio",
+    package: "@modelcontextprotocol/server-sequential-thinking",
+    version: "2025.7.1",
+    bin: "mcp-server-sequential-thinking",
+  },
+} as const;
+
+/** A stack file's flat config with `ADDED_SERVICE` appended to its catalog. */
+export function withAddedService(config: Record<string, string>): Record<string, string> {
+  const key = "mcp-platform:services";
+  const services = JSON.parse(config[key] ?? "[]") as unknown[];
+  return { ...config, [key]: JSON.stringify([...services, ADDED_SERVICE]) };
+}

@@ -1,4 +1,11 @@
-import { parseStackConfig, rawFromPulumiConfig, StackConfigError } from "../../infra/config";
+import {
+  cpuMillis,
+  DEFAULT_RESOURCES,
+  memoryBytes,
+  parseStackConfig,
+  rawFromPulumiConfig,
+  StackConfigError,
+} from "../../infra/config";
 import { rawStackConfig, stackConfig } from "../helpers/stack-files";
 
 /** The problems a raw config is rejected with; fails the test when it is accepted. */
@@ -194,6 +201,84 @@ describe("stack config", () => {
       "mcp-platform:eks.nodeGroup: needs minSize ≤ desiredSize ≤ maxSize, got 5 ≤ 3 ≤ 9",
       "mcp-platform:services[0].autoscaling: maxReplicas 4 is below minReplicas 6",
     ]);
+  });
+
+  test("EKS settings default requests and limits, a 3-server Consul and a gateway-only load balancer", () => {
+    // GIVEN the prod config without the optional EKS keys
+    const raw = structuredClone(rawStackConfig("prod")) as Record<string, any>;
+    delete raw.eks.resources;
+    delete raw.eks.consul;
+    delete raw.eks.exposeServicePorts;
+    // WHEN parsed
+    const eks = parseStackConfig(raw).eks;
+    // THEN the defaults apply, and the committed prod file states exactly those defaults
+    expect([eks?.resources, eks?.consul, eks?.exposeServicePorts]).toStrictEqual([
+      {
+        router: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+        mcpService: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+        haproxy: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "256Mi" } },
+        networkMonitor: {
+          requests: { cpu: "100m", memory: "128Mi" },
+          limits: { cpu: "500m", memory: "256Mi" },
+        },
+        consul: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
+      },
+      { replicas: 3, storageGi: 10 },
+      false,
+    ]);
+    expect(stackConfig("prod").eks?.resources).toStrictEqual(DEFAULT_RESOURCES);
+  });
+
+  test.each<[string, (eks: Record<string, any>) => void, string[]]>([
+    [
+      "a CPU limit below its request",
+      (e) => (e.resources.router.limits.cpu = "100m"),
+      ["mcp-platform:eks.resources.router.limits.cpu: 100m is below requests.cpu 250m"],
+    ],
+    [
+      "a memory limit below its request",
+      (e) => (e.resources.mcpService.limits.memory = "128Mi"),
+      ["mcp-platform:eks.resources.mcpService.limits.memory: 128Mi is below requests.memory 256Mi"],
+    ],
+    [
+      "a CPU quantity that is not one",
+      (e) => (e.resources.haproxy.requests.cpu = "fast"),
+      [
+        'mcp-platform:eks.resources.haproxy.requests.cpu: must be a CPU quantity such as "250m" or "1" (got "fast")',
+      ],
+    ],
+    [
+      "a memory quantity without a unit",
+      (e) => (e.resources.consul.limits.memory = "512"),
+      [
+        'mcp-platform:eks.resources.consul.limits.memory: must be a memory quantity such as "256Mi" (got "512")',
+      ],
+    ],
+    [
+      "an even Consul quorum",
+      (e) => (e.consul.replicas = 2),
+      ["mcp-platform:eks.consul.replicas: 2 is even; a Raft quorum needs 1, 3, 5 or 7"],
+    ],
+    [
+      "requests for an unknown workload",
+      (e) => (e.resources.postgres = e.resources.router),
+      ["mcp-platform:eks.resources.postgres is not a known key"],
+    ],
+  ])("rejects %s, naming the EKS key", (_name, change, expected) => {
+    // GIVEN the prod config with one defect in its EKS settings / WHEN parsed / THEN the key is named
+    const raw = structuredClone(rawStackConfig("prod")) as Record<string, any>;
+    change(raw.eks);
+    expect(problemsOf(raw)).toStrictEqual(expected);
+  });
+
+  test("Kubernetes quantities compare in millicores and bytes", () => {
+    expect([cpuMillis("250m"), cpuMillis("1"), cpuMillis("1.5"), cpuMillis("0.25")]).toStrictEqual([
+      250, 1000, 1500, 250,
+    ]);
+    expect([memoryBytes("1Ki"), memoryBytes("256Mi"), memoryBytes("1Gi")]).toStrictEqual([
+      1024, 268435456, 1073741824,
+    ]);
+    expect(() => cpuMillis("1 core")).toThrow('"1 core" is not a CPU quantity');
   });
 
   test("the error message lists every problem", () => {

@@ -217,7 +217,7 @@ describe("dev stack on Docker (mocked)", () => {
       "-q",
       "-O",
       "/dev/null",
-      "http://127.0.0.1:3000/healthz",
+      "http://127.0.0.1:11099/healthz",
     ]);
     expect(byName("mcp-files-1").readOnly).toBe(true);
     expect(byName("mcp-files-1").volumes).toStrictEqual([

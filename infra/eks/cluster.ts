@@ -1,0 +1,136 @@
+/**
+ * The EKS cluster: control plane on the VPC's subnets (nodes private, load balancers public), an
+ * IAM OIDC provider for IRSA, the VPC CNI with NetworkPolicy enforcement on, and a managed node
+ * group sized from `eks.nodeGroup`. It hands out a Kubernetes provider for everything in-cluster.
+ */
+import * as aws from "@pulumi/aws";
+import * as eks from "@pulumi/eks";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Eks } from "../config";
+
+/** A node group's CPU architecture, and what follows from it. */
+export interface NodeArchitecture {
+  readonly arch: "amd64" | "arm64";
+  /** The managed node group's AMI type (Amazon Linux 2023). */
+  readonly amiType: string;
+  /** The platform images must be built for. */
+  readonly platform: string;
+}
+
+/**
+ * The architecture of an EC2 instance type: Graviton families carry a `g` right after the
+ * generation (`m7g`, `c6gn`, `t4g`, `r8gd`); everything else here is x86-64.
+ */
+export function nodeArchitecture(instanceType: string): NodeArchitecture {
+  const family = instanceType.split(".")[0] ?? instanceType;
+  const arm = /^[a-z]+\d+g/.test(family);
+  return arm
+    ? { arch: "arm64", amiType: "AL2023_ARM_64_STANDARD", platform: "linux/arm64" }
+    : { arch: "amd64", amiType: "AL2023_x86_64_STANDARD", platform: "linux/amd64" };
+}
+
+/** Policies every worker node needs: join the cluster, run the VPC CNI, pull from ECR. */
+export const NODE_POLICIES = [
+  aws.iam.ManagedPolicy.AmazonEKSWorkerNodePolicy,
+  aws.iam.ManagedPolicy.AmazonEKS_CNI_Policy,
+  aws.iam.ManagedPolicy.AmazonEC2ContainerRegistryReadOnly,
+] as const;
+
+/** Arguments of `EksCluster`. */
+export interface EksClusterArgs {
+  readonly vpcId: pulumi.Input<string>;
+  readonly publicSubnetIds: pulumi.Input<string[]>;
+  readonly privateSubnetIds: pulumi.Input<string[]>;
+  /** Kubernetes minor version, such as `1.33`. */
+  readonly kubernetesVersion: string;
+  readonly nodeGroup: Eks["nodeGroup"];
+}
+
+/** The control plane, the node group and a Kubernetes provider bound to the cluster. */
+export class EksCluster extends pulumi.ComponentResource {
+  readonly cluster: eks.Cluster;
+  readonly nodeGroup: eks.ManagedNodeGroup;
+  /** The provider for every in-cluster object; it waits for the node group. */
+  readonly provider: k8s.Provider;
+  /** The admin kubeconfig (JSON), as a secret. */
+  readonly kubeconfig: pulumi.Output<string>;
+  readonly clusterName: pulumi.Output<string>;
+  readonly oidcProviderArn: pulumi.Output<string>;
+  /** The OIDC issuer without `https://`, as IRSA trust policies name it. */
+  readonly oidcIssuer: pulumi.Output<string>;
+  readonly architecture: NodeArchitecture;
+
+  constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mcp-platform:eks:EksCluster", name, {}, opts);
+    this.architecture = nodeArchitecture(args.nodeGroup.instanceType);
+
+    const nodeRole = new aws.iam.Role(
+      `${name}-node`,
+      {
+        description: "EKS worker nodes of the MCP Platform",
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
+          ],
+        }),
+      },
+      { parent: this },
+    );
+    const attachments = NODE_POLICIES.map(
+      (policyArn, i) =>
+        new aws.iam.RolePolicyAttachment(
+          `${name}-node-${i}`,
+          { role: nodeRole.name, policyArn },
+          { parent: this },
+        ),
+    );
+
+    this.cluster = new eks.Cluster(
+      `${name}-eks`,
+      {
+        version: args.kubernetesVersion,
+        vpcId: args.vpcId,
+        publicSubnetIds: args.publicSubnetIds,
+        privateSubnetIds: args.privateSubnetIds,
+        nodeAssociatePublicIpAddress: false,
+        skipDefaultNodeGroup: true,
+        authenticationMode: eks.AuthenticationMode.Api,
+        createOidcProvider: true,
+        // The VPC CNI add-on enforces NetworkPolicies (its node agent); off by default on EKS.
+        vpcCniOptions: { enableNetworkPolicy: true },
+        enabledClusterLogTypes: ["api", "audit", "authenticator"],
+      },
+      { parent: this },
+    );
+
+    this.nodeGroup = new eks.ManagedNodeGroup(
+      `${name}-nodes`,
+      {
+        cluster: this.cluster,
+        nodeRole,
+        instanceTypes: [args.nodeGroup.instanceType],
+        amiType: this.architecture.amiType,
+        subnetIds: args.privateSubnetIds,
+        scalingConfig: {
+          minSize: args.nodeGroup.minSize,
+          desiredSize: args.nodeGroup.desiredSize,
+          maxSize: args.nodeGroup.maxSize,
+        },
+      },
+      { parent: this, dependsOn: attachments },
+    );
+
+    this.provider = new k8s.Provider(
+      `${name}-k8s`,
+      { kubeconfig: this.cluster.kubeconfigJson, enableServerSideApply: true },
+      { parent: this, dependsOn: [this.nodeGroup] },
+    );
+    this.kubeconfig = pulumi.secret(this.cluster.kubeconfigJson);
+    this.clusterName = this.cluster.eksCluster.name;
+    this.oidcProviderArn = this.cluster.oidcProviderArn;
+    this.oidcIssuer = this.cluster.oidcIssuer;
+    this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
+  }
+}

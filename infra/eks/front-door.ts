@@ -1,0 +1,176 @@
+/**
+ * HAProxy as the prod front door: its config comes from the same renderer as dev, with backends
+ * found through Kubernetes DNS over the router's and services' headless Services, mounted from a
+ * ConfigMap. It sits behind the stack's only non-ClusterIP Service: a `LoadBalancer` that the AWS
+ * Load Balancer Controller turns into an internet-facing NLB sending traffic straight to pod IPs.
+ */
+import { createHash } from "node:crypto";
+import { basename, dirname } from "node:path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { gatewayUrl } from "../client-config";
+import { HAPROXY_CONFIG_PATH, renderHaproxyConfig } from "../haproxy";
+import type { ComponentSpec, Topology } from "../topology";
+import { component } from "../topology";
+import { labelsOf, portName, selectorOf } from "./pod-spec";
+import { KubernetesWorkload } from "./workload";
+
+/**
+ * The `LoadBalancer` Service's name. HAProxy's own ClusterIP Service keeps the component's name
+ * (`haproxy`), which in-cluster peers (the monitor) and port-forwards use for the stats page.
+ */
+export function loadBalancerServiceName(haproxy: Pick<ComponentSpec, "name">): string {
+  return `${haproxy.name}-public`;
+}
+
+/**
+ * The services' setting for extra `Host` names they accept (DNS-rebinding protection accepts
+ * cluster-internal names on its own, not a public load balancer's name).
+ */
+export const ALLOWED_HOSTS_ENV = "MCP_ALLOWED_HOSTS";
+
+/**
+ * The env that lets a component answer requests addressed to the load balancer: the router and
+ * the MCP services speak MCP over HTTP and see the client's `Host`, which HAProxy passes through.
+ */
+export function publicHostEnv<T>(spec: ComponentSpec, hostname: T): Record<string, T> {
+  return spec.role === "gateway" || spec.role === "mcp-service" ? { [ALLOWED_HOSTS_ENV]: hostname } : {};
+}
+
+/** The pod annotation that carries the config's hash, so a config change rolls the pods. */
+export const CONFIG_HASH_ANNOTATION = "mcp-platform/haproxy-config-sha256";
+
+/**
+ * Annotations for the AWS Load Balancer Controller: an NLB (`external`) with IP targets, on the
+ * internet (the default scheme is internal), health-checked on HAProxy's `/healthz`.
+ */
+export function loadBalancerAnnotations(haproxy: ComponentSpec): Record<string, string> {
+  if (haproxy.livePath === undefined) throw new Error(`component "${haproxy.name}" has no health route`);
+  const prefix = "service.beta.kubernetes.io/aws-load-balancer";
+  return {
+    [`${prefix}-type`]: "external",
+    [`${prefix}-nlb-target-type`]: "ip",
+    [`${prefix}-scheme`]: "internet-facing",
+    [`${prefix}-healthcheck-protocol`]: "http",
+    [`${prefix}-healthcheck-port`]: String(haproxy.healthPort ?? haproxy.port),
+    [`${prefix}-healthcheck-path`]: haproxy.livePath,
+    [`${prefix}-attributes`]: "load_balancing.cross_zone.enabled=true",
+  };
+}
+
+/**
+ * The ports the NLB listens on: the gateway always; each MCP service's direct port only when
+ * `eks.exposeServicePorts` says so. The stats page is never public (reach it by port-forward).
+ */
+export function publicPorts(topology: Topology, exposeServicePorts: boolean): number[] {
+  return [topology.ports.gateway, ...(exposeServicePorts ? topology.catalog.map((c) => c.port) : [])];
+}
+
+/** The `LoadBalancer` Service spec in front of the HAProxy pods. */
+export function loadBalancerServiceSpec(
+  topology: Topology,
+  exposeServicePorts: boolean,
+): k8s.types.input.core.v1.ServiceSpec {
+  const haproxy = component(topology, "haproxy");
+  return {
+    type: "LoadBalancer",
+    selector: selectorOf(haproxy),
+    ports: publicPorts(topology, exposeServicePorts).map((port) => ({
+      name: portName(haproxy, port),
+      port,
+      targetPort: portName(haproxy, port),
+      protocol: "TCP",
+    })),
+  };
+}
+
+/** The SHA-256 of a config text, hex. */
+export function configHash(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Arguments of `FrontDoor`. */
+export interface FrontDoorArgs {
+  readonly topology: Topology;
+  readonly namespace: string;
+  /** Also publish the direct 111xx ports on the load balancer. */
+  readonly exposeServicePorts: boolean;
+}
+
+/** HAProxy's ConfigMap, Deployment, Services and the internet-facing NLB. */
+export class FrontDoor extends pulumi.ComponentResource {
+  /** The rendered `haproxy.cfg`. */
+  readonly haproxyConfig: string;
+  readonly workload: KubernetesWorkload;
+  readonly loadBalancer: k8s.core.v1.Service;
+  /** The NLB's DNS name, once the controller has provisioned it. */
+  readonly hostname: pulumi.Output<string>;
+  readonly gatewayUrl: pulumi.Output<string>;
+  /** Public direct URLs per service id, when the service ports are exposed. */
+  readonly serviceUrls: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: FrontDoorArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mcp-platform:eks:FrontDoor", name, {}, opts);
+    const { topology, namespace } = args;
+    const haproxy = component(topology, "haproxy");
+    if (haproxy.image.kind !== "registry") throw new Error("haproxy must run its upstream image");
+    // A fixed name cannot exist twice, so a replacement must delete first.
+    const child = { parent: this, deleteBeforeReplace: true };
+
+    this.haproxyConfig = renderHaproxyConfig(topology, { kind: "kubernetes-dns" });
+    const configName = `${haproxy.name}-config`;
+    const configMap = new k8s.core.v1.ConfigMap(
+      `${name}-config`,
+      {
+        metadata: { name: configName, namespace, labels: labelsOf(haproxy) },
+        data: { [basename(HAPROXY_CONFIG_PATH)]: this.haproxyConfig },
+      },
+      child,
+    );
+
+    this.workload = new KubernetesWorkload(
+      haproxy.name,
+      {
+        spec: haproxy,
+        namespace,
+        image: haproxy.image.ref,
+        mounts: [
+          {
+            name: "config",
+            mountPath: dirname(HAPROXY_CONFIG_PATH),
+            readOnly: true,
+            source: { configMap: { name: configName } },
+          },
+        ],
+        podAnnotations: { [CONFIG_HASH_ANNOTATION]: configHash(this.haproxyConfig) },
+      },
+      { parent: this, dependsOn: [configMap] },
+    );
+
+    this.loadBalancer = new k8s.core.v1.Service(
+      `${name}-public`,
+      {
+        metadata: {
+          name: loadBalancerServiceName(haproxy),
+          namespace,
+          labels: labelsOf(haproxy),
+          annotations: loadBalancerAnnotations(haproxy),
+        },
+        spec: loadBalancerServiceSpec(topology, args.exposeServicePorts),
+      },
+      child,
+    );
+    this.hostname = this.loadBalancer.status.loadBalancer.ingress.apply((ingress) => {
+      const host = ingress?.[0]?.hostname;
+      if (host === undefined) throw new Error("the load balancer reported no hostname");
+      return host;
+    });
+    this.gatewayUrl = this.hostname.apply((host) => gatewayUrl(host, topology.ports.gateway));
+    this.serviceUrls = this.hostname.apply((host) =>
+      args.exposeServicePorts
+        ? Object.fromEntries(topology.catalog.map((c) => [c.id, `http://${host}:${c.port}/mcp`]))
+        : {},
+    );
+    this.registerOutputs({ gatewayUrl: this.gatewayUrl, serviceUrls: this.serviceUrls });
+  }
+}

@@ -1,0 +1,179 @@
+import { loadBalancerControllerValues, metricsServerValues } from "../../../infra/eks/addons";
+import { nodeArchitecture } from "../../../infra/eks/cluster";
+import { consulValues } from "../../../infra/eks/consul";
+import { loadBalancerControllerPolicy } from "../../../infra/eks/lbc-policy";
+import { loadBalancerServiceSpec, publicPorts } from "../../../infra/eks/front-door";
+import { irsaTrustPolicy } from "../../../infra/eks/irsa";
+import { namespaceLabels } from "../../../infra/eks/namespaces";
+import { subnetSpecs } from "../../../infra/eks/network";
+import { lifecyclePolicy, repositoryName } from "../../../infra/eks/registry";
+import { blockStorageClass, sharedStorageClass } from "../../../infra/eks/storage";
+import { buildTopology } from "../../../infra/topology";
+import { stackConfig } from "../../helpers/stack-files";
+
+const prod = buildTopology(stackConfig("prod"));
+
+describe("cluster decisions (pure)", () => {
+  test.each([
+    ["m6i.large", "amd64", "AL2023_x86_64_STANDARD", "linux/amd64"],
+    ["m7g.xlarge", "arm64", "AL2023_ARM_64_STANDARD", "linux/arm64"],
+    ["c6gn.large", "arm64", "AL2023_ARM_64_STANDARD", "linux/arm64"],
+    ["t4g.medium", "arm64", "AL2023_ARM_64_STANDARD", "linux/arm64"],
+    ["g5.xlarge", "amd64", "AL2023_x86_64_STANDARD", "linux/amd64"],
+  ])("instance type %s runs %s nodes and images", (instanceType, arch, amiType, platform) => {
+    expect(nodeArchitecture(instanceType)).toStrictEqual({ arch, amiType, platform });
+  });
+
+  test("an IRSA role trusts one service account through the cluster's OIDC provider", () => {
+    const issuer = "oidc.eks.eu-west-1.amazonaws.com/id/ABC";
+    expect(
+      JSON.parse(
+        irsaTrustPolicy("arn:aws:iam::1:oidc-provider/x", issuer, { namespace: "kube-system", name: "sa" }),
+      ),
+    ).toStrictEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Principal: { Federated: "arn:aws:iam::1:oidc-provider/x" },
+          Action: "sts:AssumeRoleWithWebIdentity",
+          Condition: {
+            StringEquals: {
+              [`${issuer}:sub`]: "system:serviceaccount:kube-system:sa",
+              [`${issuer}:aud`]: "sts.amazonaws.com",
+            },
+          },
+        },
+      ],
+    });
+  });
+
+  test("the load balancer controller may only change load balancers and security groups it tagged", () => {
+    const policy = JSON.parse(loadBalancerControllerPolicy()) as {
+      Statement: {
+        Action: string | string[];
+        Resource: string | string[];
+        Condition?: Record<string, any>;
+      }[];
+    };
+    const actions = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+    // Every delete or modify on load balancers, target groups and security groups is scoped by tag.
+    const destructive = policy.Statement.filter((s) =>
+      actions(s).some((a) =>
+        /^(elasticloadbalancing:(Delete(LoadBalancer|TargetGroup)|Modify(LoadBalancer|TargetGroup))|ec2:DeleteSecurityGroup)/.test(
+          a,
+        ),
+      ),
+    );
+    expect(destructive.map((s) => s.Condition)).toStrictEqual([
+      { Null: { "aws:ResourceTag/elbv2.k8s.aws/cluster": "false" } },
+      { Null: { "aws:ResourceTag/elbv2.k8s.aws/cluster": "false" } },
+    ]);
+    expect(policy.Statement.flatMap(actions)).toEqual(
+      expect.arrayContaining([
+        "elasticloadbalancing:CreateLoadBalancer",
+        "elasticloadbalancing:RegisterTargets",
+        "ec2:DescribeSubnets",
+        "ec2:GetSecurityGroupsForVpc",
+      ]),
+    );
+  });
+
+  test("add-on values: two metrics-server replicas, and the controller bound to its role", () => {
+    expect(metricsServerValues()).toStrictEqual({
+      replicas: 2,
+      podDisruptionBudget: { enabled: true, maxUnavailable: 1 },
+    });
+    expect(
+      loadBalancerControllerValues({
+        clusterName: "c",
+        region: "eu-west-1",
+        vpcId: "vpc-1",
+        roleArn: "arn:r",
+      }),
+    ).toStrictEqual({
+      clusterName: "c",
+      region: "eu-west-1",
+      vpcId: "vpc-1",
+      replicaCount: 2,
+      serviceAccount: {
+        create: true,
+        name: "aws-load-balancer-controller",
+        annotations: { "eks.amazonaws.com/role-arn": "arn:r" },
+      },
+    });
+  });
+
+  test("Consul values come from config", () => {
+    const resources = { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } };
+    const values = consulValues({
+      image: "hashicorp/consul:1.20.5",
+      replicas: 5,
+      storageGi: 20,
+      storageClass: "gp3",
+      resources,
+    });
+    expect(values.server).toStrictEqual({
+      replicas: 5,
+      bootstrapExpect: 5,
+      storage: "20Gi",
+      storageClass: "gp3",
+      resources,
+    });
+    expect(values.global).toStrictEqual({
+      name: "consul",
+      image: "hashicorp/consul:1.20.5",
+      datacenter: "dc1",
+      logJSON: true,
+      gossipEncryption: { autoGenerate: true },
+    });
+  });
+
+  test("the NLB publishes the gateway, and the direct service ports only when config says so", () => {
+    expect(publicPorts(prod, false)).toStrictEqual([3000]);
+    expect(loadBalancerServiceSpec(prod, true).ports).toStrictEqual(
+      [
+        { name: "http", port: 3000 },
+        ...[11101, 11105, 11106, 11107].map((port) => ({ name: `direct-${port}`, port })),
+      ].map((p) => ({ ...p, targetPort: p.name, protocol: "TCP" })),
+    );
+  });
+
+  test("namespaces: restricted Pod Security in mcp-internal, readiness gates in mcp-platform", () => {
+    expect(namespaceLabels("mcp-internal")).toStrictEqual({
+      "app.kubernetes.io/part-of": "mcp-platform",
+      "pod-security.kubernetes.io/enforce": "restricted",
+      "pod-security.kubernetes.io/warn": "restricted",
+      "pod-security.kubernetes.io/audit": "restricted",
+    });
+    expect(namespaceLabels("mcp-platform")).toStrictEqual({
+      "app.kubernetes.io/part-of": "mcp-platform",
+      "pod-security.kubernetes.io/enforce": "baseline",
+      "pod-security.kubernetes.io/warn": "restricted",
+      "pod-security.kubernetes.io/audit": "restricted",
+      "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
+    });
+  });
+
+  test("storage, subnets and registry settings", () => {
+    expect(sharedStorageClass("fs-1", 1000).parameters).toStrictEqual({
+      provisioningMode: "efs-ap",
+      fileSystemId: "fs-1",
+      directoryPerms: "700",
+      uid: "1000",
+      gid: "1000",
+      basePath: "/mcp-platform",
+    });
+    expect(blockStorageClass().parameters).toStrictEqual({ type: "gp3", encrypted: "true" });
+    expect(subnetSpecs().map((s) => [s.type, s.tags])).toStrictEqual([
+      ["Public", { "kubernetes.io/role/elb": "1" }],
+      ["Private", { "kubernetes.io/role/internal-elb": "1" }],
+    ]);
+    expect(repositoryName("mcp-platform/prod", "router")).toBe("mcp-platform/prod/router");
+    expect(JSON.parse(lifecyclePolicy(20)).rules[0].selection).toStrictEqual({
+      tagStatus: "any",
+      countType: "imageCountMoreThan",
+      countNumber: 20,
+    });
+  });
+});

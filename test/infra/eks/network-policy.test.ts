@@ -1,0 +1,96 @@
+import fc from "fast-check";
+import { DNS_PEER, internalNetworkPolicies, peerOf } from "../../../infra/eks/network-policy";
+import { buildTopology, component } from "../../../infra/topology";
+import { configWithServices } from "../../helpers/configs";
+import { stackConfig } from "../../helpers/stack-files";
+
+const prod = buildTopology(stackConfig("prod"));
+const byName = (t: ReturnType<typeof buildTopology>) =>
+  Object.fromEntries(internalNetworkPolicies(t).map((p) => [p.name, p.spec as Record<string, any>]));
+
+describe("mcp-internal NetworkPolicies (pure)", () => {
+  test("every pod may reach DNS and Consul's HTTP API, and nothing else by default", () => {
+    // GIVEN the prod topology / WHEN the policies are derived
+    const policies = byName(prod);
+    // THEN the namespace-wide egress rule names kube-dns and the Consul servers only
+    expect(policies["allow-dns-and-consul-egress"]).toStrictEqual({
+      podSelector: {},
+      policyTypes: ["Egress"],
+      egress: [
+        {
+          to: [
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+              podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+            },
+          ],
+          ports: [
+            { protocol: "UDP", port: 53 },
+            { protocol: "TCP", port: 53 },
+          ],
+        },
+        {
+          to: [
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "mcp-platform" } },
+              podSelector: { matchLabels: { app: "consul", component: "server" } },
+            },
+          ],
+          ports: [{ protocol: "TCP", port: 8500 }],
+        },
+      ],
+    });
+    expect(policies["default-deny-all"]).toStrictEqual({
+      podSelector: {},
+      policyTypes: ["Ingress", "Egress"],
+    });
+  });
+
+  test("the router admits HAProxy on its port, and the monitor and Consul on its health port", () => {
+    expect(byName(prod)["allow-router-ingress"]).toStrictEqual({
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "router" } },
+      policyTypes: ["Ingress"],
+      ingress: [
+        { from: [peerOf(component(prod, "haproxy"))], ports: [{ protocol: "TCP", port: 3000 }] },
+        {
+          from: [
+            peerOf(component(prod, "network-monitor")),
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "mcp-platform" } },
+              podSelector: { matchLabels: { app: "consul", component: "server" } },
+            },
+          ],
+          ports: [{ protocol: "TCP", port: 3000 }],
+        },
+      ],
+    });
+    // AND a peer in the same namespace is selected by pod alone
+    expect(peerOf(component(prod, "router"))).toStrictEqual({
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "router" } },
+    });
+    expect(DNS_PEER.podSelector).toStrictEqual({ matchLabels: { "k8s-app": "kube-dns" } });
+  });
+
+  test("for any catalog, each service admits exactly its own port, and the router may reach exactly those", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), (n) => {
+        // GIVEN n services on EKS / WHEN the policies are derived
+        const t = buildTopology(configWithServices(n, "eks"));
+        const policies = byName(t);
+        // THEN one ingress policy per service, on its port only, plus the four shared ones
+        expect(Object.keys(policies).length).toBe(n + 4);
+        for (const c of t.catalog) {
+          const ingress = policies[`allow-${c.component}-ingress`]?.ingress as { ports: unknown[] }[];
+          expect([c.component, ingress.map((r) => r.ports)]).toStrictEqual([
+            c.component,
+            [[{ protocol: "TCP", port: c.port }], [{ protocol: "TCP", port: c.port }]],
+          ]);
+        }
+        expect(policies["allow-router-egress"]?.egress[0].ports).toStrictEqual(
+          t.catalog.map((c) => ({ protocol: "TCP", port: c.port })),
+        );
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
