@@ -154,14 +154,15 @@ export function noPublicServices(
   return resourcePolicy(
     {
       name: "no-public-services",
-      description: `Only the ${s.frontDoorService} Service may be LoadBalancer or NodePort.`,
+      description: `Only a Service selecting ${s.frontDoorService}'s pods may be LoadBalancer or NodePort.`,
       types: [TYPE.k8sService],
       check: (r) => {
         const type = r.props.spec?.type;
         if (type !== "LoadBalancer" && type !== "NodePort") return [];
-        if (r.props.metadata?.name === s.frontDoorService) return [];
+        // The front door is whatever selects its pods, whatever the Service is called.
+        if (r.props.spec?.selector?.["app.kubernetes.io/name"] === s.frontDoorService) return [];
         return [
-          `${displayName(r)}: Service type ${type} is reserved for ${s.frontDoorService}; use ClusterIP`,
+          `${displayName(r)}: Service type ${type} is reserved for ${s.frontDoorService}'s pods; use ClusterIP`,
         ];
       },
     },

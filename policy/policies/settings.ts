@@ -80,7 +80,7 @@ export interface IsolationSettings {
   readonly dualHomed: readonly string[];
   /** Namespace that must default-deny in prod. */
   readonly internalNamespace: string;
-  /** The only Service allowed to be LoadBalancer or NodePort. */
+  /** The component (`app.kubernetes.io/name`) whose pods alone may sit behind a LoadBalancer or NodePort. */
   readonly frontDoorService: string;
 }
 

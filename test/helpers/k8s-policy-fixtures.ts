@@ -55,8 +55,12 @@ export const base: Subject[] = [
     type: K.svc,
     name: "haproxy-svc",
     props: {
-      metadata: { name: "haproxy", namespace: "mcp-platform" },
-      spec: { type: "LoadBalancer", ports: [{ port: 3000 }] },
+      metadata: { name: "haproxy-public", namespace: "mcp-platform" },
+      spec: {
+        type: "LoadBalancer",
+        selector: { "app.kubernetes.io/name": "haproxy" },
+        ports: [{ port: 3000 }],
+      },
     },
   },
   {
@@ -98,7 +102,8 @@ export const K8S_VARIANTS: [string, () => Subject[], Finding[]][] = [
       {
         policy: "no-public-services",
         resource: "router-svc",
-        message: "router-svc (router): Service type LoadBalancer is reserved for haproxy; use ClusterIP",
+        message:
+          "router-svc (router): Service type LoadBalancer is reserved for haproxy's pods; use ClusterIP",
       },
     ],
   ],
@@ -109,7 +114,7 @@ export const K8S_VARIANTS: [string, () => Subject[], Finding[]][] = [
       {
         policy: "published-ports-in-plan",
         resource: "haproxy-svc",
-        message: "haproxy-svc (haproxy): exposes port 8443, outside 11090–11199 or 3000/50051".replace(
+        message: "haproxy-svc (haproxy-public): exposes port 8443, outside 11090–11199 or 3000/50051".replace(
           "11090–11199",
           "11090–11099, 11100–11199",
         ),

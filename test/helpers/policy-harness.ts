@@ -23,8 +23,10 @@ class NotApplicable extends Error {}
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
-/** Props as the engine hands them to policies: secrets unwrapped. */
+/** Props as the engine hands them to policies: plain data, secrets unwrapped. */
 export function plainProps(value: unknown): any {
+  // The engine hands policies JSON-like data: no functions survive serialization.
+  if (typeof value === "function") return undefined;
   if (Array.isArray(value)) return value.map(plainProps);
   if (value !== null && typeof value === "object") {
     const obj = value as Record<string, unknown>;
