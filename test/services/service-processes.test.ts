@@ -25,6 +25,10 @@ interface Case {
   readonly badMessage: string;
   /** A secret in `badEnv` that must not appear anywhere. */
   readonly secret?: string;
+  /** A log line announcing the service's own readiness checks pass, when it has some. */
+  readonly readyLog?: string;
+  /** The `/health/ready` body once ready. */
+  readonly readyBody: string;
 }
 
 const CASES: readonly Case[] = [
@@ -38,6 +42,7 @@ const CASES: readonly Case[] = [
       'router: invalid environment: PORT must be an integer between 0 and 65535 (got "70000"); ' +
       "ROUTER_SESSION_KEY must be at least 32 characters (got <redacted>)\n",
     secret: "too-short-secret",
+    readyBody: '{"status":"ok","checks":{},"failed":[]}',
   },
   {
     service: "mcp-server",
@@ -47,6 +52,9 @@ const CASES: readonly Case[] = [
     badEnv: { MCP_BRIDGE_PROCESSES: "0" },
     badMessage:
       'mcp-server: invalid environment: MCP_BRIDGE_PROCESSES must be an integer between 1 and 64 (got "0")\n',
+    readyLog: "bridge link up",
+    readyBody:
+      '{"status":"ok","checks":{"tool-server":{"ok":true,"detail":"1 of 1 tool server process(es) up"}},"failed":[]}',
   },
   {
     service: "network-monitor",
@@ -57,6 +65,7 @@ const CASES: readonly Case[] = [
     badMessage:
       "network-monitor: invalid environment: MONITOR_TARGETS[0].url must be an http(s):// URL or " +
       'tcp://host:port (got "[{\\"name\\":\\"db\\",\\"url\\":\\"ftp://db\\"}]")\n',
+    readyBody: '{"status":"ok","checks":{},"failed":[]}',
   },
 ];
 
@@ -83,6 +92,7 @@ describe.each(CASES)("$service process", (c) => {
     const listening = await proc.waitForLog((line) => line.msg === "listening");
     const port = listening.port as number;
     await proc.waitForLog((line) => line.msg === "registered in consul");
+    if (c.readyLog !== undefined) await proc.waitForLog((line) => line.msg === c.readyLog);
     const id = `${c.name}-${hostname()}-${port}`;
 
     // WHEN its readiness is probed
@@ -90,9 +100,11 @@ describe.each(CASES)("$service process", (c) => {
 
     // THEN it is ready, and the double holds one registration carrying the real port
     expect(listening.url).toStrictEqual(`http://127.0.0.1:${port}`);
-    expect(ready).toStrictEqual({ status: 200, body: '{"status":"ok","checks":{},"failed":[]}' });
+    expect(ready).toStrictEqual({ status: 200, body: c.readyBody });
+    // Only the agent endpoints: the monitor (and the router) also read the catalog.
+    const agentCalls = () => consul.calls.filter((call) => call.path.startsWith("/v1/agent/"));
     expect(
-      consul.calls.map(({ method, path, query, body }) => ({ method, path, query, body })),
+      agentCalls().map(({ method, path, query, body }) => ({ method, path, query, body })),
     ).toStrictEqual([
       {
         method: "PUT",
@@ -122,7 +134,7 @@ describe.each(CASES)("$service process", (c) => {
 
     // THEN it deregistered the same ID and exited 0 after a clean drain
     expect(exit).toStrictEqual({ code: 0, signal: null });
-    expect(consul.calls.map(({ method, path }) => `${method} ${path}`)).toStrictEqual([
+    expect(agentCalls().map(({ method, path }) => `${method} ${path}`)).toStrictEqual([
       "PUT /v1/agent/service/register",
       `PUT /v1/agent/service/deregister/${id}`,
     ]);

@@ -1,10 +1,19 @@
 /**
- * The mcp-server's fastify app: the shared operational routes, with the tool set configuration
- * summarised in `/info`. The MCP routes (`/mcp`, `/sse`, `/messages`) and the stdio bridge are
- * added by later issues.
+ * The mcp-server's fastify app: the shared operational routes plus the MCP endpoints
+ * (`/mcp`, `/sse`, `/messages`), serving either the built-in diagnostic tools or a bridged stdio
+ * MCP server run as a bounded pool of long-lived children.
  */
 import type { BuildContext } from "@mcp-platform/shared";
-import { createServiceApp } from "@mcp-platform/shared";
+import { createMetrics, createServiceApp, Readiness } from "@mcp-platform/shared";
+import { startInProcessLink } from "./bridge/in-process-link";
+import type { Link } from "./bridge/link";
+import { Multiplexer } from "./bridge/multiplexer";
+import { LinkPool } from "./bridge/pool";
+import { startStdioLink } from "./bridge/stdio-link";
+import { createBuiltinServer } from "./builtin-tools";
+import { McpMetrics } from "./metrics";
+import { mcpRoutes } from "./routes";
+import { Sessions } from "./sessions";
 import type { FastifyInstance } from "fastify";
 import type { McpServerEntry, McpServerEnv } from "./env";
 
@@ -51,11 +60,86 @@ export function mcpServerInfo(env: McpServerEnv): McpServerInfo {
   };
 }
 
-/** Builds the mcp-server app; never listens (`main.ts` does, through `runService`). */
+/** How long shutdown waits for forwarded requests to be answered before closing sessions. */
+export const DRAIN_REQUESTS_MS = 20_000;
+/** A Streamable HTTP session unused this long is closed. */
+export const SESSION_IDLE_MS = 30 * 60_000;
+/** Interval of SSE keep-alive comments (clients and balancers give up on silent streams). */
+export const KEEP_ALIVE_MS = 15_000;
+
+/** The link each pool slot runs: the configured stdio server, or the built-in tools in process. */
+function linkStarter(env: McpServerEnv, logger: BuildContext<McpServerEnv>["logger"]) {
+  const entry = env.MCP_SERVER;
+  if (entry === undefined) {
+    return (_index: number, generation: number): Promise<Link> =>
+      startInProcessLink(`builtin#${generation}`, createBuiltinServer());
+  }
+  return (index: number, generation: number): Link =>
+    startStdioLink(`stdio[${index}]#${generation}`, entry, logger);
+}
+
+/**
+ * Builds the mcp-server app; never listens (`main.ts` does, through `runService`). The link pool
+ * starts when the app is ready and stops, process groups and all, when it closes.
+ */
 export function buildApp(options: BuildContext<McpServerEnv>): FastifyInstance {
+  const { env, logger } = options;
   const info = mcpServerInfo(options.env);
-  return createServiceApp(options, {
-    bodyLimit: options.env.MCP_MAX_BODY_BYTES,
-    details: () => ({ ...info }),
+  const serviceMetrics = createMetrics({ service: env.SERVICE_NAME });
+  const metrics = new McpMetrics(serviceMetrics.registry);
+  const readiness = new Readiness();
+  // The built-in set is one in-process server; a stdio server runs MCP_BRIDGE_PROCESSES children.
+  const size = env.MCP_SERVER === undefined ? 1 : env.MCP_BRIDGE_PROCESSES;
+  const pool: LinkPool = new LinkPool({
+    size,
+    start: linkStarter(env, logger),
+    logger,
+    initialBackoffMs: env.MCP_BRIDGE_BACKOFF_MS,
+    maxBackoffMs: Math.max(env.MCP_BRIDGE_BACKOFF_MS, 10_000),
+    onSlotUp: (slot) => {
+      slot.link.onmessage = (message) => mux.handleLink(slot, message);
+      metrics.linksUp.set(pool.upCount);
+    },
+    onSlotDown: (slot, cause) => {
+      mux.handleLinkDown(slot, cause);
+      metrics.linksUp.set(pool.upCount);
+    },
+    onRestart: () => metrics.restarts.inc(),
+    onQueueDepth: (depth) => metrics.queueDepth.set(depth),
   });
+  const mux = new Multiplexer(pool, logger, metrics);
+  readiness.addCheck("tool-server", () => ({
+    ok: pool.upCount > 0,
+    detail: `${pool.upCount} of ${size} tool server process(es) up`,
+  }));
+  const sessions = new Sessions({
+    mux,
+    metrics,
+    logger,
+    idleTimeoutMs: SESSION_IDLE_MS,
+    keepAliveMs: KEEP_ALIVE_MS,
+  });
+
+  const app = createServiceApp(options, {
+    bodyLimit: env.MCP_MAX_BODY_BYTES,
+    details: () => ({ ...info, processesUp: pool.upCount, sessions: sessions.size }),
+    metrics: serviceMetrics,
+    readiness,
+  });
+  void app.register(mcpRoutes, {
+    sessions,
+    allowedOrigins: env.MCP_ALLOWED_ORIGINS,
+    allowedHosts: env.MCP_ALLOWED_HOSTS,
+    maxBodyBytes: env.MCP_MAX_BODY_BYTES,
+  });
+  // Started once listening, not awaited: the service reports not ready until a link is up, and
+  // an app that never listens (inject in tests) starts no process.
+  app.addHook("onListen", async () => void pool.start());
+  app.addHook("preClose", async () => {
+    const idle = await mux.waitIdle(DRAIN_REQUESTS_MS);
+    if (!idle) logger.warn({ inFlight: mux.inFlight }, "closing sessions with requests still in flight");
+    await sessions.closeAll();
+  });
+  app.addHook("onClose", async () => pool.close());
+  return app;
 }

@@ -36,6 +36,8 @@ export const McpServerEnvSchema = commonEnvSchema({
   MCP_SERVER: jsonField(McpServerEntrySchema).optional(),
   /** Number of long-lived bridge child processes. */
   MCP_BRIDGE_PROCESSES: integerField(1, MAX_BRIDGE_PROCESSES).default(1),
+  /** First delay before restarting a child that went down; doubles per failure up to 10 s. */
+  MCP_BRIDGE_BACKOFF_MS: integerField(10, 60_000).default(250),
   ...mcpTransportEnvShape,
 });
 

@@ -1,7 +1,11 @@
 /**
  * The network-monitor's environment (DESIGN.md "How a service is started", network-monitor
- * table), validated at boot. Probing, history and the dashboard come in later issues; for now
- * the values are parsed, so a bad deployment fails at start, and summarised in `/info`.
+ * table), validated at boot so a bad deployment fails at start, and summarised in `/info`.
+ *
+ * Besides the three documented variables, the probe timeout and concurrency are tunable, and the
+ * combination of retention and interval is bounded: history is a fixed-size ring per target
+ * (`history.ts`), so the number of samples it must hold is checked here rather than discovered
+ * as memory growth in production.
  */
 import { commonEnvSchema, integerField, jsonField, serviceIdField } from "@mcp-platform/shared";
 import { z } from "zod";
@@ -48,18 +52,38 @@ export const MonitorTargetsSchema = z.array(MonitorTargetSchema).superRefine((ta
   });
 });
 
+/** Most samples one target's history may hold: retention / interval must stay below this. */
+export const MAX_SAMPLES_PER_TARGET = 100_000;
+
 /** Every variable the network-monitor reads. */
 export const MonitorEnvSchema = commonEnvSchema({
   port: MONITOR_DEFAULT_PORT,
   serviceName: "network-monitor",
-}).extend({
-  /** Extra targets to probe. */
-  MONITOR_TARGETS: jsonField(MonitorTargetsSchema).optional(),
-  /** Time between two probes of a target. */
-  MONITOR_INTERVAL_MS: integerField(100, 3_600_000).default(10_000),
-  /** How much probe history is kept per target. */
-  MONITOR_RETENTION_MINUTES: integerField(1, 7 * 24 * 60).default(60),
-});
+})
+  .extend({
+    /** Extra targets to probe. */
+    MONITOR_TARGETS: jsonField(MonitorTargetsSchema).optional(),
+    /** Time between two probes of a target. */
+    MONITOR_INTERVAL_MS: integerField(100, 3_600_000).default(10_000),
+    /** How much probe history is kept per target. */
+    MONITOR_RETENTION_MINUTES: integerField(1, 7 * 24 * 60).default(60),
+    /** Time one check (TCP connect, HTTP request, MCP exchange) may take before it counts as down. */
+    MONITOR_PROBE_TIMEOUT_MS: integerField(50, 60_000).default(2_000),
+    /** Targets probed at the same time, so a large catalog does not open every socket at once. */
+    MONITOR_PROBE_CONCURRENCY: integerField(1, 256).default(16),
+  })
+  .superRefine((env, ctx) => {
+    const samples = Math.ceil((env.MONITOR_RETENTION_MINUTES * 60_000) / env.MONITOR_INTERVAL_MS);
+    if (samples > MAX_SAMPLES_PER_TARGET) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["MONITOR_RETENTION_MINUTES"],
+        message:
+          `keeps ${samples} samples per target at MONITOR_INTERVAL_MS=${env.MONITOR_INTERVAL_MS}; ` +
+          `at most ${MAX_SAMPLES_PER_TARGET}: raise the interval or shorten the retention`,
+      });
+    }
+  });
 
 /** The network-monitor's validated environment. */
 export type MonitorEnv = z.infer<typeof MonitorEnvSchema>;

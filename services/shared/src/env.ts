@@ -83,6 +83,11 @@ export const mcpTransportEnvShape = {
   MCP_ALLOWED_ORIGINS: commaListField(originField()).default([]),
   /** Maximum request body in bytes. */
   MCP_MAX_BODY_BYTES: integerField(1024, 100 * 1024 * 1024).default(DEFAULT_MAX_BODY_BYTES),
+  /**
+   * Comma-separated extra host names accepted in the `Host` header (e.g. a public gateway name).
+   * IP literals, `localhost`, single-label names and cluster-internal names are always accepted.
+   */
+  MCP_ALLOWED_HOSTS: commaListField(hostField()).default([]),
 };
 
 /** One bad variable, as reported by `EnvError`. */

@@ -12,3 +12,4 @@ export * from "./metrics";
 export * from "./run-service";
 export * from "./service-app";
 export * from "./shutdown";
+export * from "./request-guard";

@@ -5,13 +5,14 @@
  * Each service's `buildApp` calls `createServiceApp` and adds its own routes; it never listens
  * (`runService` does), so tests can drive it with `app.inject()`.
  */
-import Fastify from "fastify";
+import Fastify, { LogController } from "fastify";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { CommonEnv } from "./env";
 import { DEFAULT_MAX_BODY_BYTES } from "./env";
 import { healthPlugin, Readiness } from "./health";
 import { createMetrics } from "./metrics";
+import type { ServiceMetrics } from "./metrics";
 
 /**
  * HTTP server timeouts.
@@ -45,6 +46,10 @@ export interface ServiceAppOptions {
   readonly bodyLimit?: number;
   /** Secret-free configuration summary served as `/info`'s `config`. */
   readonly details?: () => Record<string, unknown>;
+  /** The service's metrics, when it registers its own next to the HTTP ones. */
+  readonly metrics?: ServiceMetrics;
+  /** The service's readiness, when it adds its own checks. */
+  readonly readiness?: Readiness;
 }
 
 /**
@@ -69,13 +74,24 @@ export function createServiceApp(
     // and close idle sockets at once so draining only waits for real in-flight work.
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    // Two info lines per request cost more than the request on the hot MCP path; requests are
+    // logged once, at debug, and failures at warn/error (below). HAProxy keeps access logs.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    const status = reply.statusCode;
+    const fields = { method: request.method, url: request.url, status, ms: reply.elapsedTime };
+    // 503 is deliberate (not ready, closing) and logged where it is decided.
+    if (status >= 500 && status !== 503) request.log.error(fields, "request failed");
+    else if (status >= 400 && status !== 503) request.log.warn(fields, "request refused");
+    else request.log.debug(fields, "request completed");
   });
   void app.register(healthPlugin, {
     service: env.SERVICE_NAME,
     version: context.version,
     port: env.PORT,
-    metrics: createMetrics({ service: env.SERVICE_NAME }),
-    readiness: new Readiness(),
+    metrics: options.metrics ?? createMetrics({ service: env.SERVICE_NAME }),
+    readiness: options.readiness ?? new Readiness(),
     ...(options.details === undefined ? {} : { details: options.details }),
   });
   return app;

@@ -55,7 +55,7 @@ export async function shutdownGracefully(options: GracefulShutdownOptions): Prom
       logger.warn({ step: step.name, err: errorText(error) }, "shutdown step failed");
     }
   }
-  return closeWithin(app, Math.max(0, deadline - Date.now()), logger);
+  return closeWithin(app, Math.max(0, deadline - Date.now()), logger, options.timeoutMs);
 }
 
 /**
@@ -66,6 +66,8 @@ export async function closeWithin(
   app: FastifyInstance,
   timeoutMs: number,
   logger: Logger,
+  /** The whole shutdown budget, as configured, for the log line (`timeoutMs` is what is left). */
+  budgetMs: number = timeoutMs,
 ): Promise<ShutdownResult> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<ShutdownResult>((resolve) => {
@@ -75,7 +77,7 @@ export async function closeWithin(
   const result = await Promise.race([closed, deadline]);
   clearTimeout(timer);
   if (result === "forced") {
-    logger.warn({ timeoutMs }, "drain deadline passed; closing open connections");
+    logger.warn({ timeoutMs: budgetMs }, "drain deadline passed; closing open connections");
     app.server.closeAllConnections();
   }
   return result;

@@ -33,8 +33,10 @@ describe("McpServerEnvSchema", () => {
       LOG_LEVEL: "info",
       SHUTDOWN_TIMEOUT_MS: 25_000,
       MCP_BRIDGE_PROCESSES: 1,
+      MCP_BRIDGE_BACKOFF_MS: 250,
       MCP_ALLOWED_ORIGINS: [],
       MCP_MAX_BODY_BYTES: 1_048_576,
+      MCP_ALLOWED_HOSTS: [],
     });
   });
 
@@ -102,6 +104,8 @@ describe("mcp-server buildApp", () => {
         bridgeProcesses: 2,
         allowedOrigins: [],
         maxBodyBytes: 1_048_576,
+        processesUp: 0,
+        sessions: 0,
       },
     ]);
     expect(response.body).not.toContain("ghp_secret_value");

@@ -1,5 +1,5 @@
 import { EnvError, loadEnv } from "@mcp-platform/shared";
-import { buildApp } from "../../../services/network-monitor/src/app";
+import { buildMonitorApp } from "../../../services/network-monitor/src/app";
 import { isProbeUrl, MonitorEnvSchema } from "../../../services/network-monitor/src/env";
 import { silentLogger } from "../../helpers/log-capture";
 
@@ -28,7 +28,28 @@ describe("MonitorEnvSchema", () => {
       SHUTDOWN_TIMEOUT_MS: 25_000,
       MONITOR_INTERVAL_MS: 10_000,
       MONITOR_RETENTION_MINUTES: 60,
+      MONITOR_PROBE_TIMEOUT_MS: 2_000,
+      MONITOR_PROBE_CONCURRENCY: 16,
     });
+  });
+
+  it("refuses a retention that would need more than 100 000 samples per target", () => {
+    // GIVEN a week of history at the shortest interval (6 048 000 samples)
+    const raw = { MONITOR_INTERVAL_MS: "100", MONITOR_RETENTION_MINUTES: "10080" };
+
+    // WHEN / THEN
+    expect(issues(() => loadEnv(MonitorEnvSchema, raw))).toStrictEqual([
+      [
+        "MONITOR_RETENTION_MINUTES",
+        "keeps 6048000 samples per target at MONITOR_INTERVAL_MS=100; at most 100000: " +
+          "raise the interval or shorten the retention",
+      ],
+    ]);
+    const week = loadEnv(MonitorEnvSchema, {
+      MONITOR_INTERVAL_MS: "6048",
+      MONITOR_RETENTION_MINUTES: "10080",
+    });
+    expect([week.MONITOR_INTERVAL_MS, week.MONITOR_RETENTION_MINUTES]).toStrictEqual([6048, 10080]);
   });
 
   it("names bad targets, duplicates and out-of-range numbers", () => {
@@ -41,6 +62,8 @@ describe("MonitorEnvSchema", () => {
       ]),
       MONITOR_INTERVAL_MS: "10",
       MONITOR_RETENTION_MINUTES: "0",
+      MONITOR_PROBE_TIMEOUT_MS: "10",
+      MONITOR_PROBE_CONCURRENCY: "0",
     };
 
     // WHEN / THEN
@@ -49,6 +72,8 @@ describe("MonitorEnvSchema", () => {
       ["MONITOR_TARGETS[1].name", "duplicates [0].name"],
       ["MONITOR_INTERVAL_MS", "must be an integer between 100 and 3600000"],
       ["MONITOR_RETENTION_MINUTES", "must be an integer between 1 and 10080"],
+      ["MONITOR_PROBE_TIMEOUT_MS", "must be an integer between 50 and 60000"],
+      ["MONITOR_PROBE_CONCURRENCY", "must be an integer between 1 and 256"],
     ]);
     expect(
       issues(() =>
@@ -79,28 +104,32 @@ describe("isProbeUrl", () => {
 
 describe("network-monitor buildApp", () => {
   it("serves its probe configuration in /info", async () => {
-    // GIVEN a monitor with two infrastructure targets
+    // GIVEN a monitor with three infrastructure targets, one URL carrying credentials (not
+    // probing: these hosts do not exist here)
     const targets = [
       { name: "consul", url: "http://consul:8500/v1/status/leader" },
       { name: "haproxy", url: "tcp://haproxy:3000" },
+      { name: "stats", url: "http://admin:s3cret@haproxy:11099/stats" },
     ];
     const env = loadEnv(MonitorEnvSchema, {
       MONITOR_TARGETS: JSON.stringify(targets),
       MONITOR_INTERVAL_MS: "5000",
       MONITOR_RETENTION_MINUTES: "120",
     });
-    const app = buildApp({ env, logger: silentLogger(), version: "0.1.0" });
+    const { app } = buildMonitorApp({ env, logger: silentLogger(), version: "0.1.0" }, { schedule: false });
 
     // WHEN /info is requested
     const response = await app.inject({ method: "GET", url: "/info" });
     await app.close();
 
-    // THEN
+    // THEN the configuration shows, credentials redacted
     expect((response.json() as { config: unknown }).config).toStrictEqual({
       discovery: "static",
-      targets,
+      targets: [targets[0], targets[1], { name: "stats", url: "http://***@haproxy:11099/stats" }],
       intervalMs: 5000,
       retentionMinutes: 120,
+      probeTimeoutMs: 2000,
+      probeConcurrency: 16,
     });
   });
 });

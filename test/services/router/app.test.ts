@@ -31,6 +31,7 @@ describe("RouterEnvSchema", () => {
       SHUTDOWN_TIMEOUT_MS: 25_000,
       MCP_ALLOWED_ORIGINS: [],
       MCP_MAX_BODY_BYTES: 1_048_576,
+      MCP_ALLOWED_HOSTS: [],
     });
   });
 

@@ -183,10 +183,15 @@ describe("mcpTransportEnvShape", () => {
     });
 
     // THEN
-    expect(defaults).toStrictEqual({ MCP_ALLOWED_ORIGINS: [], MCP_MAX_BODY_BYTES: 1_048_576 });
+    expect(defaults).toStrictEqual({
+      MCP_ALLOWED_ORIGINS: [],
+      MCP_MAX_BODY_BYTES: 1_048_576,
+      MCP_ALLOWED_HOSTS: [],
+    });
     expect(given).toStrictEqual({
       MCP_ALLOWED_ORIGINS: ["https://app.example.com", "http://localhost:3000"],
       MCP_MAX_BODY_BYTES: 2048,
+      MCP_ALLOWED_HOSTS: [],
     });
   });
 

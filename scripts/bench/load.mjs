@@ -1,0 +1,56 @@
+// Closed-loop load: `concurrency` workers each send `tools/call echo` one after another until
+// `total` calls are done; every answer is checked. Returns calls/s and latency percentiles.
+import { Pool } from "undici";
+
+/** Text of the JSON-RPC message in a JSON or SSE (`data: ...`) response body. */
+export function messageOf(contentType, text) {
+  if (contentType?.startsWith("text/event-stream")) {
+    const line = text.split("\n").find((l) => l.startsWith("data: "));
+    return JSON.parse(line.slice(6));
+  }
+  return JSON.parse(text);
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Run the load against `url` with extra headers; throws on any wrong answer. */
+export async function runLoad({ url, headers = {}, total, concurrency, warmup = 200 }) {
+  const target = new URL(url);
+  const pool = new Pool(target.origin, { connections: concurrency, pipelining: 1 });
+  let next = 0;
+  const latencies = [];
+  const call = async (record) => {
+    const id = ++next;
+    const message = `m${id}`;
+    const started = performance.now();
+    const res = await pool.request({
+      path: target.pathname,
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+      body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { message } } }),
+    });
+    const text = await res.body.text();
+    const answer = messageOf(res.headers["content-type"], text);
+    if (res.statusCode !== 200 || answer.id !== id || !JSON.stringify(answer.result?.content ?? "").includes(message)) {
+      throw new Error(`bad answer (${res.statusCode}): ${text.slice(0, 200)}`);
+    }
+    if (record) latencies.push(performance.now() - started);
+  };
+  const worker = async (count, record) => {
+    for (let i = 0; i < count; i++) await call(record);
+  };
+  await Promise.all(Array.from({ length: concurrency }, () => worker(Math.ceil(warmup / concurrency), false)));
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, () => worker(Math.ceil(total / concurrency), true)));
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  return {
+    calls: latencies.length,
+    callsPerSecond: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}

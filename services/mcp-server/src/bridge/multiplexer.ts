@@ -1,0 +1,273 @@
+/**
+ * Shares a pool of server links among many client sessions. Every request forwarded to a link
+ * gets a fresh id (and a fresh progress token), so sessions that reuse the same ids never see
+ * each other's answers; replies, progress and cancellation are mapped back to the session that
+ * asked. `list_changed` and other unsolicited notifications go to every session. Requests that
+ * belong to the session itself (`initialize`, `ping`, `logging/setLevel`) are answered here.
+ */
+import type {
+  InitializeResult,
+  JSONRPCMessage,
+  JSONRPCRequest,
+  ProgressToken,
+  RequestId,
+} from "@modelcontextprotocol/sdk/types.js";
+import {
+  isJSONRPCErrorResponse,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  LATEST_PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { Logger } from "pino";
+import type { LinkPool, Slot } from "./pool";
+
+/** JSON-RPC "internal error": the request could not be completed by the server. */
+export const INTERNAL_ERROR = -32603;
+
+/** A client session as the multiplexer sees it: where to send what belongs to it. */
+export interface ClientSession {
+  readonly id: string;
+  send(message: JSONRPCMessage, relatedRequestId?: RequestId): Promise<void>;
+}
+
+/** How a forwarded call ended, for metrics. */
+export type CallOutcome = "ok" | "tool_error" | "error" | "crashed" | "cancelled";
+
+/** Observer of forwarded calls (metrics). */
+export interface CallObserver {
+  callEnded(method: string, tool: string | undefined, outcome: CallOutcome, seconds: number): void;
+}
+
+interface Pending {
+  readonly session: ClientSession;
+  readonly originalId: RequestId;
+  readonly slot: Slot;
+  readonly method: string;
+  readonly tool: string | undefined;
+  readonly startedAt: number;
+  readonly token?: { readonly rewritten: string; readonly original: ProgressToken };
+}
+
+const key = (id: RequestId) => `${typeof id}:${String(id)}`;
+
+/** Protocol version to announce to a client: its own when the SDK supports it, else the latest. */
+export function negotiateVersion(requested: unknown): string {
+  return typeof requested === "string" && SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
+    ? requested
+    : LATEST_PROTOCOL_VERSION;
+}
+
+/** Routes messages between client sessions and the pool's links. */
+export class Multiplexer {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly bySession = new Map<ClientSession, Map<string, number>>();
+  private readonly tokens = new Map<string, number>();
+  private readonly idleWaiters = new Set<() => void>();
+
+  constructor(
+    private readonly pool: LinkPool,
+    private readonly logger: Logger,
+    private readonly observer?: CallObserver,
+  ) {}
+
+  /** Sessions currently attached. */
+  get sessionCount(): number {
+    return this.bySession.size;
+  }
+
+  /** Requests forwarded and not answered yet. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Resolves once no forwarded request is unanswered, or after `timeoutMs`; true when idle. */
+  waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.pending.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (idle: boolean) => {
+        clearTimeout(timer);
+        this.idleWaiters.delete(wake);
+        resolve(idle);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.idleWaiters.add(wake);
+    });
+  }
+
+  /** Start routing for a session. */
+  attach(session: ClientSession): void {
+    if (!this.bySession.has(session)) this.bySession.set(session, new Map());
+  }
+
+  /** Stop routing for a session; its unanswered requests are cancelled on their links. */
+  detach(session: ClientSession): void {
+    const own = this.bySession.get(session);
+    if (own === undefined) return;
+    this.bySession.delete(session);
+    for (const id of own.values()) this.cancelOnLink(id, "client session closed");
+  }
+
+  /** A message from a client session. */
+  async handleClient(session: ClientSession, message: JSONRPCMessage): Promise<void> {
+    if (isJSONRPCRequest(message)) return this.handleRequest(session, message);
+    if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
+      const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
+      const id = requestId === undefined ? undefined : this.bySession.get(session)?.get(key(requestId));
+      if (id !== undefined) this.cancelOnLink(id, (message.params as { reason?: string }).reason);
+    }
+    // Other notifications (initialized, roots/list_changed) and responses concern the session only.
+  }
+
+  private async handleRequest(session: ClientSession, request: JSONRPCRequest): Promise<void> {
+    const reply = (result: Record<string, unknown>) =>
+      session.send({ jsonrpc: "2.0", id: request.id, result }, request.id);
+    if (request.method === "ping" || request.method === "logging/setLevel") return reply({});
+    let slot: Slot;
+    try {
+      slot = await this.pool.acquire();
+    } catch (error) {
+      return this.fail(session, request.id, (error as Error).message);
+    }
+    if (request.method === "initialize") {
+      const init = this.pool.initializeResult as InitializeResult;
+      const requested = (request.params as { protocolVersion?: unknown } | undefined)?.protocolVersion;
+      return reply({ ...init, protocolVersion: negotiateVersion(requested) });
+    }
+    const own = this.bySession.get(session);
+    if (own === undefined) return; // the session closed while waiting for a link
+    const id = this.nextId++;
+    const params = request.params as
+      (Record<string, unknown> & { _meta?: Record<string, unknown> }) | undefined;
+    const originalToken = params?._meta?.progressToken as ProgressToken | undefined;
+    const token = originalToken === undefined ? undefined : { rewritten: `p${id}`, original: originalToken };
+    const forwarded: JSONRPCRequest = {
+      ...request,
+      id,
+      ...(token && params
+        ? { params: { ...params, _meta: { ...params._meta, progressToken: token.rewritten } } }
+        : {}),
+    };
+    const tool =
+      request.method === "tools/call" ? String((params as { name?: unknown } | undefined)?.name) : undefined;
+    this.pending.set(id, {
+      session,
+      originalId: request.id,
+      slot,
+      method: request.method,
+      tool,
+      startedAt: performance.now(),
+      ...(token ? { token } : {}),
+    });
+    own.set(key(request.id), id);
+    if (token) this.tokens.set(token.rewritten, id);
+    slot.inFlight++;
+    try {
+      slot.link.send(forwarded);
+    } catch (error) {
+      this.settle(id, "crashed");
+      return this.fail(session, request.id, `the tool server is not running: ${(error as Error).message}`);
+    }
+  }
+
+  private fail(session: ClientSession, id: RequestId, message: string): Promise<void> {
+    return session
+      .send({ jsonrpc: "2.0", id, error: { code: INTERNAL_ERROR, message } }, id)
+      .catch((error) => {
+        this.logger.debug(
+          { err: error, session: session.id },
+          "could not deliver an error to a closed session",
+        );
+      });
+  }
+
+  /** Forget a forwarded request; returns what it was. */
+  private settle(id: number, outcome: CallOutcome): Pending | undefined {
+    const p = this.pending.get(id);
+    if (p === undefined) return undefined;
+    this.pending.delete(id);
+    this.bySession.get(p.session)?.delete(key(p.originalId));
+    if (p.token) this.tokens.delete(p.token.rewritten);
+    p.slot.inFlight--;
+    this.observer?.callEnded(p.method, p.tool, outcome, (performance.now() - p.startedAt) / 1000);
+    if (this.pending.size === 0) for (const wake of this.idleWaiters) wake();
+    return p;
+  }
+
+  private cancelOnLink(id: number, reason: string | undefined): void {
+    const p = this.settle(id, "cancelled");
+    if (p === undefined) return;
+    try {
+      p.slot.link.send({
+        jsonrpc: "2.0",
+        method: "notifications/cancelled",
+        params: { requestId: id, ...(reason ? { reason } : {}) },
+      });
+    } catch {
+      // The link is down; the request died with it.
+    }
+  }
+
+  /** A message from a link. */
+  handleLink(slot: Slot, message: JSONRPCMessage): void {
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+      if (typeof message.id !== "number") return;
+      const isToolError = "result" in message && (message.result as { isError?: unknown }).isError === true;
+      const p = this.settle(message.id, "error" in message ? "error" : isToolError ? "tool_error" : "ok");
+      if (p === undefined) return; // cancelled, or its session is gone
+      void p.session.send({ ...message, id: p.originalId }, p.originalId).catch((error) => {
+        this.logger.debug({ err: error, session: p.session.id }, "could not deliver a response");
+      });
+      return;
+    }
+    if (isJSONRPCRequest(message)) {
+      // Server-to-client requests cannot be answered for one of many sessions.
+      const answer: JSONRPCMessage =
+        message.method === "ping"
+          ? { jsonrpc: "2.0", id: message.id, result: {} }
+          : {
+              jsonrpc: "2.0",
+              id: message.id,
+              error: { code: -32601, message: `${message.method} is not supported by the bridge` },
+            };
+      slot.link.send(answer);
+      return;
+    }
+    if (!isJSONRPCNotification(message)) return;
+    if (message.method === "notifications/progress") {
+      const params = message.params as { progressToken: ProgressToken } & Record<string, unknown>;
+      const id = this.tokens.get(String(params.progressToken));
+      const p = id === undefined ? undefined : this.pending.get(id);
+      if (p?.token === undefined) return;
+      void p.session
+        .send({ ...message, params: { ...params, progressToken: p.token.original } }, p.originalId)
+        .catch(() => undefined);
+      return;
+    }
+    if (message.method === "notifications/cancelled") {
+      const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
+      if (typeof requestId === "number") {
+        const p = this.settle(requestId, "cancelled");
+        if (p) void this.fail(p.session, p.originalId, "the tool server cancelled the request");
+      }
+      return;
+    }
+    for (const session of this.bySession.keys()) void session.send(message).catch(() => undefined);
+  }
+
+  /** A link went down: every request in flight on it fails with a clear error. */
+  handleLinkDown(slot: Slot, cause: string): void {
+    for (const [id, p] of [...this.pending]) {
+      if (p.slot !== slot) continue;
+      this.settle(id, "crashed");
+      void this.fail(
+        p.session,
+        p.originalId,
+        `the tool server process ${cause} while handling this request; it is being restarted`,
+      );
+    }
+  }
+}

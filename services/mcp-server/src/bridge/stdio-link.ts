@@ -1,0 +1,115 @@
+/**
+ * A link to a stdio MCP server run as a long-lived child process. The child gets its own process
+ * group, so closing the link (or shutting down) stops everything it started, not just the top
+ * process (`npx` wrappers, shells).
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { Logger } from "pino";
+import type { Link } from "./link";
+
+/** What to run: one entry of the standard `mcpServers` shape. */
+export interface StdioCommand {
+  readonly command: string;
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** How long a child may take to exit after SIGTERM before its group gets SIGKILL. */
+export const KILL_GRACE_MS = 3000;
+/** Longest stderr line kept in a log entry. */
+const MAX_LOG_LINE = 2000;
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal !== null ? `was killed by ${signal}` : `exited with code ${String(code)}`;
+}
+
+/** Send a signal to the child's whole process group, ignoring a group that is already gone. */
+function signalGroup(child: ChildProcessWithoutNullStreams, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // ESRCH: the group has exited already.
+  }
+}
+
+/** Spawn the command and return a link to it. Never throws: a failed spawn ends in `onexit`. */
+export function startStdioLink(
+  name: string,
+  command: StdioCommand,
+  logger: Logger,
+): Link & { readonly pid?: number } {
+  const child = spawn(command.command, [...(command.args ?? [])], {
+    env: { ...getDefaultEnvironment(), ...command.env },
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
+  });
+  const log = logger.child({ child: name, pid: child.pid });
+  const buffer = new ReadBuffer();
+  let exited = false;
+  let exitCause: string | undefined;
+  let stderrRest = "";
+  const exitedPromise = new Promise<void>((resolve) => child.once("close", () => resolve()));
+
+  const link: Link & { pid?: number } = {
+    name,
+    pid: child.pid,
+    get exitCause() {
+      return exitCause;
+    },
+    send(message: JSONRPCMessage) {
+      // A spawn that failed has no pid; its 'error' event reports the cause through onexit.
+      if (child.pid === undefined && !exited) return;
+      if (exited || !child.stdin.writable) throw new Error(`${name} is not running`);
+      child.stdin.write(serializeMessage(message));
+    },
+    async close() {
+      if (exited) return;
+      child.stdin.end();
+      signalGroup(child, "SIGTERM");
+      const timer = setTimeout(() => signalGroup(child, "SIGKILL"), KILL_GRACE_MS);
+      await exitedPromise;
+      clearTimeout(timer);
+      // Grandchildren may outlive the leader; the group gets a final SIGKILL.
+      signalGroup(child, "SIGKILL");
+    },
+  };
+
+  const down = (cause: string) => {
+    if (exited) return;
+    exited = true;
+    exitCause = cause;
+    signalGroup(child, "SIGKILL");
+    link.onexit?.(cause);
+  };
+
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffer.append(chunk);
+    for (;;) {
+      let message: JSONRPCMessage | null;
+      try {
+        message = buffer.readMessage();
+      } catch (error) {
+        log.warn({ err: error }, "child wrote a line that is not JSON-RPC; skipped");
+        continue;
+      }
+      if (message === null) break;
+      link.onmessage?.(message);
+    }
+  });
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (text: string) => {
+    const lines = (stderrRest + text).split("\n");
+    stderrRest = lines.pop() ?? "";
+    for (const line of lines)
+      if (line.trim() !== "") log.info({ stream: "stderr" }, line.slice(0, MAX_LOG_LINE));
+  });
+  child.stdin.on("error", (error) => log.debug({ err: error }, "child stdin closed"));
+  child.on("error", (error) => down(`could not run ${JSON.stringify(command.command)}: ${error.message}`));
+  child.on("exit", (code, signal) => down(describeExit(code, signal)));
+  return link;
+}

@@ -1,0 +1,29 @@
+/**
+ * A concurrency limiter: at most `limit` tasks run at once, the rest wait in arrival order. The
+ * monitor runs probes through one, so a large catalog never opens every socket at once, and
+ * discovery reads service health through another.
+ */
+
+/** Runs `task` when a slot is free; resolves or rejects as the task does. */
+export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
+
+/** Creates a limiter allowing `limit` tasks at once. */
+export function createLimiter(limit: number): Limiter {
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`limit ${limit} must be an integer >= 1`);
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const release = () => {
+    running--;
+    waiting.shift()?.();
+  };
+  return <T>(task: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const start = () => {
+        running++;
+        // Promise.resolve().then: a task that throws synchronously still releases its slot.
+        Promise.resolve().then(task).then(resolve, reject).finally(release);
+      };
+      if (running < limit) start();
+      else waiting.push(start);
+    });
+}

@@ -1,0 +1,103 @@
+/**
+ * The checks one probe round runs against a target, each bounded by the probe timeout:
+ *
+ * 1. `tcp`: a TCP connect to the target's host and port.
+ * 2. `http`: a GET of its health URL; a 2xx or 3xx answer passes (redirects are not followed).
+ * 3. `mcp`: for MCP services, initialize + `ping` over Streamable HTTP (`mcp-probe.ts`).
+ *
+ * Checks run in that order and stop at the first failure: a refused connection says all there
+ * is to say, and the later checks would only wait for the same failure. The round is up when
+ * every check it ran passed. Its latency is the HTTP check's duration when there is one (what a
+ * client of the service waits for), else the TCP connect's.
+ *
+ * Durations are read from the injected clock, so a test with a manual clock gets exact figures.
+ */
+import { connect } from "node:net";
+import { request } from "undici";
+import type { CheckOutcome, CheckResult, ProbeContext } from "./checks";
+import { abortOutcome, errorText, result, userAgent } from "./checks";
+import { timeoutSignal } from "./clock";
+import { mcpCheck } from "./mcp-probe";
+import type { Target } from "./targets";
+
+/** The result of one probe round. */
+export interface ProbeResult {
+  readonly up: boolean;
+  readonly latencyMs: number;
+  readonly checks: readonly CheckResult[];
+}
+
+/** Probes a target, returning what its checks found. Never rejects. */
+export type Prober = (target: Target, context: ProbeContext) => Promise<ProbeResult>;
+
+/** Runs a target's checks in order, stopping at the first that fails. */
+export const probeTarget: Prober = async (target, context) => {
+  const checks: CheckResult[] = [await tcpCheck(target.host, target.port, context)];
+  if (checks[0]?.outcome === "success" && target.healthUrl !== undefined) {
+    checks.push(await httpCheck(target.healthUrl, context));
+  }
+  if (checks.at(-1)?.outcome === "success" && target.mcpUrl !== undefined) {
+    checks.push(await mcpCheck(target.mcpUrl, context));
+  }
+  const main = checks.find((check) => check.kind === "http") ?? checks[0];
+  return {
+    up: checks.every((check) => check.outcome === "success"),
+    latencyMs: main?.durationMs ?? 0,
+    checks,
+  };
+};
+
+/** A TCP connect to `host:port`, closed as soon as it is established. */
+export function tcpCheck(host: string, port: number, context: ProbeContext): Promise<CheckResult> {
+  const { clock } = context;
+  const started = clock.monotonic();
+  const timed = timeoutSignal(clock, context.timeoutMs, context.signal);
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    let settled = false;
+    const finish = (outcome: CheckOutcome, error?: string) => {
+      if (settled) return;
+      settled = true;
+      timed.dispose();
+      socket.destroy();
+      resolve(result("tcp", outcome, clock.monotonic() - started, error));
+    };
+    const onAbort = () => finish(...abortOutcome(timed.signal));
+    if (timed.signal.aborted) onAbort();
+    else timed.signal.addEventListener("abort", onAbort, { once: true });
+    socket.once("connect", () => finish("success"));
+    socket.once("error", (error) => finish("failure", errorText(error)));
+  });
+}
+
+/** A GET of `url`: 2xx and 3xx pass; the body is read and discarded (up to 64 KiB). */
+export async function httpCheck(url: string, context: ProbeContext): Promise<CheckResult> {
+  const { clock } = context;
+  const started = clock.monotonic();
+  const timed = timeoutSignal(clock, context.timeoutMs, context.signal);
+  // undici's own timeouts only back the clock's up, in case a timer is lost.
+  const backstopMs = context.timeoutMs + 5_000;
+  try {
+    const response = await request(url, {
+      method: "GET",
+      headers: { accept: "application/json", "user-agent": userAgent(context.version) },
+      signal: timed.signal,
+      headersTimeout: backstopMs,
+      bodyTimeout: backstopMs,
+      ...(context.dispatcher === undefined ? {} : { dispatcher: context.dispatcher }),
+    });
+    await response.body.dump({ limit: 64 * 1024 });
+    const durationMs = clock.monotonic() - started;
+    if (response.statusCode >= 200 && response.statusCode < 400) return result("http", "success", durationMs);
+    return result("http", "failure", durationMs, `HTTP ${response.statusCode}`);
+  } catch (error) {
+    const durationMs = clock.monotonic() - started;
+    if (timed.signal.aborted) {
+      const [outcome, reason] = abortOutcome(timed.signal);
+      return result("http", outcome, durationMs, reason);
+    }
+    return result("http", "failure", durationMs, errorText(error));
+  } finally {
+    timed.dispose();
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * DNS-rebinding protection and JSON-RPC-shaped HTTP errors for the MCP endpoints of the router
+ * and the mcp-server (MCP spec, "Security Warning" of Streamable HTTP).
+ *
+ * - `Origin`, when a browser sends one, must be an allowed origin (`MCP_ALLOWED_ORIGINS`), or a
+ *   loopback origin when none is configured.
+ * - `Host` must be an IP literal, `localhost`, a single-label name (a container or Compose
+ *   service), a cluster-internal name (`.local`, `.internal`, `.consul`, `.cluster.local`), or a
+ *   configured name (`MCP_ALLOWED_HOSTS`, and the hosts of the allowed origins). A rebinding
+ *   page is served from a public multi-label name, which fails this.
+ */
+import { isIP } from "node:net";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+
+/** JSON-RPC error codes used at the HTTP layer. */
+export const JSONRPC_ERROR = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internalError: -32603,
+  /** Server-defined: the request was refused before reaching MCP (origin, host, session). */
+  refused: -32000,
+} as const;
+
+/** A JSON-RPC error body with a null id, for failures before a message could be read. */
+export function jsonRpcErrorBody(code: number, message: string): Record<string, unknown> {
+  return { jsonrpc: "2.0", error: { code, message }, id: null };
+}
+
+/** Send an HTTP error as a JSON-RPC error body. */
+export function sendJsonRpcError(
+  reply: FastifyReply,
+  status: number,
+  code: number,
+  message: string,
+): FastifyReply {
+  return reply.code(status).type("application/json").send(jsonRpcErrorBody(code, message));
+}
+
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+const INTERNAL_SUFFIXES = [".local", ".internal", ".consul", ".cluster.local", ".localhost"];
+
+/** The host name of a `Host` header value, without port and with IPv6 brackets kept. */
+export function hostnameOf(hostHeader: string): string {
+  const value = hostHeader.trim().toLowerCase();
+  if (value.startsWith("[")) return value.slice(0, value.indexOf("]") + 1);
+  const colon = value.lastIndexOf(":");
+  return colon > 0 && value.indexOf(":") === colon ? value.slice(0, colon) : value;
+}
+
+/** Settings of the guard. */
+export interface RequestGuardOptions {
+  /** Exact allowed origins (`scheme://host[:port]`). */
+  readonly allowedOrigins: readonly string[];
+  /** Extra allowed host names. */
+  readonly allowedHosts: readonly string[];
+}
+
+/** Decides whether a request's `Host` and `Origin` are acceptable. */
+export class RequestGuard {
+  private readonly origins: Set<string>;
+  private readonly hosts: Set<string>;
+
+  constructor(options: RequestGuardOptions) {
+    this.origins = new Set(options.allowedOrigins.map((o) => o.replace(/\/$/, "").toLowerCase()));
+    this.hosts = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
+    for (const origin of this.origins) this.hosts.add(hostnameOf(new URL(origin).host));
+  }
+
+  /** Why the request must be refused, or undefined when it may pass. */
+  refusal(headers: { host?: string; origin?: string | string[] }): string | undefined {
+    const host = headers.host;
+    if (host === undefined || host === "") return "missing Host header";
+    if (!this.hostAllowed(hostnameOf(host))) return `Host ${JSON.stringify(host)} is not allowed`;
+    const origin = Array.isArray(headers.origin) ? headers.origin[0] : headers.origin;
+    if (origin !== undefined && !this.originAllowed(origin))
+      return `Origin ${JSON.stringify(origin)} is not allowed`;
+    return undefined;
+  }
+
+  private hostAllowed(name: string): boolean {
+    if (LOOPBACK.has(name) || this.hosts.has(name)) return true;
+    const bare = name.startsWith("[") ? name.slice(1, -1) : name;
+    if (isIP(bare) !== 0) return true;
+    if (!name.includes(".")) return true;
+    return INTERNAL_SUFFIXES.some((suffix) => name.endsWith(suffix));
+  }
+
+  private originAllowed(origin: string): boolean {
+    const normalized = origin.replace(/\/$/, "").toLowerCase();
+    if (this.origins.size > 0) return this.origins.has(normalized);
+    try {
+      return LOOPBACK.has(hostnameOf(new URL(normalized).host));
+    } catch {
+      return false;
+    }
+  }
+
+  /** A fastify `onRequest` hook answering 403 with a JSON-RPC error for a refused request. */
+  hook(): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+    return async (request, reply) => {
+      const why = this.refusal({ host: request.headers.host, origin: request.headers.origin });
+      if (why === undefined) return;
+      request.log.warn({ reason: why }, "request refused");
+      await sendJsonRpcError(reply, 403, JSONRPC_ERROR.refused, `Forbidden: ${why}`);
+    };
+  }
+}
+
+/**
+ * Error handler for MCP routes: a body that is not JSON is a JSON-RPC parse error (400), an
+ * oversized one is refused with 413, and anything else is an internal error without internals.
+ */
+export function mcpErrorHandler(maxBodyBytes: number) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE" || error.statusCode === 413) {
+      return sendJsonRpcError(
+        reply,
+        413,
+        JSONRPC_ERROR.invalidRequest,
+        `Request body exceeds ${maxBodyBytes} bytes`,
+      );
+    }
+    if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+      return sendJsonRpcError(
+        reply,
+        415,
+        JSONRPC_ERROR.invalidRequest,
+        "Content-Type must be application/json",
+      );
+    }
+    if (
+      error instanceof SyntaxError ||
+      error.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ||
+      error.statusCode === 400
+    ) {
+      return sendJsonRpcError(
+        reply,
+        400,
+        JSONRPC_ERROR.parseError,
+        "Parse error: the body is not valid JSON",
+      );
+    }
+    request.log.error({ err: error }, "MCP request failed");
+    return sendJsonRpcError(reply, 500, JSONRPC_ERROR.internalError, "Internal error");
+  };
+}

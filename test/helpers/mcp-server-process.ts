@@ -1,0 +1,100 @@
+/**
+ * The built mcp-server as a real process for tests, plus what the tests need around it: SDK
+ * clients on both transports, the child processes it runs, and a raw JSON-RPC POST.
+ */
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { ServiceProcess } from "./service-process";
+import { REPO_ROOT, startService } from "./service-process";
+
+/** The two MCP transports the server offers. */
+export type TransportName = "streamable-http" | "sse";
+export const TRANSPORTS: readonly TransportName[] = ["streamable-http", "sse"];
+
+/** A started mcp-server. */
+export interface McpServerUnderTest {
+  readonly proc: ServiceProcess;
+  readonly port: number;
+  readonly base: string;
+}
+
+/** `MCP_SERVER` for one of the real npm stdio servers installed as dev dependencies. */
+export function npmServer(
+  bin: "mcp-server-everything" | "mcp-server-memory" | "mcp-server-filesystem",
+  ...args: string[]
+): string {
+  return JSON.stringify({ command: join(REPO_ROOT, "node_modules", ".bin", bin), args });
+}
+
+/** Start the built mcp-server on 127.0.0.1 and wait until it is ready. */
+export async function startMcpServer(env: Record<string, string> = {}): Promise<McpServerUnderTest> {
+  const proc = startService("mcp-server", { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env });
+  const port = (await proc.waitForLog((l) => l.msg === "listening")).port as number;
+  await proc.waitForLog((l) => l.msg === "bridge link up");
+  return { proc, port, base: `http://127.0.0.1:${port}` };
+}
+
+/** An SDK client connected over the given transport. */
+export async function connect(server: McpServerUnderTest, transport: TransportName): Promise<Client> {
+  const client = new Client({ name: "mcp-platform-test", version: "1.0.0" });
+  await client.connect(
+    transport === "sse"
+      ? new SSEClientTransport(new URL(`${server.base}/sse`))
+      : new StreamableHTTPClientTransport(new URL(`${server.base}/mcp`)),
+  );
+  return client;
+}
+
+/** PIDs of a process's direct children. */
+export function childPids(pid: number): number[] {
+  try {
+    return execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" })
+      .split("\n")
+      .map((l) => Number(l.trim()))
+      .filter((n) => n > 0);
+  } catch {
+    return []; // ps exits 1 when there are none
+  }
+}
+
+/** Whether a process exists. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kill leftovers by pid (test cleanup after a failure). */
+export function killAll(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** POST a raw body to a path; returns status, headers and text. */
+export async function rawPost(
+  url: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; text: string }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      ...headers,
+    },
+    body,
+  });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}

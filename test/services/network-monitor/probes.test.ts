@@ -1,0 +1,207 @@
+/**
+ * The probe checks against real local servers on 127.0.0.1, timed by a manual clock: each
+ * server advances the clock by the latency it simulates, so durations are exact, and a hung
+ * server times out exactly when the test advances the clock past the timeout.
+ */
+import type { ProbeContext } from "../../../services/network-monitor/src/checks";
+import { probeTarget } from "../../../services/network-monitor/src/probes";
+import { staticTarget } from "../../../services/network-monitor/src/targets";
+import { ManualClock } from "../../helpers/monitor-clock";
+import {
+  flapping,
+  hanging,
+  healthy,
+  HttpTarget,
+  McpTarget,
+  refusedPort,
+  TcpTarget,
+} from "../../helpers/monitor-targets";
+
+const TIMEOUT_MS = 1000;
+
+describe("probeTarget against real local servers", () => {
+  let clock: ManualClock;
+  let stop: AbortController;
+  const closers: (() => Promise<void>)[] = [];
+
+  beforeEach(() => {
+    clock = new ManualClock();
+    stop = new AbortController();
+  });
+
+  afterEach(async () => {
+    stop.abort();
+    await Promise.all(closers.splice(0).map((close) => close()));
+  });
+
+  const context = (): ProbeContext => ({
+    clock,
+    timeoutMs: TIMEOUT_MS,
+    signal: stop.signal,
+    version: "0.0.0-test",
+  });
+
+  async function http(script: Parameters<typeof HttpTarget.start>[0]): Promise<HttpTarget> {
+    const target = await HttpTarget.start(script, clock);
+    closers.push(() => target.close());
+    return target;
+  }
+
+  it("passes a healthy server, with the HTTP answer's time as latency", async () => {
+    // GIVEN a server that takes 12 ms to answer /health
+    const server = await http(healthy(12));
+
+    // WHEN it is probed
+    const result = await probeTarget(staticTarget({ name: "web", url: `${server.url}/health` }), context());
+
+    // THEN
+    expect(result).toStrictEqual({
+      up: true,
+      latencyMs: 12,
+      checks: [
+        { kind: "tcp", outcome: "success", durationMs: 0 },
+        { kind: "http", outcome: "success", durationMs: 12 },
+      ],
+    });
+    expect(clock.pendingTimers).toStrictEqual(0);
+  });
+
+  it("fails a refused connection at the TCP check and runs nothing after it", async () => {
+    // GIVEN a port nothing listens on
+    const port = await refusedPort();
+
+    // WHEN / THEN
+    expect(
+      await probeTarget(staticTarget({ name: "gone", url: `http://127.0.0.1:${port}/health` }), context()),
+    ).toStrictEqual({
+      up: false,
+      latencyMs: 0,
+      checks: [{ kind: "tcp", outcome: "failure", durationMs: 0, error: "ECONNREFUSED" }],
+    });
+  });
+
+  it("fails a 503 answer, naming the status", async () => {
+    // GIVEN a flapping server, whose second answer is 503
+    const server = await http(flapping);
+    const target = staticTarget({ name: "flaky", url: `${server.url}/health` });
+
+    // WHEN it is probed twice
+    const first = await probeTarget(target, context());
+    const second = await probeTarget(target, context());
+
+    // THEN up, then down with the status
+    expect([first.up, second]).toStrictEqual([
+      true,
+      {
+        up: false,
+        latencyMs: 0,
+        checks: [
+          { kind: "tcp", outcome: "success", durationMs: 0 },
+          { kind: "http", outcome: "failure", durationMs: 0, error: "HTTP 503" },
+        ],
+      },
+    ]);
+  });
+
+  it("times a hanging server out exactly at the probe timeout", async () => {
+    // GIVEN a server that accepts the request and never answers
+    const server = await http(hanging);
+
+    // WHEN it is probed and the clock passes the timeout once the request has arrived
+    const probe = probeTarget(staticTarget({ name: "stuck", url: `${server.url}/health` }), context());
+    await server.waitForRequests("/health", 1);
+    clock.advance(TIMEOUT_MS);
+    const result = await probe;
+
+    // THEN the HTTP check timed out after exactly the timeout, and no timer is left behind
+    expect(result).toStrictEqual({
+      up: false,
+      latencyMs: TIMEOUT_MS,
+      checks: [
+        { kind: "tcp", outcome: "success", durationMs: 0 },
+        { kind: "http", outcome: "timeout", durationMs: TIMEOUT_MS, error: "timed out after 1000 ms" },
+      ],
+    });
+    expect(clock.pendingTimers).toStrictEqual(0);
+  });
+
+  it("ends a check in flight as a failure, not a timeout, when the monitor stops", async () => {
+    // GIVEN a probe waiting on a hanging server
+    const server = await http(hanging);
+    const probe = probeTarget(staticTarget({ name: "stuck", url: `${server.url}/health` }), context());
+    await server.waitForRequests("/health", 1);
+
+    // WHEN the monitor stops
+    stop.abort();
+
+    // THEN
+    expect((await probe).checks[1]).toStrictEqual({
+      kind: "http",
+      outcome: "failure",
+      durationMs: 0,
+      error: "aborted",
+    });
+  });
+
+  it("checks a tcp:// target by connecting only", async () => {
+    // GIVEN a bare TCP listener
+    const server = await TcpTarget.start();
+    closers.push(() => server.close());
+
+    // WHEN / THEN
+    expect(
+      await probeTarget(staticTarget({ name: "db", url: `tcp://127.0.0.1:${server.port}` }), context()),
+    ).toStrictEqual({
+      up: true,
+      latencyMs: 0,
+      checks: [{ kind: "tcp", outcome: "success", durationMs: 0 }],
+    });
+    expect(server.connections).toStrictEqual(1);
+  });
+
+  it("runs initialize + ping over the real MCP protocol for MCP services", async () => {
+    // GIVEN a real MCP server (SDK, Streamable HTTP) whose /health takes 5 ms
+    const server = await McpTarget.start(healthy(5), clock);
+    closers.push(() => server.close());
+
+    // WHEN an MCP service on it is probed
+    const result = await probeTarget(
+      staticTarget({ name: "mcp-files", url: `${server.url}/health` }),
+      context(),
+    );
+
+    // THEN all three checks pass; the MCP exchange was initialize, initialized, ping (all POSTs)
+    expect(result).toStrictEqual({
+      up: true,
+      latencyMs: 5,
+      checks: [
+        { kind: "tcp", outcome: "success", durationMs: 0 },
+        { kind: "http", outcome: "success", durationMs: 5 },
+        { kind: "mcp", outcome: "success", durationMs: 0 },
+      ],
+    });
+    expect(server.requests.filter((r) => r.method === "POST").map((r) => r.path)).toStrictEqual([
+      "/mcp",
+      "/mcp",
+      "/mcp",
+    ]);
+  });
+
+  it("fails an MCP service whose /mcp does not speak MCP, naming the HTTP status", async () => {
+    // GIVEN a router whose /health passes but which has no /mcp
+    const server = await http(healthy());
+
+    // WHEN / THEN
+    expect(
+      await probeTarget(staticTarget({ name: "router", url: `${server.url}/health` }), context()),
+    ).toStrictEqual({
+      up: false,
+      latencyMs: 0,
+      checks: [
+        { kind: "tcp", outcome: "success", durationMs: 0 },
+        { kind: "http", outcome: "success", durationMs: 0 },
+        { kind: "mcp", outcome: "failure", durationMs: 0, error: "HTTP 404" },
+      ],
+    });
+  });
+});
