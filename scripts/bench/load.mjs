@@ -28,12 +28,25 @@ export async function runLoad({ url, headers = {}, total, concurrency, warmup = 
     const res = await pool.request({
       path: target.pathname,
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
-      body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { message } } }),
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        ...headers,
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id,
+        method: "tools/call",
+        params: { name: "echo", arguments: { message } },
+      }),
     });
     const text = await res.body.text();
     const answer = messageOf(res.headers["content-type"], text);
-    if (res.statusCode !== 200 || answer.id !== id || !JSON.stringify(answer.result?.content ?? "").includes(message)) {
+    if (
+      res.statusCode !== 200 ||
+      answer.id !== id ||
+      !JSON.stringify(answer.result?.content ?? "").includes(message)
+    ) {
       throw new Error(`bad answer (${res.statusCode}): ${text.slice(0, 200)}`);
     }
     if (record) latencies.push(performance.now() - started);
@@ -41,7 +54,9 @@ export async function runLoad({ url, headers = {}, total, concurrency, warmup = 
   const worker = async (count, record) => {
     for (let i = 0; i < count; i++) await call(record);
   };
-  await Promise.all(Array.from({ length: concurrency }, () => worker(Math.ceil(warmup / concurrency), false)));
+  await Promise.all(
+    Array.from({ length: concurrency }, () => worker(Math.ceil(warmup / concurrency), false)),
+  );
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, () => worker(Math.ceil(total / concurrency), true)));
   const seconds = (performance.now() - started) / 1000;

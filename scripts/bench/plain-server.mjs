@@ -16,5 +16,7 @@ const server = createServer((req, res) => {
     res.end(body);
   });
 });
-server.listen(0, "127.0.0.1", () => process.stdout.write(`${JSON.stringify({ msg: "listening", port: server.address().port })}\n`));
+server.listen(0, "127.0.0.1", () =>
+  process.stdout.write(`${JSON.stringify({ msg: "listening", port: server.address().port })}\n`),
+);
 process.on("SIGTERM", () => server.close(() => process.exit(0)));

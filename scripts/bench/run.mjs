@@ -13,7 +13,10 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const children = [];
 
 function start(args, env = {}) {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     let buffer = "";
@@ -51,13 +54,21 @@ async function openSession(port) {
       jsonrpc: "2.0",
       id: 0,
       method: "initialize",
-      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } },
+      params: {
+        protocolVersion: "2025-06-18",
+        capabilities: {},
+        clientInfo: { name: "bench", version: "1" },
+      },
     }),
   });
   await init.text();
   const session = init.headers.get("mcp-session-id");
   const h = { ...headers, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
-  await fetch(`http://127.0.0.1:${port}/mcp`, { method: "POST", headers: h, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) });
+  await fetch(`http://127.0.0.1:${port}/mcp`, {
+    method: "POST",
+    headers: h,
+    body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+  });
   return session;
 }
 
@@ -74,7 +85,11 @@ try {
   await waitReady(mcpPort);
   const session = await openSession(mcpPort);
   console.log(`${TOTAL} calls, ${CONCURRENCY} concurrent, on ${process.version}`);
-  const plain = await runLoad({ url: `http://127.0.0.1:${plainPort}/`, total: TOTAL, concurrency: CONCURRENCY });
+  const plain = await runLoad({
+    url: `http://127.0.0.1:${plainPort}/`,
+    total: TOTAL,
+    concurrency: CONCURRENCY,
+  });
   console.log(`plain node http baseline       ${fmt(plain)}`);
   const mcp = await runLoad({
     url: `http://127.0.0.1:${mcpPort}/mcp`,
@@ -82,7 +97,9 @@ try {
     total: TOTAL,
     concurrency: CONCURRENCY,
   });
-  console.log(`mcp-server echo (streamable)   ${fmt(mcp)}   ratio ${(mcp.callsPerSecond / plain.callsPerSecond).toFixed(2)}x (target >= 0.40x)`);
+  console.log(
+    `mcp-server echo (streamable)   ${fmt(mcp)}   ratio ${(mcp.callsPerSecond / plain.callsPerSecond).toFixed(2)}x (target >= 0.40x)`,
+  );
 } finally {
   for (const c of children) c.kill("SIGTERM");
 }
