@@ -3,6 +3,7 @@
  * clients on both transports, the child processes it runs, and a raw JSON-RPC POST.
  */
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
@@ -60,11 +61,14 @@ export function childPids(pid: number): number[] {
   }
 }
 
-/** Whether a process exists. */
+/**
+ * Whether a process is still running. A zombie (exited, waiting for its new parent to reap it)
+ * is not: it holds no resources and runs no code.
+ */
 export function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }

@@ -1,0 +1,100 @@
+/**
+ * Faults of the stdio bridge with a real npm server: a child killed mid-call, and shutdown with
+ * children and grandchildren running.
+ */
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import {
+  childPids,
+  connect,
+  isAlive,
+  killAll,
+  npmServer,
+  startMcpServer,
+  TRANSPORTS,
+} from "../../helpers/mcp-server-process";
+import { httpGet, stopAllServices } from "../../helpers/service-process";
+
+jest.setTimeout(60_000);
+
+const leftovers: number[] = [];
+const clients: Client[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+  await stopAllServices();
+  killAll(leftovers.splice(0));
+});
+
+describe.each(TRANSPORTS)("a child killed mid-call, over %s", (transport) => {
+  test("fails the in-flight call clearly, readiness drops and recovers, and the next call succeeds", async () => {
+    // GIVEN one bridged child, restarted 1.5 s after it goes down, and a call in flight on it
+    const server = await startMcpServer({
+      MCP_SERVER: npmServer("mcp-server-everything", "stdio"),
+      MCP_BRIDGE_BACKOFF_MS: "1500",
+    });
+    const client = await connect(server, transport);
+    clients.push(client);
+    const [child] = childPids(server.proc.child.pid!);
+    leftovers.push(child!);
+    const started = server.proc.lines.length;
+    const inFlight = client.callTool({
+      name: "trigger-long-running-operation",
+      arguments: { duration: 30, steps: 30 },
+    });
+    const outcome = inFlight.then(
+      () => "answered",
+      (error: unknown) => error,
+    );
+
+    // WHEN the child is killed
+    process.kill(child!, "SIGKILL");
+
+    // THEN the call fails with an error naming what happened
+    const error = await outcome;
+    expect(error).toBeInstanceOf(McpError);
+    expect((error as McpError).code).toBe(-32603);
+    expect((error as McpError).message).toBe(
+      "MCP error -32603: the tool server process was killed by SIGKILL while handling this request; it is being restarted",
+    );
+    // AND readiness is false until a new child is up, then true again
+    await server.proc.waitForLog((l) => l.msg === "bridge link went down");
+    expect((await httpGet(`${server.base}/health/ready`)).status).toBe(503);
+    await server.proc.waitForLog((l) => l.msg === "bridge link up" && server.proc.lines.indexOf(l) > started);
+    expect((await httpGet(`${server.base}/health/ready`)).status).toBe(200);
+    // AND the same session's next call succeeds on the new child
+    expect(await client.callTool({ name: "echo", arguments: { message: "after restart" } })).toStrictEqual({
+      content: [{ type: "text", text: "Echo: after restart" }],
+    });
+    const metrics = (await httpGet(`${server.base}/metrics`)).body;
+    expect(metrics).toContain('mcp_bridge_child_restarts_total{service="mcp-server"} 1');
+    expect(metrics).toContain(
+      'mcp_tool_calls_total{tool="trigger-long-running-operation",outcome="crashed",service="mcp-server"} 1',
+    );
+  });
+});
+
+test("no child or grandchild survives the server's shutdown", async () => {
+  // GIVEN 3 children, each a shell that leaves a grandchild behind before exec'ing the server
+  const memory = JSON.parse(npmServer("mcp-server-memory")).command as string;
+  const server = await startMcpServer({
+    MCP_SERVER: JSON.stringify({ command: "sh", args: ["-c", `sleep 300 & exec ${memory}`] }),
+    MCP_BRIDGE_PROCESSES: "3",
+  });
+  await server.proc.waitForLog(
+    (l) =>
+      server.proc.lines.filter((x) => x.msg === "bridge link up").length === 3 && l.msg === "bridge link up",
+  );
+  const children = childPids(server.proc.child.pid!);
+  const grandchildren = children.flatMap((pid) => childPids(pid));
+  leftovers.push(...children, ...grandchildren);
+  expect([children.length, grandchildren.length]).toStrictEqual([3, 3]);
+
+  // WHEN the server is told to stop
+  server.proc.child.kill("SIGTERM");
+  const exit = await server.proc.exited;
+
+  // THEN it exited cleanly and every process it started is gone
+  expect(exit).toStrictEqual({ code: 0, signal: null });
+  expect([...children, ...grandchildren].filter(isAlive)).toStrictEqual([]);
+});
