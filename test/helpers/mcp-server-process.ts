@@ -4,6 +4,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
@@ -85,20 +86,39 @@ export function killAll(pids: readonly number[]): void {
   }
 }
 
-/** POST a raw body to a path; returns status, headers and text. */
-export async function rawPost(
+/**
+ * POST a raw body over a fresh connection; returns status, headers and text. node:http, not
+ * fetch, so a test can send any `Host` header (fetch silently replaces it).
+ */
+export function rawPost(
   url: string,
   body: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Headers; text: string }> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      ...headers,
-    },
-    body,
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: "POST",
+        agent: false,
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...headers,
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => {
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") h.set(k, v);
+          resolve({ status: res.statusCode ?? 0, headers: h, text });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
   });
-  return { status: res.status, headers: res.headers, text: await res.text() };
 }

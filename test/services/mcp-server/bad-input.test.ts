@@ -1,0 +1,183 @@
+/**
+ * Bad input to the mcp-server gets the right JSON-RPC or HTTP error, and the process keeps
+ * serving. Real process, raw HTTP where the HTTP layer decides, the SDK client where MCP does.
+ */
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { McpServerUnderTest } from "../../helpers/mcp-server-process";
+import { connect, rawPost, startMcpServer, TRANSPORTS } from "../../helpers/mcp-server-process";
+import { stopAllServices } from "../../helpers/service-process";
+
+jest.setTimeout(30_000);
+
+let server: McpServerUnderTest;
+let sessionId: string;
+const clients: Client[] = [];
+const PROTOCOL = { "mcp-protocol-version": "2025-06-18" };
+
+const initialize = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+});
+
+/** The JSON-RPC message in a JSON or SSE body. */
+function messageOf(text: string): unknown {
+  const data = text.split("\n").find((l) => l.startsWith("data: "));
+  return JSON.parse(data === undefined ? text : data.slice(6));
+}
+
+beforeAll(async () => {
+  server = await startMcpServer({ MCP_MAX_BODY_BYTES: "4096", MCP_ALLOWED_ORIGINS: "http://localhost:3000" });
+  const init = await rawPost(`${server.base}/mcp`, initialize);
+  sessionId = init.headers.get("mcp-session-id")!;
+  await rawPost(
+    `${server.base}/mcp`,
+    JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+    {
+      "mcp-session-id": sessionId,
+      ...PROTOCOL,
+    },
+  );
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+afterAll(async () => {
+  server.proc.child.kill("SIGTERM");
+  await server.proc.exited;
+  await stopAllServices();
+});
+
+const inSession = (body: string, extra: Record<string, string> = {}) =>
+  rawPost(`${server.base}/mcp`, body, { "mcp-session-id": sessionId, ...PROTOCOL, ...extra });
+
+describe("bad input over HTTP", () => {
+  test.each<[string, () => Promise<{ status: number; text: string }>, number, unknown]>([
+    [
+      "malformed JSON",
+      () => inSession("{not json"),
+      400,
+      {
+        jsonrpc: "2.0",
+        error: { code: -32700, message: "Parse error: the body is not valid JSON" },
+        id: null,
+      },
+    ],
+    [
+      "an oversized body",
+      () =>
+        inSession(
+          JSON.stringify({ jsonrpc: "2.0", id: 9, method: "ping", params: { pad: "x".repeat(5000) } }),
+        ),
+      413,
+      { jsonrpc: "2.0", error: { code: -32600, message: "Request body exceeds 4096 bytes" }, id: null },
+    ],
+    [
+      "a wrong Origin",
+      () => rawPost(`${server.base}/mcp`, initialize, { origin: "http://evil.example" }),
+      403,
+      {
+        jsonrpc: "2.0",
+        error: { code: -32000, message: 'Forbidden: Origin "http://evil.example" is not allowed' },
+        id: null,
+      },
+    ],
+    [
+      "a rebinding Host",
+      () => rawPost(`${server.base}/mcp`, initialize, { host: "attacker.example.com" }),
+      403,
+      {
+        jsonrpc: "2.0",
+        error: { code: -32000, message: 'Forbidden: Host "attacker.example.com" is not allowed' },
+        id: null,
+      },
+    ],
+    [
+      "an unknown session",
+      () =>
+        rawPost(`${server.base}/mcp`, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }), {
+          "mcp-session-id": "00000000-0000-0000-0000-000000000000",
+        }),
+      404,
+      { jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null },
+    ],
+    [
+      "a missing session",
+      () => rawPost(`${server.base}/mcp`, JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list" })),
+      400,
+      {
+        jsonrpc: "2.0",
+        error: { code: -32000, message: "Bad Request: Mcp-Session-Id header is required" },
+        id: null,
+      },
+    ],
+    [
+      "GET /mcp without a session",
+      async () => {
+        const res = await fetch(`${server.base}/mcp`, { headers: { accept: "text/event-stream" } });
+        return { status: res.status, text: await res.text() };
+      },
+      405,
+      {
+        jsonrpc: "2.0",
+        error: { code: -32000, message: "Method Not Allowed: open a session with POST first" },
+        id: null,
+      },
+    ],
+    [
+      "an unknown legacy SSE session",
+      () =>
+        rawPost(
+          `${server.base}/messages?sessionId=nope`,
+          JSON.stringify({ jsonrpc: "2.0", id: 4, method: "ping" }),
+        ),
+      404,
+      { jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null },
+    ],
+    [
+      "a legacy POST without a session",
+      () => rawPost(`${server.base}/messages`, JSON.stringify({ jsonrpc: "2.0", id: 5, method: "ping" })),
+      400,
+      {
+        jsonrpc: "2.0",
+        error: { code: -32000, message: "Bad Request: sessionId query parameter is required" },
+        id: null,
+      },
+    ],
+    [
+      "an unknown method",
+      () => inSession(JSON.stringify({ jsonrpc: "2.0", id: 6, method: "tools/frobnicate" })),
+      200,
+      { jsonrpc: "2.0", id: 6, error: { code: -32601, message: "Method not found" } },
+    ],
+  ])("%s", async (_name, send, status, body) => {
+    // GIVEN a running server / WHEN the bad request arrives
+    const res = await send();
+    // THEN the exact status and error body come back
+    expect([res.status, messageOf(res.text)]).toStrictEqual([status, body]);
+    // AND the server keeps serving the session
+    const ping = await inSession(JSON.stringify({ jsonrpc: "2.0", id: 100, method: "ping" }));
+    expect([ping.status, messageOf(ping.text)]).toStrictEqual([200, { jsonrpc: "2.0", id: 100, result: {} }]);
+  });
+});
+
+describe.each(TRANSPORTS)("bad tool calls over %s", (transport) => {
+  test("an unknown tool and invalid arguments are tool errors; the session keeps working", async () => {
+    const client = await connect(server, transport);
+    clients.push(client);
+    const unknown = await client.callTool({ name: "no-such-tool", arguments: {} });
+    const invalid = await client.callTool({ name: "echo", arguments: { message: 42 } });
+    expect(unknown).toStrictEqual({
+      content: [{ type: "text", text: "MCP error -32602: Tool no-such-tool not found" }],
+      isError: true,
+    });
+    expect(invalid.isError).toBe(true);
+    expect((invalid.content as { text: string }[])[0]!.text).toContain("Input validation error");
+    expect(await client.callTool({ name: "echo", arguments: { message: "fine" } })).toStrictEqual({
+      content: [{ type: "text", text: "fine" }],
+    });
+  });
+});
