@@ -1,0 +1,184 @@
+/**
+ * The multiplexer's routing rules, with fake links standing in for children: ids and progress
+ * tokens are rewritten per forwarded request and mapped back, cancellation reaches the right
+ * link, unsolicited notifications go to every session, and a link going down fails its calls.
+ */
+import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import pino from "pino";
+import type { Link } from "../../../services/mcp-server/src/bridge/link";
+import type { ClientSession } from "../../../services/mcp-server/src/bridge/multiplexer";
+import { Multiplexer } from "../../../services/mcp-server/src/bridge/multiplexer";
+import { LinkPool } from "../../../services/mcp-server/src/bridge/pool";
+import type { Slot } from "../../../services/mcp-server/src/bridge/pool";
+
+const INIT = {
+  protocolVersion: "2025-06-18",
+  capabilities: { tools: {} },
+  serverInfo: { name: "fake", version: "1" },
+};
+
+/** A link that answers initialize and records everything else. */
+function fakeLink(name: string): Link & { sent: JSONRPCMessage[] } {
+  const link: Link & { sent: JSONRPCMessage[] } = {
+    name,
+    sent: [],
+    send(message) {
+      if ("method" in message && message.method === "initialize" && "id" in message) {
+        queueMicrotask(() => link.onmessage?.({ jsonrpc: "2.0", id: message.id, result: INIT }));
+        return;
+      }
+      if ("method" in message && message.method === "notifications/initialized") return;
+      link.sent.push(message);
+    },
+    close: async () => undefined,
+  };
+  return link;
+}
+
+function session(id: string): ClientSession & { got: [JSONRPCMessage, RequestId | undefined][] } {
+  const got: [JSONRPCMessage, RequestId | undefined][] = [];
+  return { id, got, send: async (message, related) => void got.push([message, related]) };
+}
+
+async function setup(size: number) {
+  const links: (Link & { sent: JSONRPCMessage[] })[] = [];
+  const slots: Slot[] = [];
+  const pool: LinkPool = new LinkPool({
+    size,
+    logger: pino({ level: "silent" }),
+    start: (i) => {
+      const link = fakeLink(`fake[${i}]`);
+      links.push(link);
+      return link;
+    },
+    onSlotUp: (slot) => {
+      slots.push(slot);
+      slot.link.onmessage = (m) => mux.handleLink(slot, m);
+    },
+    onSlotDown: (slot, cause) => mux.handleLinkDown(slot, cause),
+  });
+  const mux = new Multiplexer(pool, pino({ level: "silent" }));
+  await pool.start();
+  return { pool, mux, links, slots };
+}
+
+const call = (id: RequestId, message: string, progressToken?: string): JSONRPCMessage => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name: "echo", arguments: { message }, ...(progressToken ? { _meta: { progressToken } } : {}) },
+});
+
+describe("multiplexer", () => {
+  test("two sessions using the same request id and progress token each get their own answer", async () => {
+    // GIVEN one link and two sessions that both send id 1 with progress token "t"
+    const { mux, links, slots, pool } = await setup(1);
+    const [a, b] = [session("a"), session("b")];
+    mux.attach(a);
+    mux.attach(b);
+    await mux.handleClient(a, call(1, "from a", "t"));
+    await mux.handleClient(b, call(1, "from b", "t"));
+    // THEN the link saw distinct ids and tokens
+    expect(links[0]!.sent).toStrictEqual([
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "echo", arguments: { message: "from a" }, _meta: { progressToken: "p1" } },
+      },
+      {
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: "echo", arguments: { message: "from b" }, _meta: { progressToken: "p2" } },
+      },
+    ]);
+    // WHEN the link reports progress for b and answers both out of order
+    mux.handleLink(slots[0]!, {
+      jsonrpc: "2.0",
+      method: "notifications/progress",
+      params: { progressToken: "p2", progress: 1 },
+    });
+    mux.handleLink(slots[0]!, {
+      jsonrpc: "2.0",
+      id: 2,
+      result: { content: [{ type: "text", text: "from b" }] },
+    });
+    mux.handleLink(slots[0]!, {
+      jsonrpc: "2.0",
+      id: 1,
+      result: { content: [{ type: "text", text: "from a" }] },
+    });
+    // THEN each session got its own progress and answer under its own id and token
+    expect(a.got).toStrictEqual([
+      [{ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "from a" }] } }, 1],
+    ]);
+    expect(b.got).toStrictEqual([
+      [{ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: "t", progress: 1 } }, 1],
+      [{ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "from b" }] } }, 1],
+    ]);
+    expect(mux.inFlight).toBe(0);
+    await pool.close();
+  });
+
+  test("a client's cancellation reaches the link under the forwarded id, and a late answer is dropped", async () => {
+    const { mux, links, slots, pool } = await setup(1);
+    const a = session("a");
+    mux.attach(a);
+    await mux.handleClient(a, call("req-7", "slow"));
+    await mux.handleClient(a, {
+      jsonrpc: "2.0",
+      method: "notifications/cancelled",
+      params: { requestId: "req-7", reason: "user" },
+    });
+    mux.handleLink(slots[0]!, { jsonrpc: "2.0", id: 1, result: { content: [] } });
+    expect(links[0]!.sent.at(-1)).toStrictEqual({
+      jsonrpc: "2.0",
+      method: "notifications/cancelled",
+      params: { requestId: 1, reason: "user" },
+    });
+    expect(a.got).toStrictEqual([]);
+    await pool.close();
+  });
+
+  test("list_changed from a link goes to every session", async () => {
+    const { mux, slots, pool } = await setup(1);
+    const sessions = [session("a"), session("b"), session("c")];
+    for (const s of sessions) mux.attach(s);
+    const changed = { jsonrpc: "2.0" as const, method: "notifications/tools/list_changed" };
+    mux.handleLink(slots[0]!, changed);
+    expect(sessions.map((s) => s.got)).toStrictEqual([
+      [[changed, undefined]],
+      [[changed, undefined]],
+      [[changed, undefined]],
+    ]);
+    await pool.close();
+  });
+
+  test("a link going down fails only its own calls; work goes to the least busy link", async () => {
+    // GIVEN two links and three calls: two land on one link, one on the other
+    const { mux, links, slots, pool } = await setup(2);
+    const a = session("a");
+    mux.attach(a);
+    await mux.handleClient(a, call(1, "one"));
+    await mux.handleClient(a, call(2, "two"));
+    await mux.handleClient(a, call(3, "three"));
+    expect(links.map((l) => l.sent.length)).toStrictEqual([2, 1]);
+    // WHEN the first link goes down
+    links[0]!.onexit?.("was killed by SIGKILL");
+    // THEN its two calls fail with the cause, the other stays in flight
+    expect(a.got.map(([m]) => m)).toStrictEqual(
+      [1, 3].map((id) => ({
+        jsonrpc: "2.0",
+        id,
+        error: {
+          code: -32603,
+          message:
+            "the tool server process was killed by SIGKILL while handling this request; it is being restarted",
+        },
+      })),
+    );
+    expect([mux.inFlight, slots[1]!.inFlight]).toStrictEqual([1, 1]);
+    await pool.close();
+  });
+});
