@@ -7,17 +7,7 @@ import type { ResourceValidationPolicy } from "@pulumi/policy";
 import type { RuleOptions } from "./define";
 import { resourcePolicy } from "./define";
 import type { PolicySubject } from "./resources";
-import { containersOf, displayName, podSpecOf, TYPE } from "./resources";
-
-const WORKLOADS = [
-  TYPE.k8sDeployment,
-  TYPE.k8sStatefulSet,
-  TYPE.k8sDaemonSet,
-  TYPE.k8sReplicaSet,
-  TYPE.k8sJob,
-  TYPE.k8sCronJob,
-  TYPE.k8sPod,
-];
+import { containersOf, displayName, WORKLOAD_TYPES, podSpecOf, TYPE } from "./resources";
 
 /** An image reference pinned by digest (or a local image ID), or by a tag other than `latest`. */
 export function isPinnedImage(ref: string): boolean {
@@ -40,7 +30,7 @@ export function pinnedImages(opts?: RuleOptions): ResourceValidationPolicy {
     {
       name: "pinned-images",
       description: "Images are pinned by digest or by a tag other than latest.",
-      types: [...WORKLOADS, TYPE.dockerContainer, TYPE.dockerRemoteImage],
+      types: [...WORKLOAD_TYPES, TYPE.dockerContainer, TYPE.dockerRemoteImage],
       check: (r) =>
         imagesOf(r)
           // An unknown value (a digest computed during preview) is judged at update time.
@@ -61,7 +51,7 @@ export function hardenedContainers(opts?: RuleOptions): ResourceValidationPolicy
       name: "hardened-containers",
       description:
         "Containers run non-root, read-only root filesystem (Kubernetes), all capabilities dropped.",
-      types: [...WORKLOADS, TYPE.dockerContainer],
+      types: [...WORKLOAD_TYPES, TYPE.dockerContainer],
       check: (r) => {
         if (r.type === TYPE.dockerContainer) {
           const found: string[] = [];
@@ -102,7 +92,7 @@ export function resourcesSet(opts?: RuleOptions): ResourceValidationPolicy {
     {
       name: "resources-set",
       description: "Every Kubernetes container sets CPU and memory requests and limits.",
-      types: WORKLOADS,
+      types: WORKLOAD_TYPES,
       check: (r) => {
         const pod = podSpecOf(r);
         if (pod === undefined) return [];
@@ -129,7 +119,7 @@ export function probesSet(opts?: RuleOptions): ResourceValidationPolicy {
       name: "probes-set",
       description:
         "Kubernetes containers have liveness and readiness probes; Docker containers a health check.",
-      types: [...WORKLOADS, TYPE.dockerContainer],
+      types: [...WORKLOAD_TYPES, TYPE.dockerContainer],
       check: (r) => {
         if (r.type === TYPE.dockerContainer) {
           const tests: unknown[] = r.props.healthcheck?.tests ?? [];

@@ -15,19 +15,10 @@ import {
   dockerRoleOf,
   podSpecOf,
   TYPE,
+  WORKLOAD_TYPES,
 } from "./resources";
 import type { IsolationSettings } from "./settings";
 import { DEFAULT_ISOLATION } from "./settings";
-
-const WORKLOADS = [
-  TYPE.k8sDeployment,
-  TYPE.k8sStatefulSet,
-  TYPE.k8sDaemonSet,
-  TYPE.k8sReplicaSet,
-  TYPE.k8sJob,
-  TYPE.k8sCronJob,
-  TYPE.k8sPod,
-];
 
 /** `mcp-internal` is `internal: true` on 172.20.0.0/24. */
 export function internalNetworkIsolated(
@@ -176,7 +167,7 @@ export function noHostNetworking(opts?: RuleOptions): ResourceValidationPolicy {
     {
       name: "no-host-networking",
       description: "No pod uses hostNetwork or hostPort; no Docker container uses the host network.",
-      types: [...WORKLOADS, TYPE.dockerContainer],
+      types: [...WORKLOAD_TYPES, TYPE.dockerContainer],
       check: (r) => {
         if (r.type === TYPE.dockerContainer) {
           return r.props.networkMode === "host" ? [`${displayName(r)}: uses the host network`] : [];

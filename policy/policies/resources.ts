@@ -21,6 +21,17 @@ export const TYPE = {
   k8sCronJob: "kubernetes:batch/v1:CronJob",
 } as const;
 
+/** Every Kubernetes type that carries a pod spec. */
+export const WORKLOAD_TYPES: readonly string[] = [
+  TYPE.k8sDeployment,
+  TYPE.k8sStatefulSet,
+  TYPE.k8sDaemonSet,
+  TYPE.k8sReplicaSet,
+  TYPE.k8sJob,
+  TYPE.k8sCronJob,
+  TYPE.k8sPod,
+];
+
 /** Workload types whose pod template sits at `spec.template.spec`. */
 const TEMPLATED = new Set<string>([
   TYPE.k8sDeployment,

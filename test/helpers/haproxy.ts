@@ -23,3 +23,13 @@ export function haproxyCheck(configText: string): HaproxyCheck {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Lines of one section of a rendered config (`backend router`), without indentation. */
+export function sectionLines(cfg: string, header: string): string[] {
+  const block = cfg.split("\n\n").find((b) => b.startsWith(`${header}\n`));
+  if (block === undefined) throw new Error(`no section ${header}`);
+  return block
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim());
+}

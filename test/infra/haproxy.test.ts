@@ -2,7 +2,7 @@ import { renderHaproxyConfig } from "../../infra/haproxy";
 import { buildTopology, CONSUL_INTERNAL_IP } from "../../infra/topology";
 import type { Topology } from "../../infra/topology";
 import { configWithServices } from "../helpers/configs";
-import { haproxyCheck } from "../helpers/haproxy";
+import { haproxyCheck, sectionLines } from "../helpers/haproxy";
 import { stackConfig } from "../helpers/stack-files";
 
 const consulDns = { kind: "consul-dns", nameserver: `${CONSUL_INTERNAL_IP}:8600` } as const;
@@ -15,16 +15,6 @@ function staticServers(topology: Topology): Record<string, string[]> {
       .filter((c) => c.name === "router" || c.role === "mcp-service")
       .map((c) => [c.name, Array.from({ length: c.replicas }, () => `127.0.0.1:${next++}`)]),
   );
-}
-
-/** Lines of one section (`backend router`), without indentation. */
-function sectionLines(cfg: string, header: string): string[] {
-  const block = cfg.split("\n\n").find((b) => b.startsWith(`${header}\n`));
-  if (block === undefined) throw new Error(`no section ${header}`);
-  return block
-    .split("\n")
-    .slice(1)
-    .map((l) => l.trim());
 }
 
 describe("haproxy.cfg renderer", () => {

@@ -1,20 +1,10 @@
 import { renderHaproxyConfig } from "../../../infra/haproxy";
 import { buildTopology } from "../../../infra/topology";
 import { configWithServices } from "../../helpers/configs";
-import { haproxyCheck } from "../../helpers/haproxy";
+import { haproxyCheck, sectionLines } from "../../helpers/haproxy";
 import { stackConfig } from "../../helpers/stack-files";
 
 const kube = { kind: "kubernetes-dns" } as const;
-
-/** Lines of one section (`backend router`), without indentation. */
-function sectionLines(cfg: string, header: string): string[] {
-  const block = cfg.split("\n\n").find((b) => b.startsWith(`${header}\n`));
-  if (block === undefined) throw new Error(`no section ${header}`);
-  return block
-    .split("\n")
-    .slice(1)
-    .map((l) => l.trim());
-}
 
 describe("haproxy.cfg for the prod stack (Kubernetes DNS backends)", () => {
   const prod = buildTopology(stackConfig("prod"));
