@@ -3,6 +3,7 @@
  * `/messages`. Requests are checked (Host/Origin, session id, body) before any reaches the SDK
  * transport, which then owns the raw response.
  */
+import type { ServerResponse } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { JSONRPC_ERROR, mcpErrorHandler, RequestGuard, sendJsonRpcError } from "@mcp-platform/shared";
@@ -21,6 +22,18 @@ const SESSION_HEADER = "mcp-session-id";
 
 const isInitialize = (body: unknown) =>
   Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body);
+
+/**
+ * Batches what a response writes in its first event-loop turn into one socket write: the SDK
+ * flushes SSE headers, the answer and the stream's end separately, and a quick call is answered
+ * within that turn. Later writes (progress of a long call) go out as they come.
+ */
+function coalesceFirstWrites(res: ServerResponse): void {
+  const socket = res.socket;
+  if (socket === null || socket.writableCorked > 0) return;
+  socket.cork();
+  setImmediate(() => socket.uncork());
+}
 
 /** Registers `/mcp`, `/sse` and `/messages` in an encapsulated context with the guard and errors. */
 export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions): Promise<void> {
@@ -60,12 +73,14 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
       }
       const transport = await sessions.createStreamable();
       reply.hijack();
+      coalesceFirstWrites(reply.raw);
       await transport.handleRequest(request.raw, reply.raw, request.body);
       return reply;
     }
     const transport = sessionOf(request, reply);
     if (transport === undefined) return reply;
     reply.hijack();
+    coalesceFirstWrites(reply.raw);
     await transport.handleRequest(request.raw, reply.raw, request.body);
     return reply;
   });

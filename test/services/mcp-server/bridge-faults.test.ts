@@ -38,14 +38,19 @@ describe.each(TRANSPORTS)("a child killed mid-call, over %s", (transport) => {
     const [child] = childPids(server.proc.child.pid!);
     leftovers.push(child!);
     const started = server.proc.lines.length;
-    const inFlight = client.callTool({
-      name: "trigger-long-running-operation",
-      arguments: { duration: 30, steps: 30 },
-    });
+    // The child has the call once it reports the operation's first progress.
+    let reached!: () => void;
+    const onChild = new Promise<void>((resolve) => (reached = resolve));
+    const inFlight = client.callTool(
+      { name: "trigger-long-running-operation", arguments: { duration: 30, steps: 30 } },
+      undefined,
+      { onprogress: () => reached() },
+    );
     const outcome = inFlight.then(
       () => "answered",
       (error: unknown) => error,
     );
+    await onChild;
 
     // WHEN the child is killed
     process.kill(child!, "SIGKILL");
