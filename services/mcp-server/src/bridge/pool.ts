@@ -14,7 +14,12 @@ export interface Slot {
   readonly index: number;
   readonly link: Link;
   inFlight: number;
+  /** When it came up (ms, monotonic). */
+  readonly upSince: number;
 }
+
+/** A link that stayed up this long before going down starts its restart backoff afresh. */
+export const STABLE_AFTER_MS = 30_000;
 
 /** Pool settings. */
 export interface PoolOptions {
@@ -99,9 +104,8 @@ export class LinkPool {
         await link.close();
         return;
       }
-      const slot: Slot = { index, link, inFlight: 0 };
+      const slot: Slot = { index, link, inFlight: 0, upSince: performance.now() };
       this.slots[index] = slot;
-      this.failures[index] = 0;
       link.onexit = (cause) => this.down(slot, cause);
       logger.info({ link: link.name, server: result.serverInfo }, "bridge link up");
       this.options.onSlotUp?.(slot);
@@ -116,6 +120,8 @@ export class LinkPool {
   private down(slot: Slot, cause: string): void {
     if (this.slots[slot.index] !== slot) return;
     this.slots[slot.index] = undefined;
+    // A child that crashes soon after every start keeps backing off instead of looping.
+    if (performance.now() - slot.upSince >= STABLE_AFTER_MS) this.failures[slot.index] = 0;
     this.options.logger.error({ link: slot.link.name, cause }, "bridge link went down");
     this.options.onSlotDown?.(slot, cause);
     this.scheduleRestart(slot.index);
