@@ -99,6 +99,8 @@ export function renderHaproxyConfig(
       "option httplog",
       "option dontlognull",
       "option redispatch",
+      "# Stream each message at once: without it HAProxy holds SSE frames for up to ~200 ms.",
+      "option http-no-delay",
       "retries 2",
       "timeout connect 5s",
       "timeout http-request 15s",

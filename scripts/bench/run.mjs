@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchGateway } from "./gateway.mjs";
 import { runLoad } from "./load.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -99,6 +100,19 @@ try {
   });
   console.log(
     `mcp-server echo (streamable)   ${fmt(mcp)}   ratio ${(mcp.callsPerSecond / plain.callsPerSecond).toFixed(2)}x (target >= 0.40x)`,
+  );
+  for (const c of children.splice(0)) c.kill("SIGTERM");
+  // The gateway figures come from the local platform (HAProxy, routers, mcp-server) in this run.
+  const gateway = await benchGateway({ total: TOTAL, concurrency: CONCURRENCY });
+  const ratio = (r) => (r.callsPerSecond / plain.callsPerSecond).toFixed(2);
+  console.log(
+    `haproxy -> router -> echo      ${fmt(gateway.haproxyPath)}   ratio ${ratio(gateway.haproxyPath)}x (target >= 0.20x)`,
+  );
+  console.log(
+    `router direct -> echo          ${fmt(gateway.routerDirect)}   ratio ${ratio(gateway.routerDirect)}x`,
+  );
+  console.log(
+    `router RSS with 2000 idle sessions: ${gateway.routerRssMiBWith2000IdleSessions.map((m) => `${m.toFixed(0)} MiB`).join(", ")}`,
   );
 } finally {
   for (const c of children) c.kill("SIGTERM");

@@ -42,7 +42,9 @@ const CASES: readonly Case[] = [
       'router: invalid environment: PORT must be an integer between 0 and 65535 (got "70000"); ' +
       "ROUTER_SESSION_KEY must be at least 32 characters (got <redacted>)\n",
     secret: "too-short-secret",
-    readyBody: '{"status":"ok","checks":{},"failed":[]}',
+    readyLog: "catalog ready",
+    readyBody:
+      '{"status":"ok","checks":{"discovery":{"ok":true,"detail":"ok"},"catalog":{"ok":true,"detail":"0 tools"}},"failed":[]}',
   },
   {
     service: "mcp-server",
@@ -74,6 +76,14 @@ describe.each(CASES)("$service process", (c) => {
 
   beforeEach(async () => {
     consul = await ConsulDouble.start();
+    // The router reads the catalog: an empty one, as a fresh Consul has.
+    consul.respondWith((call) =>
+      call.path === "/v1/catalog/services"
+        ? { status: 200, body: "{}" }
+        : call.path.startsWith("/v1/health/service/")
+          ? { status: 200, body: "[]" }
+          : { status: 200, body: "" },
+    );
   });
 
   afterEach(async () => {
@@ -183,7 +193,9 @@ describe("router process with a Consul that refuses the registration", () => {
 
     // THEN it tried once, said why, and exited 1 without deregistering anything
     expect(exit).toStrictEqual({ code: 1, signal: null });
-    expect(consul.calls.map(({ method, path }) => `${method} ${path}`)).toStrictEqual([
+    // Only the agent endpoints: the router also reads the catalog.
+    const agentCalls = consul.calls.filter((call) => call.path.startsWith("/v1/agent/"));
+    expect(agentCalls.map(({ method, path }) => `${method} ${path}`)).toStrictEqual([
       "PUT /v1/agent/service/register",
     ]);
     const fatal = proc.lines

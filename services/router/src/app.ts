@@ -1,12 +1,46 @@
 /**
- * The router's fastify app: the shared operational routes, with the router's configuration
- * summarised in `/info`. The MCP gateway routes (`/mcp`, `/sse`, `/messages`,
- * `/services/<name>/mcp`) are added by later issues.
+ * The router's fastify app: the MCP gateway (DESIGN "router") on top of the shared operational
+ * routes.
+ *
+ * - `/mcp`, `/sse` + `/messages`: the merged catalog of every MCP service (`gateway-routes`,
+ *   `sse-routes`).
+ * - `/services/<name>/mcp`: one service, transparently (`passthrough-routes`).
+ * - `/.well-known/oauth-protected-resource`: what clients probe before connecting (`auth`).
+ * - `/internal/v1/*`: what replicas ask each other (`internal-routes`).
+ *
+ * Discovery (Consul and/or static) feeds the upstream instances; the catalog lists them; no
+ * client session state lives in the replica, so any replica serves any request.
  */
 import type { BuildContext } from "@mcp-platform/shared";
-import { createServiceApp } from "@mcp-platform/shared";
+import {
+  createMetrics,
+  createServiceApp,
+  mcpErrorHandler,
+  Readiness,
+  RequestGuard,
+  resolveAdvertiseAddress,
+  urlHost,
+} from "@mcp-platform/shared";
 import type { FastifyInstance } from "fastify";
+import type { AddressInfo } from "node:net";
+import { Catalog } from "./catalog/catalog";
+import type { WatchTiming } from "./discovery/consul-watch";
+import { Discovery } from "./discovery/discovery";
 import type { RouterEnv, StaticServices } from "./env";
+import { BearerAuth, protectedResourceRoutes } from "./http/auth";
+import { ClientStreams } from "./http/client-streams";
+import { DrainGate } from "./http/drain";
+import type { RouterContext } from "./http/context";
+import { gatewayRoutes } from "./http/gateway-routes";
+import { internalRoutes } from "./http/internal-routes";
+import { passthroughRoutes } from "./http/passthrough-routes";
+import { Peers } from "./http/peers";
+import { SseSessions, sseRoutes } from "./http/sse-routes";
+import { GatewayHandler } from "./mcp/gateway-handler";
+import { InFlight } from "./mcp/in-flight";
+import { RouterMetrics } from "./metrics";
+import { ephemeralSecret, SessionSealer } from "./session-token";
+import { Upstreams } from "./upstream/upstreams";
 
 /** The router's `/info` `config`: what it was configured with, secrets reduced to facts. */
 export interface RouterInfo {
@@ -31,11 +65,168 @@ export function routerInfo(env: RouterEnv): RouterInfo {
   };
 }
 
-/** Builds the router app; never listens (`main.ts` does, through `runService`). */
-export function buildApp(options: BuildContext<RouterEnv>): FastifyInstance {
-  const info = routerInfo(options.env);
-  return createServiceApp(options, {
-    bodyLimit: options.env.MCP_MAX_BODY_BYTES,
-    details: () => ({ ...info }),
+/** Interval of SSE keep-alive comments (clients and balancers give up on silent streams). */
+export const KEEP_ALIVE_MS = 15_000;
+/** How long shutdown waits for calls in flight before ending the streams. */
+export const DRAIN_CALLS_MS = 12_000;
+
+/** Test seams: Consul timings. */
+export interface RouterOverrides {
+  readonly watchTiming?: Partial<WatchTiming>;
+  readonly keepAliveMs?: number;
+}
+
+/** This replica's base URL as peers reach it. */
+function selfUrl(env: RouterEnv, port: number): string {
+  let host = "127.0.0.1";
+  try {
+    host = resolveAdvertiseAddress({ serviceAddress: env.SERVICE_ADDRESS, host: env.HOST });
+  } catch {
+    // No routable interface: peers cannot reach this replica anyway; loopback keeps it local.
+  }
+  return `http://${urlHost(host)}:${port}`;
+}
+
+/**
+ * Builds the router app; never listens (`main.ts` does, through `runService`). Discovery and the
+ * catalog start once the app listens and stop when it closes.
+ */
+export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOverrides = {}): FastifyInstance {
+  const { env, logger } = options;
+  const info = routerInfo(env);
+  const serviceMetrics = createMetrics({ service: env.SERVICE_NAME });
+  const metrics = new RouterMetrics(serviceMetrics.registry);
+  const readiness = new Readiness();
+  if (env.ROUTER_SESSION_KEY === undefined) {
+    logger.warn(
+      "ROUTER_SESSION_KEY is unset: sessions are sealed with a random key and only this replica can serve them",
+    );
+  }
+  const sealer = new SessionSealer({
+    secret: env.ROUTER_SESSION_KEY ?? ephemeralSecret(),
+    ttlSeconds: env.ROUTER_SESSION_TTL_SECONDS,
   });
+  const discovery = new Discovery({
+    logger,
+    ...(env.ROUTER_STATIC_SERVICES === undefined ? {} : { staticServices: env.ROUTER_STATIC_SERVICES }),
+    staticPeers: env.ROUTER_PEERS,
+    ...(env.CONSUL_HTTP_ADDR === undefined
+      ? {}
+      : {
+          consul: {
+            address: env.CONSUL_HTTP_ADDR,
+            token: env.CONSUL_HTTP_TOKEN,
+            selfName: env.SERVICE_NAME,
+            ...(overrides.watchTiming === undefined ? {} : { timing: overrides.watchTiming }),
+          },
+        }),
+    onConsulError: () => metrics.discoveryErrors.inc(),
+  });
+  const upstreams = new Upstreams({
+    logger,
+    metrics,
+    ejection: {
+      failuresToEject: env.ROUTER_EJECT_AFTER_FAILURES,
+      baseMs: env.ROUTER_EJECT_BASE_MS,
+      maxMs: 30_000,
+    },
+  });
+  const catalog = new Catalog({ upstreams, logger, metrics, refreshMs: env.ROUTER_CATALOG_REFRESH_MS });
+  const peers = new Peers({ sealer, logger, metrics });
+  const drain = new DrainGate({ quietMs: env.ROUTER_DRAIN_QUIET_MS, maxMs: env.ROUTER_DRAIN_MAX_MS });
+  const context: RouterContext = {
+    drain,
+    sealer,
+    catalog,
+    upstreams,
+    metrics,
+    logger,
+    peers,
+    inFlight: new InFlight(),
+    streams: new ClientStreams({ keepAliveMs: overrides.keepAliveMs ?? KEEP_ALIVE_MS, metrics }),
+    keepAliveMs: overrides.keepAliveMs ?? KEEP_ALIVE_MS,
+    handler: new GatewayHandler({
+      catalog,
+      upstreams,
+      logger,
+      callTimeoutMs: env.ROUTER_CALL_TIMEOUT_MS,
+      callMaxMs: env.ROUTER_CALL_MAX_MS,
+      version: options.version,
+    }),
+  };
+  const sse = new SseSessions(context);
+
+  // Services that gain or lose their last instance are listed or dropped by the catalog itself
+  // (availability events); the first view makes it list everything once, to become ready.
+  discovery.on("changed", (view) => {
+    upstreams.update(view.services);
+    peers.update(view.peers);
+    if (!catalog.ready) void catalog.sync();
+  });
+  catalog.on("changed", (lists) => {
+    for (const list of lists) {
+      const notification = { jsonrpc: "2.0" as const, method: `notifications/${list}/list_changed` };
+      context.streams.broadcast(notification);
+      sse.broadcast(notification);
+    }
+  });
+  readiness.addCheck("discovery", () => ({
+    ok: discovery.current !== undefined,
+    detail: discovery.current === undefined ? "waiting for the first discovery answer" : "ok",
+  }));
+  readiness.addCheck("catalog", () => ({
+    ok: catalog.ready,
+    detail: catalog.ready ? `${catalog.current.tools.length} tools` : "listing services",
+  }));
+
+  const app = createServiceApp(options, {
+    bodyLimit: env.MCP_MAX_BODY_BYTES,
+    details: () => ({
+      ...info,
+      services: upstreams.availableServices(),
+      tools: catalog.current.tools.length,
+      inFlight: context.inFlight.size,
+      streams: context.streams.size,
+      sseSessions: sse.size,
+    }),
+    metrics: serviceMetrics,
+    readiness,
+  });
+  drain.install(app);
+  const auth = new BearerAuth(env.ROUTER_AUTH_TOKENS ?? []);
+  protectedResourceRoutes(app, auth);
+  void app.register(async (mcp) => {
+    const guard = new RequestGuard({
+      allowedOrigins: env.MCP_ALLOWED_ORIGINS,
+      allowedHosts: env.MCP_ALLOWED_HOSTS,
+    });
+    mcp.addHook("onRequest", guard.hook());
+    mcp.addHook("onRequest", auth.hook());
+    mcp.setErrorHandler(mcpErrorHandler(env.MCP_MAX_BODY_BYTES));
+    gatewayRoutes(mcp, context);
+    sseRoutes(mcp, context, sse);
+    passthroughRoutes(mcp, context);
+  });
+  void app.register(internalRoutes, { context, sse });
+
+  app.addHook("onListen", async () => {
+    peers.selfUrl = selfUrl(env, (app.server.address() as AddressInfo).port);
+    discovery.start();
+    catalog.start();
+  });
+  // Readiness is already false (balancers stop sending); let calls in flight finish, then end the
+  // streams so their clients reconnect elsewhere and the server can close.
+  app.addHook("preClose", async () => {
+    const idle = await context.inFlight.waitIdle(DRAIN_CALLS_MS);
+    if (!idle) logger.warn({ inFlight: context.inFlight.size }, "closing with calls still in flight");
+    context.streams.closeAll();
+    sse.closeAll();
+  });
+  app.addHook("onClose", async () => {
+    catalog.stop();
+    await discovery.stop();
+    await upstreams.close();
+    peers.close();
+  });
+  return app;
 }

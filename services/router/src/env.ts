@@ -1,12 +1,14 @@
 /**
  * The router's environment (DESIGN.md "How a service is started", router table), validated at
- * boot. Discovery, sessions and auth that use these values come in later issues; for now they
- * are parsed, so a bad deployment fails at start, and summarised in `/info`.
+ * boot. The DESIGN table names the three variables every deployment sets; the tuning knobs below
+ * them have defaults that suit both the dev stack and prod, and are documented in
+ * services/README.md.
  */
 import {
   commaListField,
   commonEnvSchema,
   httpUrlField,
+  integerField,
   jsonField,
   mcpTransportEnvShape,
   serviceIdField,
@@ -36,16 +38,45 @@ const authTokenField = () =>
     .min(16, { error: "tokens must be at least 16 characters" })
     .regex(/^\S+$/, { error: "tokens must not contain whitespace" });
 
+/** A peer router's base URL (`http://10.0.0.7:3000`), without path or trailing slash. */
+const peerUrlField = () => httpUrlField().transform((url) => url.replace(/\/+$/, ""));
+
 /** Every variable the router reads. */
 export const RouterEnvSchema = commonEnvSchema({ port: ROUTER_DEFAULT_PORT, serviceName: "router" }).extend({
   /** Static discovery, used instead of (or besides) Consul. */
   ROUTER_STATIC_SERVICES: jsonField(StaticServicesSchema).optional(),
-  /** Secret from which session ids are sealed (AES-GCM); required once sessions are sealed. */
+  /**
+   * Secret from which session ids are sealed (AES-256-GCM, key derived with HKDF). Every replica
+   * must share it; when unset, a random per-process key is used and sessions cannot move between
+   * replicas (a warning says so at boot).
+   */
   ROUTER_SESSION_KEY: z.string().min(32, { error: "must be at least 32 characters" }).optional(),
   /** Bearer tokens clients must present; when unset the router does not require one. */
   ROUTER_AUTH_TOKENS: commaListField(authTokenField())
     .refine((tokens) => tokens.length > 0, { error: "must list at least one token when set" })
     .optional(),
+  /**
+   * The other router replicas' base URLs when there is no Consul (with Consul the router finds
+   * them as instances of its own SERVICE_NAME). Used to forward client cancellations to the
+   * replica running the call.
+   */
+  ROUTER_PEERS: commaListField(peerUrlField()).default([]),
+  /** How long a sealed session id stays valid after `initialize` (default 7 days). */
+  ROUTER_SESSION_TTL_SECONDS: integerField(60, 90 * 86_400).default(7 * 86_400),
+  /** Upstream call timeout, reset by every progress notification (default 60 s). */
+  ROUTER_CALL_TIMEOUT_MS: integerField(100, 3_600_000).default(60_000),
+  /** Upper bound of one upstream call however much progress it reports (default 10 min). */
+  ROUTER_CALL_MAX_MS: integerField(100, 86_400_000).default(600_000),
+  /** Interval of the periodic catalog re-list (default 30 s). */
+  ROUTER_CATALOG_REFRESH_MS: integerField(100, 3_600_000).default(30_000),
+  /** Consecutive transport failures that eject an instance (default 3). */
+  ROUTER_EJECT_AFTER_FAILURES: integerField(1, 100).default(3),
+  /** First ejection period; doubled per failed probe up to 30 s (default 1 s). */
+  ROUTER_EJECT_BASE_MS: integerField(10, 600_000).default(1_000),
+  /** On SIGTERM the router keeps serving until no request came for this long (default 1 s)… */
+  ROUTER_DRAIN_QUIET_MS: integerField(0, 60_000).default(1_000),
+  /** …but no longer than this (default 10 s; keep it below SHUTDOWN_TIMEOUT_MS). */
+  ROUTER_DRAIN_MAX_MS: integerField(0, 300_000).default(10_000),
   ...mcpTransportEnvShape,
 });
 

@@ -29,6 +29,15 @@ describe("RouterEnvSchema", () => {
       SERVICE_NAME: "router",
       LOG_LEVEL: "info",
       SHUTDOWN_TIMEOUT_MS: 25_000,
+      ROUTER_PEERS: [],
+      ROUTER_SESSION_TTL_SECONDS: 604_800,
+      ROUTER_CALL_TIMEOUT_MS: 60_000,
+      ROUTER_CALL_MAX_MS: 600_000,
+      ROUTER_CATALOG_REFRESH_MS: 30_000,
+      ROUTER_EJECT_AFTER_FAILURES: 3,
+      ROUTER_EJECT_BASE_MS: 1_000,
+      ROUTER_DRAIN_QUIET_MS: 1_000,
+      ROUTER_DRAIN_MAX_MS: 10_000,
       MCP_ALLOWED_ORIGINS: [],
       MCP_MAX_BODY_BYTES: 1_048_576,
       MCP_ALLOWED_HOSTS: [],
@@ -100,6 +109,7 @@ describe("router buildApp", () => {
       ROUTER_AUTH_TOKENS: TOKENS.join(","),
       MCP_ALLOWED_ORIGINS: "https://app.example.com",
       MCP_MAX_BODY_BYTES: "65536",
+      ROUTER_DRAIN_QUIET_MS: "0",
     });
     const app = buildApp({ env, logger: silentLogger(), version: "0.1.0" });
 
@@ -115,19 +125,29 @@ describe("router buildApp", () => {
       authTokenCount: 2,
       allowedOrigins: ["https://app.example.com"],
       maxBodyBytes: 65_536,
+      services: [],
+      tools: 0,
+      inFlight: 0,
+      streams: 0,
+      sseSessions: 0,
     });
     for (const secret of [SESSION_KEY, ...TOKENS]) expect(response.body).not.toContain(secret);
   });
 
-  it("is ready with no checks and never listens by itself", async () => {
+  it("is not ready before it has discovered and listed the services, and never listens by itself", async () => {
     // GIVEN a default router app
-    const app = buildApp({ env: loadEnv(RouterEnvSchema, {}), logger: silentLogger(), version: "0.1.0" });
+    const env = loadEnv(RouterEnvSchema, { ROUTER_DRAIN_QUIET_MS: "0" });
+    const app = buildApp({ env, logger: silentLogger(), version: "0.1.0" });
 
     // WHEN probed
     const ready = await app.inject({ method: "GET", url: "/health/ready" });
 
     // THEN
-    expect([ready.statusCode, app.server.listening]).toStrictEqual([200, false]);
+    expect([
+      ready.statusCode,
+      (ready.json() as { failed: string[] }).failed,
+      app.server.listening,
+    ]).toStrictEqual([503, ["discovery", "catalog"], false]);
     await app.close();
   });
 });

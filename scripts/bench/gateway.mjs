@@ -1,0 +1,227 @@
+// The gateway figures of `npm run bench`: tool calls per second and p50/p99 through the full
+// gateway path (HAProxy → router → mcp-server built-in `echo`) and straight to one router, plus
+// each router's resident memory with 2,000 idle sessions open. Everything runs on loopback,
+// started by the same launcher as `npm run local` (scripts/local/launcher.ts); bounded in count.
+//
+//   node scripts/bench/gateway.mjs      (standalone; `npm run bench` calls benchGateway)
+import { readFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { pathToFileURL } from "node:url";
+import { Pool } from "undici";
+import { loadLauncher, root } from "../local/load-launcher.mjs";
+
+/** The tool the load calls: the built-in `echo` service's `echo`, as the merged catalog names it. */
+const TOOL = "echo__echo";
+/** Idle sessions opened for the memory figure. */
+const IDLE_SESSIONS = 2000;
+const PROTOCOL = "2025-06-18";
+const JSON_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+
+/** The JSON-RPC message in a JSON or SSE (`data: ...`) response body. */
+function messageOf(contentType, text) {
+  if (contentType?.startsWith("text/event-stream")) {
+    const line = text.split("\n").find((l) => l.startsWith("data: "));
+    return JSON.parse(line.slice(6));
+  }
+  return JSON.parse(text);
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * The closed loop of scripts/bench/load.mjs (`concurrency` workers calling one after another,
+ * every answer checked), for a tool named `tool`. Kept here until load.mjs takes a tool name.
+ */
+async function loadTool({ url, headers = {}, total, concurrency, tool, warmup = 200 }) {
+  const target = new URL(url);
+  const pool = new Pool(target.origin, { connections: concurrency, pipelining: 1 });
+  let next = 0;
+  const latencies = [];
+  const call = async (record) => {
+    const id = ++next;
+    const message = `m${id}`;
+    const started = performance.now();
+    const res = await pool.request({
+      path: target.pathname,
+      method: "POST",
+      headers: { ...JSON_HEADERS, ...headers },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id,
+        method: "tools/call",
+        params: { name: tool, arguments: { message } },
+      }),
+    });
+    const text = await res.body.text();
+    const answer = messageOf(res.headers["content-type"], text);
+    if (
+      res.statusCode !== 200 ||
+      answer.id !== id ||
+      !JSON.stringify(answer.result?.content ?? "").includes(message)
+    ) {
+      throw new Error(`bad answer (${res.statusCode}): ${text.slice(0, 200)}`);
+    }
+    if (record) latencies.push(performance.now() - started);
+  };
+  const worker = async (count, record) => {
+    for (let i = 0; i < count; i++) await call(record);
+  };
+  await Promise.all(
+    Array.from({ length: concurrency }, () => worker(Math.ceil(warmup / concurrency), false)),
+  );
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, () => worker(Math.ceil(total / concurrency), true)));
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  return {
+    calls: latencies.length,
+    callsPerSecond: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}
+
+/** One POST over `agent`; resolves with status, headers and body text. */
+function post(url, body, headers, agent) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: "POST", agent, headers: { ...JSON_HEADERS, ...headers } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, text }));
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+/** Opens a session (initialize + initialized) and returns its id. */
+async function openSession(mcpUrl, agent) {
+  const init = await post(
+    mcpUrl,
+    {
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: "bench", version: "1" } },
+    },
+    {},
+    agent,
+  );
+  const session = init.headers["mcp-session-id"];
+  if (init.status !== 200 || typeof session !== "string")
+    throw new Error(`initialize failed: ${init.status} ${init.text}`);
+  const headers = { "mcp-session-id": session, "mcp-protocol-version": PROTOCOL };
+  await post(mcpUrl, { jsonrpc: "2.0", method: "notifications/initialized" }, headers, agent);
+  return session;
+}
+
+/** Opens the standalone GET stream an idle SDK client keeps; resolves once its headers arrived. */
+function openStream(mcpUrl, session, agent) {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      mcpUrl,
+      {
+        agent,
+        headers: { accept: "text/event-stream", "mcp-session-id": session, "mcp-protocol-version": PROTOCOL },
+      },
+      (res) => {
+        if (res.statusCode !== 200) reject(new Error(`GET stream answered ${res.statusCode}`));
+        res.resume();
+        resolve(req);
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Resident memory of a process, in MiB. */
+function rssMiB(pid) {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"));
+  return Number(line?.replace(/\D+/g, "") ?? 0) / 1024;
+}
+
+/**
+ * Runs the gateway figures: `{ haproxyPath, routerDirect }` (calls/s, p50, p99) and
+ * `routerRssMiBWith2000IdleSessions` (with `routerRssMiBBefore`), one entry per router.
+ *
+ * `npm run bench` passes its `runLoad` (scripts/bench/load.mjs) too; it is not used yet, because
+ * it calls a tool named `echo` while the merged catalog names it `echo__echo`: the same loop runs
+ * from here (`loadTool`) until `runLoad` takes a tool name.
+ */
+export async function benchGateway({ total, concurrency }) {
+  const load = (options) => loadTool({ ...options, tool: TOOL });
+  const { haproxyPath, routerDirect } = await withPlatform(async (platform, agent) => {
+    const gateway = `${platform.gatewayUrl}/mcp`;
+    const session = await openSession(gateway, agent);
+    const headers = { "mcp-session-id": session, "mcp-protocol-version": PROTOCOL };
+    return {
+      haproxyPath: await load({ url: gateway, headers, total, concurrency }),
+      routerDirect: await load({ url: `${platform.routers[0].url}/mcp`, headers, total, concurrency }),
+    };
+  });
+  // On a fresh platform: after a load, V8's young generation has grown (it sizes itself from the
+  // machine's memory), which would hide what the sessions themselves cost.
+  const memory = await withPlatform(async (platform, agent, streams) => {
+    const gateway = `${platform.gatewayUrl}/mcp`;
+    const routerRssMiBBefore = platform.routers.map((r) => rssMiB(r.pid));
+    for (let opened = 0; opened < IDLE_SESSIONS; opened += 100) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(100, IDLE_SESSIONS - opened) }, async () =>
+          openStream(gateway, await openSession(gateway, agent), agent),
+        ),
+      );
+      streams.push(...batch);
+    }
+    return {
+      routerRssMiBBefore,
+      routerRssMiBWith2000IdleSessions: platform.routers.map((r) => rssMiB(r.pid)),
+    };
+  });
+  return { haproxyPath, routerDirect, ...memory };
+}
+
+/** Runs `work` against a fresh gateway platform (2 routers, the built-in echo service), then stops it. */
+async function withPlatform(work) {
+  const { launchPlatform } = await loadLauncher();
+  const platform = await launchPlatform({
+    root,
+    routers: 2,
+    services: ["echo"],
+    instances: 1,
+    monitor: false,
+    ports: "random",
+  });
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const streams = [];
+  try {
+    return await work(platform, agent, streams);
+  } finally {
+    for (const stream of streams) stream.destroy();
+    agent.destroy();
+    await platform.stop();
+  }
+}
+
+const fmt = (r) =>
+  `${r.callsPerSecond.toFixed(0).padStart(7)} calls/s   p50 ${r.p50.toFixed(2).padStart(6)} ms   p99 ${r.p99.toFixed(2).padStart(6)} ms`;
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const total = Number(process.env.BENCH_CALLS ?? 20000);
+  const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
+  const result = await benchGateway({ total, concurrency });
+  console.log(`${total} calls, ${concurrency} concurrent, on ${process.version}`);
+  console.log(`gateway: haproxy → router → mcp-server   ${fmt(result.haproxyPath)}`);
+  console.log(`gateway: router direct → mcp-server      ${fmt(result.routerDirect)}`);
+  console.log(
+    `router RSS with ${IDLE_SESSIONS} idle sessions      ${result.routerRssMiBWith2000IdleSessions
+      .map((mib) => `${mib.toFixed(1)} MiB`)
+      .join(", ")} (before: ${result.routerRssMiBBefore.map((mib) => `${mib.toFixed(1)} MiB`).join(", ")})`,
+  );
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// `npm run local`: the whole platform on this machine, no Docker. HAProxy (from PATH) with the
+// static-servers config rendered from the dev stack's topology, router replicas, every MCP
+// service of the catalog and the network monitor, all as processes on 127.0.0.1. Prints the
+// gateway URL and how to connect; Ctrl-C stops everything and exits 0.
+//
+//   npm run local -- [--routers N] [--services a,b] [--instances N] [--random-ports] [--debug]
+import { parseArgs } from "node:util";
+import { loadLauncher, root } from "./local/load-launcher.mjs";
+
+const USAGE =
+  "usage: npm run local -- [--routers N] [--services a,b] [--instances N] [--random-ports] [--debug]";
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      routers: { type: "string" },
+      services: { type: "string" },
+      instances: { type: "string" },
+      "random-ports": { type: "boolean", default: false },
+      debug: { type: "boolean", default: false },
+    },
+  }));
+} catch (error) {
+  process.stderr.write(`${error.message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+const count = (text, name) => {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error(`--${name} must be an integer from 1 to 16`);
+  return n;
+};
+
+const say = (message) => process.stdout.write(`  ${message}\n`);
+
+const { launchPlatform } = await loadLauncher();
+let platform;
+try {
+  platform = await launchPlatform({
+    root,
+    routers: count(values.routers, "routers"),
+    instances: count(values.instances, "instances"),
+    services: values.services
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+    ports: values["random-ports"] ? "random" : "topology",
+    logLevel: values.debug ? "debug" : "info",
+    keepLines: false,
+    logFiles: true,
+    say,
+    onExit: (proc, status) =>
+      say(
+        `! ${proc.name} exited (${status.signal ?? `code ${status.code}`}); see ${platform?.workDir}/logs/${proc.name}.log`,
+      ),
+  });
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+  process.exit(1);
+}
+
+const gw = platform.gatewayUrl;
+const lines = [
+  "",
+  `MCP Platform is up (no Docker). Gateway: ${gw}/mcp`,
+  "",
+  `  Streamable HTTP   ${gw}/mcp            (the merged catalog: tools named <service>__<tool>)`,
+  `  Legacy SSE        ${gw}/sse`,
+  ...Object.keys(platform.services).map(
+    (id) => `  ${id.padEnd(17)} ${gw}/services/${id}/mcp   (one service, transparently)`,
+  ),
+  `  HAProxy stats     ${platform.statsUrl}/`,
+  ...(platform.monitorUrl === undefined ? [] : [`  Monitor           ${platform.monitorUrl}/`]),
+  `  Routers           ${platform.routers.map((r) => r.url).join("  ")}`,
+  `  Logs              ${platform.workDir}/logs/`,
+  ...platform.notes.map((note) => `  note: ${note}`),
+  "",
+  "Connect a client:",
+  `  Claude Code   claude mcp add --transport http mcp-platform ${gw}/mcp`,
+  `  Cursor        ~/.cursor/mcp.json: {"mcpServers": {"mcp-platform": {"url": "${gw}/mcp"}}}`,
+  `  curl          curl -si ${gw}/mcp -H 'content-type: application/json' \\`,
+  `                  -H 'accept: application/json, text/event-stream' \\`,
+  `                  -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'`,
+  "",
+  "Ctrl-C stops everything.",
+  "",
+];
+process.stdout.write(lines.join("\n"));
+
+let stopping = false;
+const shutdown = async (signal) => {
+  if (stopping) return;
+  stopping = true;
+  say(`${signal}: stopping…`);
+  await platform.stop();
+  say("stopped");
+  process.exit(0);
+};
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));

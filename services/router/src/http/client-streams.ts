@@ -1,0 +1,65 @@
+/**
+ * The long-lived client streams one replica holds on the merged catalog: Streamable HTTP
+ * standalone `GET /mcp` streams. They carry `notifications/<list>/list_changed` when this
+ * replica's catalog changes, and keep-alive comments in between; any replica can hold a
+ * session's stream, since it needs nothing but the catalog every replica has.
+ */
+import type { ServerResponse } from "node:http";
+import type { JSONRPCNotification } from "@modelcontextprotocol/sdk/types.js";
+import type { RouterMetrics } from "../metrics";
+import { SSE_HEADERS, SSE_KEEP_ALIVE, sseEvent } from "./post-response";
+
+interface Stream {
+  readonly session: string;
+  readonly res: ServerResponse;
+  readonly keepAlive: NodeJS.Timeout;
+}
+
+/** Standalone GET streams of this replica. */
+export class ClientStreams {
+  private readonly streams = new Set<Stream>();
+
+  constructor(private readonly options: { keepAliveMs: number; metrics: RouterMetrics }) {}
+
+  /** Open streams. */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Starts a stream on `res` for session nonce `session`, echoing `sessionId`. */
+  open(session: string, sessionId: string, res: ServerResponse): void {
+    res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId });
+    // Send the headers now: clients wait for them before treating the stream as open.
+    res.flushHeaders();
+    const keepAlive = setInterval(() => {
+      if (!res.writableEnded) res.write(SSE_KEEP_ALIVE);
+    }, this.options.keepAliveMs);
+    keepAlive.unref();
+    const stream: Stream = { session, res, keepAlive };
+    this.streams.add(stream);
+    this.options.metrics.streams.inc({ transport: "streamable-http" });
+    res.once("close", () => this.drop(stream));
+  }
+
+  /** Writes `notification` on every stream. */
+  broadcast(notification: JSONRPCNotification): void {
+    const event = sseEvent(notification);
+    for (const stream of this.streams) if (!stream.res.writableEnded) stream.res.write(event);
+  }
+
+  /** Ends the streams of one session (DELETE). */
+  closeSession(session: string): void {
+    for (const stream of this.streams) if (stream.session === session) stream.res.end();
+  }
+
+  /** Ends every stream (shutdown: clients reconnect through the balancer to another replica). */
+  closeAll(): void {
+    for (const stream of this.streams) stream.res.end();
+  }
+
+  private drop(stream: Stream): void {
+    if (!this.streams.delete(stream)) return;
+    clearInterval(stream.keepAlive);
+    this.options.metrics.streams.dec({ transport: "streamable-http" });
+  }
+}

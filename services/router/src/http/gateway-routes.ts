@@ -1,0 +1,156 @@
+/**
+ * `/mcp`: the merged catalog over Streamable HTTP, served statelessly. `initialize` is answered
+ * with a sealed session id carrying the negotiated protocol version and the client's
+ * capabilities; every later request, on any replica, is served from that id alone:
+ *
+ * - `POST` answers its requests itself (JSON, or an SSE stream when a request is forwarded, so
+ *   progress reaches the client on the same response); `notifications/cancelled` aborts the
+ *   request here, or is offered to the peers when another replica runs it.
+ * - `GET` opens a standalone stream for `list_changed` on whichever replica receives it.
+ * - `DELETE` ends this replica's streams of the session. The id itself stays valid until it
+ *   expires: there is no shared state to revoke it in (see docs/DESIGN.md).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { JSONRPCMessage, JSONRPCRequest, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import {
+  InitializeRequestSchema,
+  isInitializeRequest,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+} from "@modelcontextprotocol/sdk/types.js";
+import { JSONRPC_ERROR, sendJsonRpcError } from "@mcp-platform/shared";
+import { errorObject, FORWARDED_METHODS } from "../mcp/gateway-handler";
+import type { GatewaySession } from "../session-token";
+import { compactCapabilities } from "../session-token";
+import type { RouterContext } from "./context";
+import {
+  checkAccept,
+  checkProtocolVersion,
+  invalidRequest,
+  parseMessages,
+  SESSION_HEADER,
+  sessionOf,
+} from "./context";
+import { PostResponse } from "./post-response";
+
+const POST_ACCEPT = ["application/json", "text/event-stream"] as const;
+const STREAM_ACCEPT = ["text/event-stream"] as const;
+
+/** Handles a client's `notifications/cancelled` for a gateway session (any transport). */
+export function cancelRequest(
+  context: RouterContext,
+  sessionToken: string,
+  nonce: string,
+  params: unknown,
+): void {
+  const { requestId, reason } = (params ?? {}) as { requestId?: RequestId; reason?: string };
+  if (requestId === undefined) return;
+  const why = typeof reason === "string" ? reason : "cancelled by the client";
+  if (context.inFlight.cancel(nonce, requestId, why)) {
+    context.logger.info({ peerForwarded: false }, "request cancelled by the client");
+    return;
+  }
+  void context.peers.broadcastCancel({ session: sessionToken, requestId, reason: why });
+}
+
+/** Registers `/mcp`. */
+export function gatewayRoutes(app: FastifyInstance, context: RouterContext): void {
+  app.post("/mcp", async (request, reply) => {
+    const parsed = parseMessages(request.body);
+    if ("invalid" in parsed) return invalidRequest(reply, parsed.invalid);
+    if (!checkAccept(request, reply, POST_ACCEPT)) return reply;
+    const { messages } = parsed;
+    if (messages.some((message) => isInitializeRequest(message))) {
+      if (messages.length > 1) return invalidRequest(reply, "Invalid Request: initialize must be sent alone");
+      return initialize(context, messages[0] as JSONRPCRequest, reply);
+    }
+    const session = sessionOf(context, request, reply, "gateway");
+    if (session === undefined || !checkProtocolVersion(request, reply)) return reply;
+    return answer(context, session.token, session.payload, messages, reply);
+  });
+
+  const stream = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.headers[SESSION_HEADER] === undefined) {
+      // No session, so no stream to offer (MCP spec: 405); clients POST initialize first.
+      void reply.header("allow", "POST, GET, DELETE");
+      return sendJsonRpcError(
+        reply,
+        405,
+        JSONRPC_ERROR.refused,
+        "Method Not Allowed: open a session with POST first",
+      );
+    }
+    const session = sessionOf(context, request, reply, "gateway");
+    if (session === undefined || !checkProtocolVersion(request, reply)) return reply;
+    if (!checkAccept(request, reply, STREAM_ACCEPT)) return reply;
+    reply.hijack();
+    context.streams.open(session.payload.n, session.token, reply.raw);
+    return reply;
+  };
+  app.get("/mcp", stream);
+
+  app.delete("/mcp", async (request, reply) => {
+    const session = sessionOf(context, request, reply, "gateway");
+    if (session === undefined) return reply;
+    context.streams.closeSession(session.payload.n);
+    return reply.code(200).send();
+  });
+}
+
+/** Answers `initialize`: negotiates, seals the session, replies with JSON. */
+function initialize(context: RouterContext, message: JSONRPCRequest, reply: FastifyReply): FastifyReply {
+  let result;
+  try {
+    result = context.handler.initialize(message);
+  } catch (error) {
+    return reply.code(200).send({ jsonrpc: "2.0", id: message.id, error: errorObject(error) });
+  }
+  const params = InitializeRequestSchema.parse(message).params;
+  const { token } = context.sealer.seal({
+    t: "gateway",
+    pv: result.protocolVersion,
+    cc: compactCapabilities(params.capabilities as Record<string, unknown>),
+    ci: { name: params.clientInfo.name, version: params.clientInfo.version },
+  });
+  context.metrics.sessions.inc({ endpoint: "gateway" });
+  return reply.code(200).header(SESSION_HEADER, token).send({ jsonrpc: "2.0", id: message.id, result });
+}
+
+/** Handles the messages of one POST in an established session. */
+function answer(
+  context: RouterContext,
+  token: string,
+  session: GatewaySession,
+  messages: readonly JSONRPCMessage[],
+  reply: FastifyReply,
+): FastifyReply {
+  const requests: JSONRPCRequest[] = [];
+  for (const message of messages) {
+    if (isJSONRPCRequest(message)) requests.push(message);
+    else if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
+      cancelRequest(context, token, session.n, message.params);
+    }
+    // Other notifications (initialized, roots/list_changed) and responses need no answer: the
+    // merged catalog sends clients no requests.
+  }
+  if (requests.length === 0) return reply.code(202).send();
+  reply.hijack();
+  const response = new PostResponse(reply.raw, {
+    stream: requests.some((r) => FORWARDED_METHODS.has(r.method)),
+    expected: requests.length,
+    sessionId: token,
+    keepAliveMs: context.keepAliveMs,
+    closeConnection: context.drain.draining,
+  });
+  requests.forEach((req, index) => {
+    const running = context.inFlight.begin(session.n, req.id);
+    void context.handler
+      .handle(req, { signal: running.signal, notify: (notification) => response.notify(notification) })
+      .then((message) => {
+        running.end();
+        // A cancelled request gets no response (MCP "Cancellation"); the answer still completes.
+        response.respond(index, running.signal.aborted ? undefined : message);
+      });
+  });
+  return reply;
+}

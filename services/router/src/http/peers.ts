@@ -1,0 +1,142 @@
+/**
+ * Talking to the other router replicas. Two things need the replica that holds some state:
+ *
+ * - a legacy SSE session's messages go to the replica holding its stream (the stream's owner is
+ *   sealed into the session's endpoint URL, so any replica knows where to send a POST);
+ * - a client's cancellation reaches whichever replica the balancer picked, while the call runs
+ *   on the one that received it; the cancellation is offered to every peer.
+ *
+ * Peers authenticate with a short-lived token sealed with the shared session key
+ * (`x-router-peer`), so the internal endpoints are closed to clients even though the balancer
+ * forwards every path.
+ */
+import { Agent, request as httpRequest } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
+import type { Logger } from "@mcp-platform/shared";
+import { errorText } from "@mcp-platform/shared";
+import type { RouterMetrics } from "../metrics";
+import type { SessionSealer } from "../session-token";
+import { failedBeforeSending } from "../upstream/upstream-transport";
+
+/** Header carrying the peer token. */
+export const PEER_HEADER = "x-router-peer";
+/** How old a peer token may be when it arrives. */
+const PEER_TOKEN_MAX_AGE_S = 300;
+/** A sender mints a new token after this long. */
+const PEER_TOKEN_REFRESH_MS = 60_000;
+/** Timeout of one internal request. */
+const PEER_TIMEOUT_MS = 10_000;
+
+/** Paths of the internal endpoints. */
+export const INTERNAL_PATHS = {
+  cancel: "/internal/v1/cancel",
+  sseMessage: "/internal/v1/sse-message",
+} as const;
+
+/** An internal request's answer. */
+export interface PeerAnswer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** The peer could not be reached at all (it is gone): nothing was delivered. */
+export class PeerUnreachableError extends Error {}
+
+/** The replica's view of its peers. */
+export class Peers {
+  private peers: readonly string[] = [];
+  private self = "";
+  private token: { value: string; at: number } | undefined;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+  constructor(private readonly options: { sealer: SessionSealer; logger: Logger; metrics: RouterMetrics }) {}
+
+  /** This replica's base URL, as peers reach it. */
+  get selfUrl(): string {
+    return this.self;
+  }
+
+  set selfUrl(url: string) {
+    this.self = url;
+  }
+
+  /** Replaces the peer list (discovery). */
+  update(urls: readonly string[]): void {
+    this.peers = urls;
+  }
+
+  /** Every peer except this replica. */
+  others(): string[] {
+    return this.peers.filter((url) => url !== this.self);
+  }
+
+  /** Whether a request's peer header is a valid, fresh peer token. */
+  verify(header: string | string[] | undefined): boolean {
+    if (typeof header !== "string") return false;
+    const payload = this.options.sealer.open(header);
+    return payload?.t === "peer" && this.options.sealer.ageOf(payload) <= PEER_TOKEN_MAX_AGE_S;
+  }
+
+  /** Offers a cancellation to every peer; resolves once all have answered or failed. */
+  async broadcastCancel(body: Record<string, unknown>): Promise<void> {
+    await Promise.all(
+      this.others().map(async (peer) => {
+        try {
+          const answer = await this.post(`${peer}${INTERNAL_PATHS.cancel}`, JSON.stringify(body));
+          this.options.metrics.peerForwards.inc({
+            kind: "cancel",
+            outcome: answer.status === 202 ? "delivered" : "not_found",
+          });
+        } catch (error) {
+          this.options.metrics.peerForwards.inc({ kind: "cancel", outcome: "failed" });
+          this.options.logger.debug({ peer, err: errorText(error) }, "cannot offer a cancellation to a peer");
+        }
+      }),
+    );
+  }
+
+  /** POSTs `body` (JSON text) to a peer's internal endpoint `url`. */
+  async post(url: string, body: string): Promise<PeerAnswer> {
+    return new Promise<PeerAnswer>((resolve, reject) => {
+      const req = httpRequest(
+        url,
+        {
+          method: "POST",
+          agent: this.agent,
+          timeout: PEER_TIMEOUT_MS,
+          headers: {
+            "content-type": "application/json",
+            "content-length": String(Buffer.byteLength(body)),
+            [PEER_HEADER]: this.peerToken(),
+          },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: text }));
+          res.on("error", reject);
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("peer request timed out")));
+      req.on("error", (error) =>
+        reject(failedBeforeSending(error) ? new PeerUnreachableError(errorText(error)) : error),
+      );
+      req.end(body);
+    });
+  }
+
+  /** Closes idle connections to peers. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private peerToken(): string {
+    const now = Date.now();
+    if (this.token === undefined || now - this.token.at > PEER_TOKEN_REFRESH_MS) {
+      this.token = { value: this.options.sealer.seal({ t: "peer" }).token, at: now };
+    }
+    return this.token.value;
+  }
+}

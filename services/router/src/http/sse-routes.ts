@@ -1,0 +1,198 @@
+/**
+ * `/sse` + `/messages`: the merged catalog over the legacy HTTP+SSE transport, on any number of
+ * replicas behind a round-robin balancer.
+ *
+ * The stream (`GET /sse`) lives on the replica that received it, which runs the session with the
+ * SDK's `SSEServerTransport`. The endpoint it announces is `/messages?s=<sealed>&sessionId=<id>`,
+ * where the sealed part names that replica. A `POST /messages` reaching another replica is
+ * forwarded to the owner over the internal endpoint (`Peers`), whose answer (202, or the SDK's
+ * 400) is relayed. When the owner is gone, so is the stream: 404, and the client opens a new
+ * session, which is the one case where an SSE client must re-initialize.
+ */
+import type { ServerResponse } from "node:http";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
+import type { JSONRPCMessage, JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import {
+  isInitializeRequest,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+} from "@modelcontextprotocol/sdk/types.js";
+import { JSONRPC_ERROR, errorText, sendJsonRpcError } from "@mcp-platform/shared";
+import { errorObject } from "../mcp/gateway-handler";
+import type { RouterContext } from "./context";
+import { SESSION_NOT_FOUND } from "./context";
+import { cancelRequest } from "./gateway-routes";
+import { INTERNAL_PATHS, PeerUnreachableError } from "./peers";
+import { SSE_KEEP_ALIVE } from "./post-response";
+
+/** The path clients POST legacy SSE messages to. */
+export const MESSAGES_PATH = "/messages";
+
+interface SseEntry {
+  readonly token: string;
+  readonly transport: SSEServerTransport;
+  readonly res: ServerResponse;
+}
+
+type MessagesQuery = { Querystring: { s?: string; sessionId?: string } };
+
+/** The legacy SSE sessions whose stream this replica holds. */
+export class SseSessions {
+  private readonly entries = new Map<string, SseEntry>();
+
+  constructor(private readonly context: RouterContext) {}
+
+  /** Streams open. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Opens a session on `res` (a hijacked `GET /sse`). */
+  async open(res: ServerResponse): Promise<void> {
+    const { context } = this;
+    const { token, payload } = context.sealer.seal({ t: "sse", o: context.peers.selfUrl });
+    const nonce = payload.n;
+    const transport = new SSEServerTransport(`${MESSAGES_PATH}?s=${encodeURIComponent(token)}`, res);
+    const entry: SseEntry = { token, transport, res };
+    transport.onmessage = (message) => this.onMessage(nonce, entry, message);
+    transport.onerror = (error) => context.logger.debug({ err: errorText(error) }, "sse transport error");
+    await transport.start();
+    this.entries.set(nonce, entry);
+    context.metrics.sessions.inc({ endpoint: "sse" });
+    context.metrics.streams.inc({ transport: "sse" });
+    const keepAlive = setInterval(() => {
+      if (!res.writableEnded) res.write(SSE_KEEP_ALIVE);
+    }, context.keepAliveMs);
+    keepAlive.unref();
+    res.once("close", () => {
+      clearInterval(keepAlive);
+      if (this.entries.delete(nonce)) context.metrics.streams.dec({ transport: "sse" });
+    });
+  }
+
+  /** Hands a POSTed body to the session's transport (this replica must own the stream). */
+  async post(
+    request: FastifyRequest<MessagesQuery>,
+    reply: FastifyReply,
+    nonce: string,
+  ): Promise<FastifyReply> {
+    const entry = this.entries.get(nonce);
+    if (entry === undefined || entry.transport.sessionId !== request.query.sessionId) {
+      return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
+    }
+    reply.hijack();
+    await entry.transport.handlePostMessage(request.raw, reply.raw, request.body);
+    return reply;
+  }
+
+  /** Writes `message` on every stream (list_changed). */
+  broadcast(message: JSONRPCMessage): void {
+    for (const entry of this.entries.values()) void entry.transport.send(message).catch(() => undefined);
+  }
+
+  /** Ends every stream (shutdown). */
+  closeAll(): void {
+    for (const entry of this.entries.values()) void entry.transport.close();
+  }
+
+  private onMessage(nonce: string, entry: SseEntry, message: JSONRPCMessage): void {
+    const { context } = this;
+    const send = (reply: JSONRPCMessage) => void entry.transport.send(reply).catch(() => undefined);
+    if (isJSONRPCNotification(message)) {
+      if (message.method === "notifications/cancelled")
+        cancelRequest(context, entry.token, nonce, message.params);
+      return;
+    }
+    if (!isJSONRPCRequest(message)) return;
+    if (isInitializeRequest(message)) {
+      try {
+        send({
+          jsonrpc: "2.0",
+          id: message.id,
+          result: context.handler.initialize(message as JSONRPCRequest),
+        });
+      } catch (error) {
+        send({ jsonrpc: "2.0", id: message.id, error: errorObject(error) });
+      }
+      return;
+    }
+    const running = context.inFlight.begin(nonce, message.id);
+    void context.handler.handle(message, { signal: running.signal, notify: send }).then((response) => {
+      running.end();
+      if (!running.signal.aborted) send(response);
+    });
+  }
+}
+
+/** Registers `/sse` and `/messages`. */
+export function sseRoutes(app: FastifyInstance, context: RouterContext, sessions: SseSessions): void {
+  app.get("/sse", async (_request, reply) => {
+    reply.hijack();
+    await sessions.open(reply.raw);
+    return reply;
+  });
+
+  app.post<MessagesQuery>(MESSAGES_PATH, async (request, reply) => {
+    const { s, sessionId } = request.query;
+    if (s === undefined || s === "" || sessionId === undefined || sessionId === "") {
+      return sendJsonRpcError(
+        reply,
+        400,
+        JSONRPC_ERROR.refused,
+        "Bad Request: sessionId query parameter is required",
+      );
+    }
+    const session = context.sealer.open(s);
+    if (session?.t !== "sse") return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
+    if (session.o === context.peers.selfUrl) return sessions.post(request, reply, session.n);
+    return forwardToOwner(context, session.o, request, reply);
+  });
+}
+
+/** The internal endpoint an owner receives forwarded POSTs on. */
+export function internalSseRoute(app: FastifyInstance, context: RouterContext, sessions: SseSessions): void {
+  app.post<MessagesQuery>(INTERNAL_PATHS.sseMessage, async (request, reply) => {
+    const session = context.sealer.open(request.query.s ?? "");
+    if (session?.t !== "sse" || session.o !== context.peers.selfUrl) {
+      return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
+    }
+    return sessions.post(request, reply, session.n);
+  });
+}
+
+/** Forwards a legacy SSE POST to the replica holding the stream and relays its answer. */
+async function forwardToOwner(
+  context: RouterContext,
+  owner: string,
+  request: FastifyRequest<MessagesQuery>,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const query = new URLSearchParams({ s: request.query.s ?? "", sessionId: request.query.sessionId ?? "" });
+  try {
+    const answer = await context.peers.post(
+      `${owner}${INTERNAL_PATHS.sseMessage}?${query.toString()}`,
+      JSON.stringify(request.body),
+    );
+    context.metrics.peerForwards.inc({
+      kind: "sse-message",
+      outcome: answer.status === 202 ? "delivered" : "refused",
+    });
+    const type = answer.headers["content-type"];
+    if (typeof type === "string") void reply.type(type);
+    return reply.code(answer.status).send(answer.body);
+  } catch (error) {
+    if (error instanceof PeerUnreachableError) {
+      context.metrics.peerForwards.inc({ kind: "sse-message", outcome: "owner_gone" });
+      return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
+    }
+    context.metrics.peerForwards.inc({ kind: "sse-message", outcome: "failed" });
+    context.logger.warn({ err: errorText(error) }, "cannot forward an SSE message to its stream's replica");
+    return sendJsonRpcError(
+      reply,
+      502,
+      JSONRPC_ERROR.internalError,
+      "Bad Gateway: the session's stream is unreachable",
+    );
+  }
+}

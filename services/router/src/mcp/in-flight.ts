@@ -1,0 +1,55 @@
+/**
+ * The merged-catalog requests this replica is running, by session and request id, so that a
+ * client's `notifications/cancelled` (which may reach any replica) can abort the right one.
+ */
+import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
+
+/** Requests in flight on this replica. */
+export class InFlight {
+  private readonly running = new Map<string, AbortController>();
+  private idle: (() => void)[] = [];
+
+  /** Requests running now. */
+  get size(): number {
+    return this.running.size;
+  }
+
+  /** Registers a request; call the returned function when it has finished. */
+  begin(session: string, id: RequestId): { signal: AbortSignal; end: () => void } {
+    const key = keyOf(session, id);
+    const controller = new AbortController();
+    this.running.set(key, controller);
+    return {
+      signal: controller.signal,
+      end: () => {
+        if (this.running.get(key) === controller) this.running.delete(key);
+        if (this.running.size === 0) for (const resolve of this.idle.splice(0)) resolve();
+      },
+    };
+  }
+
+  /** Aborts a request; false when this replica does not run it. */
+  cancel(session: string, id: RequestId, reason: string): boolean {
+    const controller = this.running.get(keyOf(session, id));
+    if (controller === undefined) return false;
+    controller.abort(new Error(reason));
+    return true;
+  }
+
+  /** Resolves once nothing is in flight, or after `timeoutMs`; true when idle. */
+  async waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.running.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<boolean>((resolve) => this.idle.push(() => resolve(true)));
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const result = await Promise.race([idle, late]);
+    clearTimeout(timer);
+    return result;
+  }
+}
+
+function keyOf(session: string, id: RequestId): string {
+  return `${session}\u0000${typeof id}:${String(id)}`;
+}

@@ -1,0 +1,235 @@
+/**
+ * The client transport of the router's own upstream sessions: the SDK's
+ * `StreamableHTTPClientTransport`, wrapped to tell the router two things the SDK keeps to itself.
+ *
+ * 1. Whether a failed request ever reached the instance. Only then may the router retry it on
+ *    another instance (DESIGN "router": "It retries only when the request never reached a
+ *    backend"). A refused or unroutable connection (`NotDeliveredError`) and an HTTP 503 (the
+ *    instance is closing and refused the request unprocessed) qualify; a reset after the request
+ *    was written does not, because the tool may already have run.
+ * 2. Whether a call's response stream ended before its response. The SDK only reports a dropped
+ *    POST stream through `onerror`, without the request id, and leaves the call pending until
+ *    its timeout; an instance killed mid-call would hang every call it held. Here the end of each
+ *    call's stream is watched and, when no response came, a JSON-RPC error marked
+ *    `UPSTREAM_LOST` is delivered for that id at once.
+ */
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type {
+  FetchLike,
+  Transport,
+  TransportSendOptions,
+} from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import {
+  ErrorCode,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  McpError,
+} from "@modelcontextprotocol/sdk/types.js";
+import { upstreamFetch } from "./upstream-fetch";
+
+/** `data` of the error delivered for a call whose stream ended without a response. */
+export const UPSTREAM_LOST = { routerReason: "upstream-lost" } as const;
+
+/**
+ * How long after a call's stream ended its response may still be in the SDK's parsing pipeline
+ * (it is normally handled within the same turn of the event loop).
+ */
+const LOST_GRACE_MS = 20;
+
+/** Connection errors that prove nothing was sent. */
+const NOT_SENT_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+/** The request never reached the instance (or the instance refused it unprocessed): retryable. */
+export class NotDeliveredError extends Error {
+  constructor(
+    message: string,
+    /** Short reason for metrics: `refused` or `unavailable`. */
+    readonly reason: "refused" | "unavailable",
+  ) {
+    super(message);
+    this.name = "NotDeliveredError";
+  }
+}
+
+/** The instance no longer knows the router's session (it restarted or expired it): re-initialize. */
+export class SessionExpiredError extends Error {
+  constructor() {
+    super("the upstream session is no longer known to the instance");
+    this.name = "SessionExpiredError";
+  }
+}
+
+/** Whether `error` is the error `UpstreamTransport` delivers for a lost call. */
+export function isUpstreamLost(error: unknown): boolean {
+  return (
+    error instanceof McpError &&
+    typeof error.data === "object" &&
+    error.data !== null &&
+    (error.data as Record<string, unknown>).routerReason === UPSTREAM_LOST.routerReason
+  );
+}
+
+/** The codes of an error and of its causes (fetch wraps socket errors, sometimes in aggregates). */
+function errorCodes(error: unknown, depth = 0): string[] {
+  if (typeof error !== "object" || error === null || depth > 4) return [];
+  const record = error as { code?: unknown; cause?: unknown; errors?: unknown };
+  const own = typeof record.code === "string" ? [record.code] : [];
+  const nested = Array.isArray(record.errors) ? record.errors.flatMap((e) => errorCodes(e, depth + 1)) : [];
+  return [...own, ...nested, ...errorCodes(record.cause, depth + 1)];
+}
+
+/** Whether a fetch failure happened before any byte of the request could be sent. */
+export function failedBeforeSending(error: unknown): boolean {
+  const codes = errorCodes(error);
+  return codes.length > 0 && codes.every((code) => NOT_SENT_CODES.has(code));
+}
+
+/** The JSON-RPC request id in a POST body, if the body is one request. */
+function requestIdOf(body: unknown): RequestId | undefined {
+  if (typeof body !== "string") return undefined;
+  try {
+    const message = JSON.parse(body) as { id?: unknown; method?: unknown };
+    const id = message.id;
+    return typeof message.method === "string" && (typeof id === "string" || typeof id === "number")
+      ? id
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An SDK transport to one instance's `/mcp`, reporting undelivered and lost requests. */
+export class UpstreamTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  private readonly inner: StreamableHTTPClientTransport;
+  /** Requests sent and not answered yet. */
+  private readonly pending = new Set<RequestId>();
+
+  constructor(url: URL) {
+    this.inner = new StreamableHTTPClientTransport(url, { fetch: this.fetch });
+    this.inner.onmessage = (message) => {
+      if ("id" in message && !("method" in message) && message.id !== undefined) {
+        this.pending.delete(message.id);
+      }
+      this.onmessage?.(message);
+    };
+    this.inner.onerror = (error) => this.onerror?.(error);
+    this.inner.onclose = () => this.onclose?.();
+  }
+
+  /** The upstream session id, once initialized. */
+  get sessionId(): string | undefined {
+    return this.inner.sessionId;
+  }
+
+  setProtocolVersion(version: string): void {
+    this.inner.setProtocolVersion(version);
+  }
+
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  /** Ends the upstream session (`DELETE`); failures are ignored, the instance may be gone. */
+  async terminate(): Promise<void> {
+    await this.inner.terminateSession().catch(() => undefined);
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (isJSONRPCRequest(message)) this.pending.add(message.id);
+    else if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
+      const id = (message.params as { requestId?: RequestId } | undefined)?.requestId;
+      if (id !== undefined) this.pending.delete(id);
+    }
+    try {
+      await this.inner.send(message, options);
+    } catch (error) {
+      if (isJSONRPCRequest(message)) this.pending.delete(message.id);
+      if (error instanceof StreamableHTTPError && error.code === 404) throw new SessionExpiredError();
+      if (error instanceof StreamableHTTPError && error.code === 503) {
+        throw new NotDeliveredError("the instance answered 503 (not serving)", "unavailable");
+      }
+      throw error;
+    }
+  }
+
+  /** `fetch` as the SDK transport uses it, classifying failures and watching call streams. */
+  private readonly fetch: FetchLike = async (url, init) => {
+    let response: Response;
+    try {
+      response = await upstreamFetch(url, init);
+    } catch (error) {
+      if (failedBeforeSending(error)) {
+        throw new NotDeliveredError(
+          `cannot connect to ${String(url)}: ${errorCodes(error).join(", ")}`,
+          "refused",
+        );
+      }
+      throw error;
+    }
+    const type = response.headers.get("content-type") ?? "";
+    if (init?.method !== "POST" || response.body === null || !type.startsWith("text/event-stream")) {
+      return response;
+    }
+    const id = requestIdOf(init.body);
+    if (id === undefined) return response;
+    return new Response(this.watchEnd(response.body, id), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+
+  /** `body`, unchanged, with its end (clean or not) reported for request `id`. */
+  private watchEnd(body: ReadableStream<Uint8Array>, id: RequestId): ReadableStream<Uint8Array> {
+    const reader = body.getReader();
+    const ended = () => void setTimeout(() => this.lost(id), LOST_GRACE_MS).unref();
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            controller.close();
+            ended();
+          } else {
+            controller.enqueue(value);
+          }
+        } catch (error) {
+          controller.error(error);
+          ended();
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+  }
+
+  private lost(id: RequestId): void {
+    if (!this.pending.delete(id)) return;
+    this.onmessage?.({
+      jsonrpc: "2.0",
+      id,
+      error: {
+        code: ErrorCode.ConnectionClosed,
+        message: "The upstream instance closed the stream before answering",
+        data: UPSTREAM_LOST,
+      },
+    });
+  }
+}

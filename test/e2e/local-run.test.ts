@@ -1,0 +1,171 @@
+/**
+ * `npm run local`: the plan it derives from the dev stack (pure), and the real command, which
+ * brings the whole default platform up on loopback without Docker, serves clients, and stops
+ * everything with Ctrl-C.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { REPO_ROOT, stackTopology } from "../../scripts/local/launcher";
+import type { PlanPorts } from "../../scripts/local/plan";
+import { planLocalRun } from "../../scripts/local/plan";
+import { streamableClient, textOf } from "../helpers/e2e-clients";
+import { haproxyCheck } from "../helpers/haproxy";
+
+jest.setTimeout(120_000);
+
+const PORTS: PlanPorts = {
+  gateway: 13000,
+  stats: 13099,
+  monitor: 13091,
+  services: { everything: 13106, memory: 13105 },
+  routers: [14001, 14002],
+  instances: { everything: [15001, 15002], memory: [15011] },
+};
+
+describe("planLocalRun", () => {
+  const plan = planLocalRun(stackTopology(REPO_ROOT), {
+    root: "/repo",
+    workDir: "/tmp/run",
+    ports: PORTS,
+    sessionKey: "k".repeat(43),
+    services: ["memory", "everything"],
+    logLevel: "warn",
+  });
+  const byName = (name: string) => plan.processes.find((p) => p.name === name);
+
+  it("starts each service's instances, the routers, the monitor and HAProxy, in that order", () => {
+    expect(plan.processes.map((p) => [p.name, p.kind, p.port])).toStrictEqual([
+      ["mcp-memory-1", "mcp-server", 15011],
+      ["mcp-everything-1", "mcp-server", 15001],
+      ["mcp-everything-2", "mcp-server", 15002],
+      ["router-1", "router", 14001],
+      ["router-2", "router", 14002],
+      ["network-monitor", "network-monitor", 13091],
+      ["haproxy", "haproxy", 13000],
+    ]);
+  });
+
+  it("gives an instance the topology's environment on loopback, with its volume under the work dir", () => {
+    expect(byName("mcp-memory-1")?.env).toStrictEqual({
+      HOST: "127.0.0.1",
+      PORT: "15011",
+      SERVICE_NAME: "mcp-memory",
+      LOG_LEVEL: "warn",
+      MCP_ALLOWED_ORIGINS: "http://localhost:3000,http://127.0.0.1:3000",
+      MCP_BRIDGE_PROCESSES: "1",
+      MEMORY_FILE_PATH: "/tmp/run/memory-data/memory.jsonl",
+      MCP_SERVER: JSON.stringify({ command: "/repo/node_modules/.bin/mcp-server-memory", args: [] }),
+    });
+    expect(plan.directories).toStrictEqual(["/tmp/run/memory-data"]);
+  });
+
+  it("points every router at every instance and at its peers, with one shared session key", () => {
+    const env = byName("router-2")?.env ?? {};
+    expect(env).toStrictEqual({
+      HOST: "127.0.0.1",
+      PORT: "14002",
+      SERVICE_NAME: "router",
+      LOG_LEVEL: "warn",
+      ROUTER_STATIC_SERVICES: JSON.stringify({
+        memory: ["http://127.0.0.1:15011/mcp"],
+        everything: ["http://127.0.0.1:15001/mcp", "http://127.0.0.1:15002/mcp"],
+      }),
+      ROUTER_PEERS: "http://127.0.0.1:14001,http://127.0.0.1:14002",
+      ROUTER_SESSION_KEY: "k".repeat(43),
+      MCP_ALLOWED_ORIGINS: "http://127.0.0.1:13000,http://localhost:13000",
+    });
+    expect(byName("router-1")?.env.ROUTER_SESSION_KEY).toBe(env.ROUTER_SESSION_KEY);
+  });
+
+  it("renders HAProxy's static-servers config on 127.0.0.1, which real haproxy accepts", () => {
+    const config = plan.haproxyConfig;
+    for (const line of [
+      "bind 127.0.0.1:13000",
+      "bind 127.0.0.1:13099",
+      "bind 127.0.0.1:13106",
+      "server router-1 127.0.0.1:14001 check",
+      "server router-2 127.0.0.1:14002 check",
+      "server mcp-everything-2 127.0.0.1:15002 check",
+      "server mcp-memory-1 127.0.0.1:15011 check",
+    ]) {
+      expect(config).toContain(line);
+    }
+    expect(config).not.toContain("mcp-files");
+    expect(haproxyCheck(config).status).toBe(0);
+  });
+});
+
+describe("npm run local", () => {
+  let cli: ChildProcess | undefined;
+  let descendants: number[] = [];
+
+  afterAll(() => {
+    for (const pid of [cli?.pid, ...descendants]) {
+      if (pid === undefined) continue;
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone, as it should be
+      }
+    }
+  });
+
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return !execFileSync("ps", ["-o", "stat=", "-p", String(pid)], { encoding: "utf8" }).startsWith("Z");
+    } catch {
+      return false;
+    }
+  };
+
+  it("brings the default platform up, serves every service and the monitor, and stops cleanly on Ctrl-C", async () => {
+    // GIVEN the command, on random ports so it cannot collide with anything on this machine
+    cli = spawn(process.execPath, [join(REPO_ROOT, "scripts", "local.mjs"), "--random-ports"], {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => cli?.once("exit", (code) => resolve(code)));
+    const output: string[] = [];
+    const gateway = new Promise<string>((resolve, reject) => {
+      createInterface({ input: cli?.stdout ?? process.stdin }).on("line", (line) => {
+        output.push(line);
+        const match = /Gateway: (http:\/\/127\.0\.0\.1:\d+)\/mcp/.exec(line);
+        if (match?.[1] !== undefined) resolve(match[1]);
+      });
+      void exited.then((code) => reject(new Error(`exited with ${code}: ${output.join("\n")}`)));
+    });
+
+    // WHEN it is up and a client uses the gateway
+    const url = await gateway;
+    const monitorUrl = /Monitor\s+(http:\/\/\S+)\//.exec(output.join("\n"))?.[1];
+    const client = await streamableClient(`${url}/mcp`);
+    const services = new Set((await client.listTools()).tools.map((t) => t.name.split("__")[0]));
+    const echo = textOf(await client.callTool({ name: "echo__echo", arguments: { message: "local" } }));
+    await client.close();
+    const monitor = await fetch(`${monitorUrl}/api/services`);
+    const table = execFileSync("ps", ["-e", "-o", "pid=,ppid="], { encoding: "utf8" })
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/).map(Number));
+    const childrenOf = (pid: number): number[] =>
+      table.filter(([, ppid]) => ppid === pid).map(([child]) => child ?? 0);
+    const direct = childrenOf(cli.pid ?? 0);
+    const walk = (pid: number): number[] => childrenOf(pid).flatMap((c) => [c, ...walk(c)]);
+    descendants = walk(cli.pid ?? 0);
+    cli.kill("SIGINT");
+    const code = await exited;
+
+    // THEN every default service answered, the monitor served, and Ctrl-C left nothing running
+    expect([...services].sort()).toStrictEqual(["echo", "everything", "files", "memory"]);
+    expect(echo).toBe("local");
+    expect(monitor.status).toBe(200);
+    // 7 mcp-server instances, 2 routers, the monitor and HAProxy (plus esbuild's service, which
+    // built the launcher), and what they run below them
+    expect(direct.length).toBeGreaterThanOrEqual(11);
+    expect(descendants.length).toBeGreaterThan(11);
+    expect(code).toBe(0);
+    expect(descendants.filter(alive)).toStrictEqual([]);
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * Upstreams for router tests, in this process: the real mcp-server app with its built-in tools
+ * (`echo`, `progress`, `fail`) on 127.0.0.1, and a scripted fake MCP server for failures the
+ * real one never shows (a call stream that ends without an answer), recording every request.
+ */
+import { EventEmitter, once } from "node:events";
+import { createServer } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { loadEnv } from "@mcp-platform/shared";
+import type { FastifyInstance } from "fastify";
+import { buildApp as buildMcpServer } from "../../services/mcp-server/src/app";
+import { McpServerEnvSchema } from "../../services/mcp-server/src/env";
+import { silentLogger } from "./log-capture";
+
+/** A built-in mcp-server listening on 127.0.0.1 (`port` 0 for any). */
+export async function startBuiltinServer(
+  port = 0,
+): Promise<{ app: FastifyInstance; url: string; port: number }> {
+  const env = loadEnv(McpServerEnvSchema, { HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "silent" });
+  const app = buildMcpServer({ env, logger: silentLogger(), version: "0.1.0" });
+  await app.listen({ host: "127.0.0.1", port });
+  const bound = (app.server.address() as AddressInfo).port;
+  // The pool starts on listen; its in-process link is up at once, but readiness says so.
+  for (let i = 0; i < 100; i++) {
+    if ((await app.inject({ url: "/health/ready" })).statusCode === 200) break;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return { app, url: `http://127.0.0.1:${bound}/mcp`, port: bound };
+}
+
+/** How the fake answers `tools/call`. */
+export type CallBehaviour = "answer" | "end-without-answer" | "reset-mid-stream";
+
+/** One request the fake received. */
+export interface FakeRequest {
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: unknown;
+}
+
+/** A minimal scripted MCP server over Streamable HTTP (JSON and SSE answers). */
+export class FakeMcpServer {
+  readonly requests: FakeRequest[] = [];
+  readonly url: string;
+  behaviour: CallBehaviour = "answer";
+  tools: { name: string; inputSchema: { type: "object" } }[] = [
+    { name: "probe", inputSchema: { type: "object" } },
+  ];
+  /** Open standalone GET streams (the router's sessions listen on them). */
+  private readonly streams = new Set<ServerResponse>();
+  private readonly streamEvents = new EventEmitter<{ opened: [] }>();
+
+  private constructor(private readonly server: Server) {
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+  }
+
+  static async start(): Promise<FakeMcpServer> {
+    const slot: { fake?: FakeMcpServer } = {};
+    const server = createServer((req, res) => void slot.fake?.handle(req, res));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    slot.fake = new FakeMcpServer(server);
+    return slot.fake;
+  }
+
+  /** Resolves once at least one standalone stream is open. */
+  async streamOpen(): Promise<void> {
+    if (this.streams.size === 0) await once(this.streamEvents, "opened");
+  }
+
+  /** Sends a notification (e.g. `notifications/tools/list_changed`) on every open stream. */
+  announce(method: string): void {
+    for (const res of this.streams)
+      res.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method })}\n\n`);
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let text = "";
+    for await (const chunk of req) text += String(chunk);
+    const body = text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>);
+    this.requests.push({ method: req.method ?? "", headers: req.headers, body });
+    if (req.method === "GET") {
+      res.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": "fake-session" });
+      res.flushHeaders();
+      this.streams.add(res);
+      res.on("close", () => this.streams.delete(res));
+      this.streamEvents.emit("opened");
+      return;
+    }
+    if (req.method === "DELETE") return void res.writeHead(200).end();
+    const message = body as { id?: number; method?: string };
+    const json = (result: unknown, headers: Record<string, string> = {}): void => {
+      res
+        .writeHead(200, { "content-type": "application/json", "mcp-session-id": "fake-session", ...headers })
+        .end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+    };
+    if (message.id === undefined) return void res.writeHead(202).end();
+    switch (message.method) {
+      case "initialize":
+        return json({
+          protocolVersion: "2025-06-18",
+          capabilities: { tools: { listChanged: true } },
+          serverInfo: { name: "fake", version: "1" },
+        });
+      case "tools/list":
+        return json({ tools: this.tools });
+      case "tools/call": {
+        res.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": "fake-session" });
+        res.flushHeaders();
+        if (this.behaviour === "end-without-answer") return void res.end();
+        if (this.behaviour === "reset-mid-stream") return void res.destroy();
+        const answer = {
+          jsonrpc: "2.0",
+          id: message.id,
+          result: { content: [{ type: "text", text: "fake" }] },
+        };
+        return void res.end(`event: message\ndata: ${JSON.stringify(answer)}\n\n`);
+      }
+      default:
+        return json({});
+    }
+  }
+}
+
+/** A port nothing listens on (bound once, then released). */
+export async function deadPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -1,0 +1,94 @@
+import { once } from "node:events";
+import { Registry } from "prom-client";
+import type { ListName } from "../../../services/router/src/catalog/merge";
+import { Catalog } from "../../../services/router/src/catalog/catalog";
+import { RouterMetrics } from "../../../services/router/src/metrics";
+import { Upstreams } from "../../../services/router/src/upstream/upstreams";
+import { silentLogger } from "../../helpers/log-capture";
+import { FakeMcpServer } from "../../helpers/router-upstreams";
+
+let fake: FakeMcpServer;
+let upstreams: Upstreams;
+let catalog: Catalog;
+let announced: ListName[][];
+
+beforeEach(async () => {
+  fake = await FakeMcpServer.start();
+  const metrics = new RouterMetrics(new Registry());
+  upstreams = new Upstreams({
+    logger: silentLogger(),
+    metrics,
+    ejection: { failuresToEject: 3, baseMs: 60_000, maxMs: 60_000 },
+  });
+  catalog = new Catalog({ upstreams, logger: silentLogger(), metrics, refreshMs: 60_000 });
+  announced = [];
+  catalog.on("changed", (lists) => announced.push(lists));
+});
+
+afterEach(async () => {
+  catalog.stop();
+  await upstreams.close();
+  await fake.close();
+});
+
+describe("Catalog", () => {
+  it("lists every available service through the router's own session, then is ready", async () => {
+    // GIVEN a service with one instance
+    upstreams.update(new Map([["fake", [fake.url]]]));
+
+    // WHEN synced
+    await catalog.sync();
+
+    // THEN its tools are in the catalog under their merged names, and nothing was announced
+    expect([catalog.ready, catalog.current.tools.map((t) => t.name), announced]).toStrictEqual([
+      true,
+      ["fake__probe"],
+      [],
+    ]);
+  });
+
+  it("announces a list only when a re-list finds something different", async () => {
+    // GIVEN a ready catalog
+    upstreams.update(new Map([["fake", [fake.url]]]));
+    await catalog.sync();
+
+    // WHEN the service is re-listed unchanged, then with a new tool, then unchanged again
+    await catalog.refresh("fake");
+    const afterSame = announced.length;
+    fake.tools = [...fake.tools, { name: "added", inputSchema: { type: "object" } }];
+    await catalog.refresh("fake");
+    await catalog.sync();
+
+    // THEN only the real change was announced
+    expect([afterSame, announced]).toStrictEqual([0, [["tools"]]]);
+    expect(catalog.current.tools.map((t) => t.name)).toStrictEqual(["fake__added", "fake__probe"]);
+  });
+
+  it("re-lists a service when one of its instances says its tools changed", async () => {
+    // GIVEN a ready catalog, whose upstream session listens on the instance's stream
+    upstreams.update(new Map([["fake", [fake.url]]]));
+    await catalog.sync();
+    await fake.streamOpen();
+
+    // WHEN the instance's tools change and it says so
+    fake.tools = [{ name: "renamed", inputSchema: { type: "object" } }];
+    const changed = once(catalog, "changed");
+    fake.announce("notifications/tools/list_changed");
+
+    // THEN the catalog re-listed it by itself and announced the change
+    expect(await changed).toStrictEqual([["tools"]]);
+    expect(catalog.current.tools.map((t) => t.name)).toStrictEqual(["fake__renamed"]);
+  });
+
+  it("drops a service's entries when it has no instance left, and announces it", async () => {
+    // GIVEN a ready catalog with one service
+    upstreams.update(new Map([["fake", [fake.url]]]));
+    await catalog.sync();
+
+    // WHEN discovery no longer lists any instance of it
+    upstreams.update(new Map());
+
+    // THEN its tools left the catalog at once
+    expect([catalog.current.tools, announced]).toStrictEqual([[], [["tools"]]]);
+  });
+});

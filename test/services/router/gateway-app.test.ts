@@ -1,0 +1,296 @@
+/**
+ * The router app over real HTTP on 127.0.0.1, in this process, in front of in-process upstreams:
+ * sessions that any replica serves, streams that hear about catalog changes, replicas that hand
+ * each other SSE messages and cancellations, bearer tokens, and a passthrough that keeps the
+ * client's credentials to itself.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import type { FastifyInstance } from "fastify";
+import { MCP_POST_HEADERS, messageOf, rawRequest } from "../../helpers/e2e-clients";
+import type { TestRouter } from "../../helpers/router-app";
+import { openSse, startRouter } from "../../helpers/router-app";
+import { RouterConsulDouble } from "../../helpers/router-consul";
+import { deadPort, FakeMcpServer, startBuiltinServer } from "../../helpers/router-upstreams";
+
+const INITIALIZE = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 0,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+});
+
+const routers: TestRouter[] = [];
+const apps: FastifyInstance[] = [];
+const fakes: FakeMcpServer[] = [];
+const closers: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+  await Promise.all(routers.splice(0).map((r) => r.app.close()));
+  await Promise.all(apps.splice(0).map((a) => a.close()));
+  await Promise.all(fakes.splice(0).map((f) => f.close()));
+});
+
+async function router(env: Record<string, string>, overrides = {}): Promise<TestRouter> {
+  const started = await startRouter(env, overrides);
+  routers.push(started);
+  return started;
+}
+
+async function builtin(): Promise<string> {
+  const server = await startBuiltinServer();
+  apps.push(server.app);
+  return server.url;
+}
+
+/** POSTs a JSON-RPC body to `url`; returns the answer and its message. */
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const answer = await rawRequest(url, {
+    method: "POST",
+    headers: { ...MCP_POST_HEADERS, ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const type = String(answer.headers["content-type"] ?? "");
+  const parsed = type.startsWith("application/json") || type.startsWith("text/event-stream");
+  return { answer, message: parsed ? messageOf(answer) : undefined };
+}
+
+const call = (id: number, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name, arguments: args, ...(meta === undefined ? {} : { _meta: meta }) },
+});
+
+describe("router replicas", () => {
+  it("serve any request of a session sealed by any replica with the shared key, and no other", async () => {
+    // GIVEN two replicas with the same key, and one with another key
+    const upstream = await builtin();
+    const services = JSON.stringify({ echo: [upstream] });
+    const [a, b] = [
+      await router({ ROUTER_STATIC_SERVICES: services }),
+      await router({ ROUTER_STATIC_SERVICES: services }),
+    ];
+    const stranger = await router({
+      ROUTER_STATIC_SERVICES: services,
+      ROUTER_SESSION_KEY: "another-router-key-another-router-key-0123",
+    });
+
+    // WHEN a session opened on one replica calls a tool on the other, and on the stranger
+    const init = await post(`${a.url}/mcp`, INITIALIZE);
+    const session = String(init.answer.headers["mcp-session-id"]);
+    const onB = await post(`${b.url}/mcp`, call(1, "echo__echo", { message: "hi" }), {
+      "mcp-session-id": session,
+    });
+    const onStranger = await post(`${stranger.url}/mcp`, call(2, "echo__echo", { message: "hi" }), {
+      "mcp-session-id": session,
+    });
+
+    // THEN the other replica serves it; the stranger does not know it
+    expect(init.message).toMatchObject({
+      id: 0,
+      result: { protocolVersion: "2025-06-18", serverInfo: { name: "mcp-platform-router" } },
+    });
+    expect(onB.message).toStrictEqual({
+      jsonrpc: "2.0",
+      id: 1,
+      result: { content: [{ type: "text", text: "hi" }] },
+    });
+    expect([onStranger.answer.status, onStranger.message?.error]).toStrictEqual([
+      404,
+      { code: -32001, message: "Session not found" },
+    ]);
+  });
+
+  it("forward a client's cancellation to the replica running the call", async () => {
+    // GIVEN two replicas that know each other, and a slow call with progress running on the first
+    const upstream = await builtin();
+    const [portA, portB] = [await deadPort(), await deadPort()];
+    const peers = `http://127.0.0.1:${portA},http://127.0.0.1:${portB}`;
+    const env = { ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [upstream] }), ROUTER_PEERS: peers };
+    const a = await router({ ...env, PORT: String(portA) });
+    const b = await router({ ...env, PORT: String(portB) });
+    const session = String((await post(`${a.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
+    const stream = await openSse(`${a.url}/mcp`, {
+      method: "POST",
+      headers: { ...MCP_POST_HEADERS, "mcp-session-id": session },
+      body: JSON.stringify(
+        call(7, "echo__progress", { steps: 100, intervalMs: 50 }, { progressToken: "p7" }),
+      ),
+    });
+    closers.push(async () => stream.close());
+    const progress = await stream.next((e) => e.data.includes("notifications/progress"));
+
+    // WHEN the client's cancellation lands on the other replica
+    const cancel = await post(
+      `${b.url}/mcp`,
+      { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 7, reason: "user" } },
+      { "mcp-session-id": session },
+    );
+    const cancelled = await a.waitForLog((l) => l.msg === "request cancelled by the client");
+    await stream.ended;
+
+    // THEN the first replica aborted the call, whose stream ended with progress and no answer
+    expect(JSON.parse(progress.data)).toMatchObject({ params: { progressToken: "p7", total: 100 } });
+    expect([cancel.answer.status, cancelled.peerForwarded]).toStrictEqual([202, true]);
+    expect(
+      stream.events.filter((e) => e.data.includes('"result"') || e.data.includes('"error"')),
+    ).toStrictEqual([]);
+  });
+
+  it("hand a legacy SSE message to the replica holding the stream, and 404 once it is gone", async () => {
+    // GIVEN an SSE stream on one replica and its announced endpoint
+    const upstream = await builtin();
+    const env = { ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [upstream] }) };
+    const owner = await router(env);
+    const other = await router(env);
+    const stream = await openSse(`${owner.url}/sse`);
+    closers.push(async () => stream.close());
+    const endpoint = (await stream.next((e) => e.event === "endpoint")).data;
+
+    // WHEN a message for it is posted to the other replica, then again once the owner is gone
+    const delivered = await post(`${other.url}${endpoint}`, call(3, "echo__echo", { message: "via peer" }));
+    const answer = await stream.next((e) => e.data.includes('"id":3'));
+    await owner.app.close();
+    routers.splice(routers.indexOf(owner), 1);
+    const orphaned = await post(`${other.url}${endpoint}`, call(4, "echo__echo", { message: "lost" }));
+
+    // THEN the owner got and answered it on its stream; later, the session is gone
+    expect([delivered.answer.status, delivered.answer.text]).toStrictEqual([202, "Accepted"]);
+    expect(JSON.parse(answer.data)).toStrictEqual({
+      jsonrpc: "2.0",
+      id: 3,
+      result: { content: [{ type: "text", text: "via peer" }] },
+    });
+    expect([orphaned.answer.status, orphaned.message?.error]).toStrictEqual([
+      404,
+      { code: -32001, message: "Session not found" },
+    ]);
+  });
+});
+
+describe("catalog changes", () => {
+  it("reach a Streamable HTTP stream and an SSE client when a service appears in Consul", async () => {
+    // GIVEN a router following Consul, which lists one service, with a GET stream and an SSE client
+    const consul = await RouterConsulDouble.start();
+    closers.push(() => consul.close());
+    const upstream = new URL(await builtin());
+    consul.setService("mcp-echo", [{ address: "127.0.0.1", port: Number(upstream.port) }]);
+    const r = await router(
+      { CONSUL_HTTP_ADDR: consul.url },
+      { watchTiming: { waitSeconds: 5, minGapMs: 0, requestTimeoutMs: 2_000 } },
+    );
+    const session = String((await post(`${r.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
+    const stream = await openSse(`${r.url}/mcp`, {
+      headers: { accept: "text/event-stream", "mcp-session-id": session },
+    });
+    closers.push(async () => stream.close());
+    const sse = new Client({ name: "sse", version: "1" });
+    const heard = new Promise<void>((resolve) =>
+      sse.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()),
+    );
+    await sse.connect(new SSEClientTransport(new URL(`${r.url}/sse`)));
+    closers.push(() => sse.close());
+    const before = (await sse.listTools()).tools.map((t) => t.name);
+
+    // WHEN a second service registers
+    const fake = await FakeMcpServer.start();
+    fakes.push(fake);
+    consul.setService("mcp-fake", [{ address: "127.0.0.1", port: Number(new URL(fake.url).port) }]);
+
+    // THEN both clients hear that the tool list changed, and the list has the new tool
+    const event = await stream.next((e) => e.data.includes("list_changed"));
+    await heard;
+    expect(JSON.parse(event.data)).toStrictEqual({
+      jsonrpc: "2.0",
+      method: "notifications/tools/list_changed",
+    });
+    expect([stream.status, stream.headers["mcp-session-id"]]).toStrictEqual([200, session]);
+    expect(before).toStrictEqual(["echo__echo", "echo__fail", "echo__progress"]);
+    expect((await sse.listTools()).tools.map((t) => t.name)).toStrictEqual([...before, "fake__probe"]);
+  });
+});
+
+describe("credentials", () => {
+  const TOKEN = "client-token-0123456789abcdef";
+
+  it("ask for a bearer token on every MCP endpoint, and leave health and metrics open", async () => {
+    const r = await router({
+      ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }),
+      ROUTER_AUTH_TOKENS: TOKEN,
+    });
+    const statuses = await Promise.all([
+      rawRequest(`${r.url}/mcp`, { method: "POST", headers: { ...MCP_POST_HEADERS }, body: INITIALIZE }),
+      rawRequest(`${r.url}/sse`),
+      rawRequest(`${r.url}/messages?s=x&sessionId=y`, {
+        method: "POST",
+        headers: { ...MCP_POST_HEADERS },
+        body: "{}",
+      }),
+      rawRequest(`${r.url}/services/echo/mcp`, {
+        method: "POST",
+        headers: { ...MCP_POST_HEADERS },
+        body: INITIALIZE,
+      }),
+      rawRequest(`${r.url}/health/ready`),
+      rawRequest(`${r.url}/metrics`),
+      rawRequest(`${r.url}/internal/v1/cancel`, {
+        method: "POST",
+        headers: { ...MCP_POST_HEADERS },
+        body: "{}",
+      }),
+    ]);
+    expect(statuses.map((s) => s.status)).toStrictEqual([401, 401, 401, 401, 200, 200, 404]);
+  });
+
+  it("answer the protected-resource probe with 404 when no token is configured", async () => {
+    const r = await router({ ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }) });
+    expect((await rawRequest(`${r.url}/.well-known/oauth-protected-resource/mcp`)).status).toBe(404);
+  });
+
+  it("never reach an upstream: the passthrough relays the session, not the client's headers", async () => {
+    // GIVEN a router with tokens in front of a fake service that records what it receives
+    const fake = await FakeMcpServer.start();
+    fakes.push(fake);
+    const r = await router({
+      ROUTER_STATIC_SERVICES: JSON.stringify({ fake: [fake.url] }),
+      ROUTER_AUTH_TOKENS: TOKEN,
+    });
+    const credentials = {
+      authorization: `Bearer ${TOKEN}`,
+      cookie: "sid=secret",
+      origin: "http://localhost:3000",
+      "x-forwarded-for": "10.1.2.3",
+    };
+
+    // WHEN a client initializes through the passthrough and lists the tools
+    const init = await post(`${r.url}/services/fake/mcp`, INITIALIZE, credentials);
+    const session = String(init.answer.headers["mcp-session-id"]);
+    const list = await post(
+      `${r.url}/services/fake/mcp`,
+      { jsonrpc: "2.0", id: 1, method: "tools/list" },
+      { ...credentials, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
+    );
+
+    // THEN the service saw neither the credentials nor the client's session id, only its own
+    const forwarded = fake.requests.slice(-2);
+    expect(
+      forwarded.map((req) => [req.headers["mcp-session-id"], req.headers["mcp-protocol-version"]]),
+    ).toStrictEqual([
+      [undefined, undefined],
+      ["fake-session", "2025-06-18"],
+    ]);
+    for (const req of fake.requests) {
+      expect([
+        req.headers.authorization,
+        req.headers.cookie,
+        req.headers.origin,
+        req.headers["x-forwarded-for"],
+      ]).toStrictEqual([undefined, undefined, undefined, undefined]);
+    }
+    expect(session.startsWith("v1.")).toBe(true);
+    expect(list.message).toStrictEqual({ jsonrpc: "2.0", id: 1, result: { tools: fake.tools } });
+  });
+});

@@ -1,0 +1,193 @@
+import { Registry } from "prom-client";
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import type { FastifyInstance } from "fastify";
+import { RouterMetrics } from "../../../services/router/src/metrics";
+import {
+  failedBeforeSending,
+  isUpstreamLost,
+} from "../../../services/router/src/upstream/upstream-transport";
+import { Upstreams } from "../../../services/router/src/upstream/upstreams";
+import { capturingLogger, silentLogger } from "../../helpers/log-capture";
+import { awaitableLogger } from "../../helpers/router-app";
+import { deadPort, FakeMcpServer, startBuiltinServer } from "../../helpers/router-upstreams";
+
+const EJECTION = { failuresToEject: 3, baseMs: 60_000, maxMs: 60_000 };
+const echo = (message: string) => ({
+  method: "tools/call",
+  params: { name: "echo", arguments: { message } },
+});
+
+let upstreams: Upstreams | undefined;
+const apps: FastifyInstance[] = [];
+const fakes: FakeMcpServer[] = [];
+
+afterEach(async () => {
+  await upstreams?.close();
+  upstreams = undefined;
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+  await Promise.all(fakes.splice(0).map((fake) => fake.close()));
+});
+
+function pool(logger = silentLogger()): { upstreams: Upstreams; metrics: RouterMetrics; registry: Registry } {
+  const registry = new Registry();
+  const metrics = new RouterMetrics(registry);
+  upstreams = new Upstreams({ logger, metrics, ejection: EJECTION });
+  return { upstreams, metrics, registry };
+}
+
+const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]?.text;
+
+describe("Upstreams.forward", () => {
+  it("retries on another instance only when the first was never reached, and ejects it", async () => {
+    // GIVEN a service with a dead instance and a live one
+    const live = await startBuiltinServer();
+    apps.push(live.app);
+    const dead = `http://127.0.0.1:${await deadPort()}/mcp`;
+    const { logger, lines } = capturingLogger("info");
+    const { upstreams: u, registry } = pool(logger);
+    u.update(new Map([["echo", [dead, live.url]]]));
+
+    // WHEN six calls are forwarded one after another
+    const answers: unknown[] = [];
+    for (let i = 0; i < 6; i++) answers.push(text(await u.forward("echo", echo(`m${i}`))));
+
+    // THEN all succeeded on the live instance; the dead one cost retries until it was ejected
+    expect(answers).toStrictEqual(["m0", "m1", "m2", "m3", "m4", "m5"]);
+    const retries = (await registry.getSingleMetric("router_upstream_retries_total")?.get())?.values ?? [];
+    expect(retries.map((v) => [v.labels, v.value])).toStrictEqual([
+      [{ service: "echo", reason: "refused" }, 3],
+    ]);
+    expect(
+      lines.filter((l) => l.msg === "instance ejected").map((l) => [l.instance, l.failures]),
+    ).toStrictEqual([[dead, 3]]);
+    expect(u.available("echo").map((i) => i.url)).toStrictEqual([live.url]);
+  });
+
+  it("does not retry a call whose stream ended without an answer, and fails it at once", async () => {
+    // GIVEN two fake instances whose call streams end without an answer
+    const [a, b] = [await FakeMcpServer.start(), await FakeMcpServer.start()];
+    fakes.push(a, b);
+    a.behaviour = "end-without-answer";
+    b.behaviour = "reset-mid-stream";
+    const { upstreams: u } = pool();
+    u.update(new Map([["fake", [a.url, b.url]]]));
+
+    // WHEN a call is forwarded to each (least outstanding takes turns)
+    const first = u
+      .forward("fake", { method: "tools/call", params: { name: "probe" } })
+      .catch((e: unknown) => e);
+    const second = u
+      .forward("fake", { method: "tools/call", params: { name: "probe" } })
+      .catch((e: unknown) => e);
+    const errors = await Promise.all([first, second]);
+
+    // THEN each failed with the instance's failure, not a timeout, and each reached one instance
+    expect(
+      errors.map((e) => [e instanceof McpError, (e as McpError).code, (e as Error).message]),
+    ).toStrictEqual([
+      [true, ErrorCode.InternalError, 'MCP error -32603: The instance of "fake" failed during the request'],
+      [true, ErrorCode.InternalError, 'MCP error -32603: The instance of "fake" failed during the request'],
+    ]);
+    const calls = (fake: FakeMcpServer) =>
+      fake.requests.filter((r) => (r.body as { method?: string } | undefined)?.method === "tools/call")
+        .length;
+    expect([calls(a), calls(b)]).toStrictEqual([1, 1]);
+  });
+
+  it("re-creates its session when an instance restarted and forgot it", async () => {
+    // GIVEN a session with an instance
+    const first = await startBuiltinServer();
+    const { upstreams: u } = pool();
+    u.update(new Map([["echo", [first.url]]]));
+    expect(text(await u.forward("echo", echo("before")))).toBe("before");
+
+    // WHEN the instance restarts on the same port, with no memory of the session
+    await first.app.close();
+    const second = await startBuiltinServer(first.port);
+    apps.push(second.app);
+
+    // THEN the next call succeeds on a new session
+    expect(text(await u.forward("echo", echo("after")))).toBe("after");
+  });
+
+  it("passes an upstream's own JSON-RPC error through without counting it against the instance", async () => {
+    const live = await startBuiltinServer();
+    apps.push(live.app);
+    const { upstreams: u } = pool();
+    u.update(new Map([["echo", [live.url]]]));
+    const error = await u.forward("echo", { method: "no/such/method" }).catch((e: unknown) => e);
+    expect([(error as McpError).code, u.available("echo")[0]?.health.consecutiveFailures]).toStrictEqual([
+      ErrorCode.MethodNotFound,
+      0,
+    ]);
+  });
+
+  it("lets an ejected instance back once a probe reaches it", async () => {
+    // GIVEN an instance that is down, ejected after three refused calls (probes every 20 ms)
+    const port = await deadPort();
+    const { logger, waitForLog } = awaitableLogger();
+    const registry = new Registry();
+    upstreams = new Upstreams({
+      logger,
+      metrics: new RouterMetrics(registry),
+      ejection: { failuresToEject: 3, baseMs: 20, maxMs: 20 },
+    });
+    const url = `http://127.0.0.1:${port}/mcp`;
+    upstreams.update(new Map([["echo", [url]]]));
+    for (let i = 0; i < 3; i++) await upstreams.forward("echo", echo("x")).catch(() => undefined);
+    const ejected = upstreams.available("echo").length;
+
+    // WHEN the instance comes up on its address
+    const server = await startBuiltinServer(port);
+    apps.push(server.app);
+    await waitForLog((l) => l.msg === "instance back in rotation");
+
+    // THEN it takes calls again
+    expect([ejected, text(await upstreams.forward("echo", echo("back")))]).toStrictEqual([0, "back"]);
+  });
+
+  it("times out a call that goes quiet, but not one that keeps reporting progress", async () => {
+    // GIVEN the built-in `progress` tool: 6 steps 100 ms apart, and a 350 ms call timeout
+    const live = await startBuiltinServer();
+    apps.push(live.app);
+    const { upstreams: u } = pool();
+    u.update(new Map([["echo", [live.url]]]));
+    const slow = {
+      method: "tools/call",
+      params: { name: "progress", arguments: { steps: 6, intervalMs: 100 } },
+    };
+    const timing = { timeout: 350, resetTimeoutOnProgress: true };
+
+    // WHEN called with and without a progress handler
+    const seen: number[] = [];
+    const withProgress = await u.forward("echo", slow, {
+      ...timing,
+      onprogress: (p) => seen.push(p.progress),
+    });
+    const quiet = await u.forward("echo", slow, timing).catch((e: unknown) => e);
+
+    // THEN progress kept the first alive; the second timed out
+    expect([text(withProgress), seen]).toStrictEqual(["done after 6 steps", [0, 1, 2, 3, 4, 5]]);
+    expect([(quiet as McpError).code]).toStrictEqual([ErrorCode.RequestTimeout]);
+  });
+
+  it("says there is no healthy instance when a service has none", async () => {
+    const { upstreams: u } = pool();
+    await expect(u.forward("nothing", echo("x"))).rejects.toThrow('No healthy instance of service "nothing"');
+  });
+});
+
+describe("failedBeforeSending", () => {
+  it("is true for a refused connection only", async () => {
+    const refused = await fetch(`http://127.0.0.1:${await deadPort()}/`).catch((e: unknown) => e);
+    const reset = Object.assign(new TypeError("fetch failed"), {
+      cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }),
+    });
+    expect([
+      failedBeforeSending(refused),
+      failedBeforeSending(reset),
+      failedBeforeSending(new Error("x")),
+    ]).toStrictEqual([true, false, false]);
+    expect(isUpstreamLost(new McpError(-32000, "x", { routerReason: "upstream-lost" }))).toBe(true);
+  });
+});
