@@ -7,8 +7,8 @@
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { pathToFileURL } from "node:url";
-import { Pool } from "undici";
 import { loadLauncher, root } from "../local/load-launcher.mjs";
+import { runLoad } from "./load.mjs";
 
 /** The tool the load calls: the built-in `echo` service's `echo`, as the merged catalog names it. */
 const TOOL = "echo__echo";
@@ -16,73 +16,6 @@ const TOOL = "echo__echo";
 const IDLE_SESSIONS = 2000;
 const PROTOCOL = "2025-06-18";
 const JSON_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
-
-/** The JSON-RPC message in a JSON or SSE (`data: ...`) response body. */
-function messageOf(contentType, text) {
-  if (contentType?.startsWith("text/event-stream")) {
-    const line = text.split("\n").find((l) => l.startsWith("data: "));
-    return JSON.parse(line.slice(6));
-  }
-  return JSON.parse(text);
-}
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-/**
- * The closed loop of scripts/bench/load.mjs (`concurrency` workers calling one after another,
- * every answer checked), for a tool named `tool`. Kept here until load.mjs takes a tool name.
- */
-async function loadTool({ url, headers = {}, total, concurrency, tool, warmup = 200 }) {
-  const target = new URL(url);
-  const pool = new Pool(target.origin, { connections: concurrency, pipelining: 1 });
-  let next = 0;
-  const latencies = [];
-  const call = async (record) => {
-    const id = ++next;
-    const message = `m${id}`;
-    const started = performance.now();
-    const res = await pool.request({
-      path: target.pathname,
-      method: "POST",
-      headers: { ...JSON_HEADERS, ...headers },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id,
-        method: "tools/call",
-        params: { name: tool, arguments: { message } },
-      }),
-    });
-    const text = await res.body.text();
-    const answer = messageOf(res.headers["content-type"], text);
-    if (
-      res.statusCode !== 200 ||
-      answer.id !== id ||
-      !JSON.stringify(answer.result?.content ?? "").includes(message)
-    ) {
-      throw new Error(`bad answer (${res.statusCode}): ${text.slice(0, 200)}`);
-    }
-    if (record) latencies.push(performance.now() - started);
-  };
-  const worker = async (count, record) => {
-    for (let i = 0; i < count; i++) await call(record);
-  };
-  await Promise.all(
-    Array.from({ length: concurrency }, () => worker(Math.ceil(warmup / concurrency), false)),
-  );
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, () => worker(Math.ceil(total / concurrency), true)));
-  const seconds = (performance.now() - started) / 1000;
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  return {
-    calls: latencies.length,
-    callsPerSecond: latencies.length / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-  };
-}
 
 /** One POST over `agent`; resolves with status, headers and body text. */
 function post(url, body, headers, agent) {
@@ -149,14 +82,12 @@ function rssMiB(pid) {
 
 /**
  * Runs the gateway figures: `{ haproxyPath, routerDirect }` (calls/s, p50, p99) and
- * `routerRssMiBWith2000IdleSessions` (with `routerRssMiBBefore`), one entry per router.
- *
- * `npm run bench` passes its `runLoad` (scripts/bench/load.mjs) too; it is not used yet, because
- * it calls a tool named `echo` while the merged catalog names it `echo__echo`: the same loop runs
- * from here (`loadTool`) until `runLoad` takes a tool name.
+ * `routerRssMiBWith2000IdleSessions` (with `routerRssMiBBefore`), one entry per router. The load
+ * is the same closed loop as the mcp-server's figure (scripts/bench/load.mjs), calling the merged
+ * catalog's `echo__echo`.
  */
 export async function benchGateway({ total, concurrency }) {
-  const load = (options) => loadTool({ ...options, tool: TOOL });
+  const load = (options) => runLoad({ ...options, tool: TOOL });
   const { haproxyPath, routerDirect } = await withPlatform(async (platform, agent) => {
     const gateway = `${platform.gatewayUrl}/mcp`;
     const session = await openSession(gateway, agent);

@@ -15,8 +15,11 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** Run the load against `url` with extra headers; throws on any wrong answer. */
-export async function runLoad({ url, headers = {}, total, concurrency, warmup = 200 }) {
+/**
+ * Run the load against `url` with extra headers, calling `tool` (an echo-like tool that returns
+ * its `message`); throws on any wrong answer.
+ */
+export async function runLoad({ url, headers = {}, total, concurrency, tool = "echo", warmup = 200 }) {
   const target = new URL(url);
   const pool = new Pool(target.origin, { connections: concurrency, pipelining: 1 });
   let next = 0;
@@ -37,7 +40,7 @@ export async function runLoad({ url, headers = {}, total, concurrency, warmup = 
         jsonrpc: "2.0",
         id,
         method: "tools/call",
-        params: { name: "echo", arguments: { message } },
+        params: { name: tool, arguments: { message } },
       }),
     });
     const text = await res.body.text();
