@@ -1,24 +1,14 @@
-import { EnvError, loadEnv } from "@mcp-platform/shared";
+import { loadEnv } from "@mcp-platform/shared";
 import { buildApp, toolSetInfo } from "../../../services/mcp-server/src/app";
 import { McpServerEnvSchema } from "../../../services/mcp-server/src/env";
 import { silentLogger } from "../../helpers/log-capture";
+import { envIssues } from "../../helpers/env-issues";
 
 const GITHUB_SERVER = {
   command: "npx",
   args: ["-y", "@modelcontextprotocol/server-github@2025.4.8"],
   env: { GITHUB_PERSONAL_ACCESS_TOKEN: "ghp_secret_value", GITHUB_API_URL: "https://api.github.com" },
 };
-
-/** The issues of the EnvError `run` throws, as [path, message, shown value]. */
-function issues(run: () => unknown): string[][] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof EnvError) return error.issues.map((i) => [i.path, i.message, i.shownValue]);
-    throw error;
-  }
-  throw new Error("expected an EnvError");
-}
 
 describe("McpServerEnvSchema", () => {
   it("defaults to port 8080, one bridge process and the built-in tool set", () => {
@@ -65,11 +55,11 @@ describe("McpServerEnvSchema", () => {
       [["MCP_SERVER.env.PORT", "Invalid input: expected string, received number", "<redacted>"]],
     ],
   ])("rejects MCP_SERVER with %s, never showing its value", (_case, value, expected) => {
-    expect(issues(() => loadEnv(McpServerEnvSchema, { MCP_SERVER: value }))).toStrictEqual(expected);
+    expect(envIssues(() => loadEnv(McpServerEnvSchema, { MCP_SERVER: value }))).toStrictEqual(expected);
   });
 
   it("bounds MCP_BRIDGE_PROCESSES to 1..64", () => {
-    expect(issues(() => loadEnv(McpServerEnvSchema, { MCP_BRIDGE_PROCESSES: "65" }))).toStrictEqual([
+    expect(envIssues(() => loadEnv(McpServerEnvSchema, { MCP_BRIDGE_PROCESSES: "65" }))).toStrictEqual([
       ["MCP_BRIDGE_PROCESSES", "must be an integer between 1 and 64", '"65"'],
     ]);
   });

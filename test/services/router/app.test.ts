@@ -1,21 +1,11 @@
-import { EnvError, loadEnv } from "@mcp-platform/shared";
+import { loadEnv } from "@mcp-platform/shared";
 import { buildApp } from "../../../services/router/src/app";
 import { RouterEnvSchema } from "../../../services/router/src/env";
 import { silentLogger } from "../../helpers/log-capture";
+import { envIssues } from "../../helpers/env-issues";
 
 const SESSION_KEY = "0123456789abcdef0123456789abcdef-session";
 const TOKENS = ["token-aaaaaaaaaaaaaaaa", "token-bbbbbbbbbbbbbbbb"];
-
-/** The issues of the EnvError `run` throws, as [path, message, shown value]. */
-function issues(run: () => unknown): string[][] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof EnvError) return error.issues.map((i) => [i.path, i.message, i.shownValue]);
-    throw error;
-  }
-  throw new Error("expected an EnvError");
-}
 
 describe("RouterEnvSchema", () => {
   it("defaults to port 3000 and the name router, with no static services or secrets", () => {
@@ -75,7 +65,7 @@ describe("RouterEnvSchema", () => {
 
     // WHEN / THEN
     const shown = JSON.stringify(raw.ROUTER_STATIC_SERVICES);
-    expect(issues(() => loadEnv(RouterEnvSchema, raw))).toStrictEqual([
+    expect(envIssues(() => loadEnv(RouterEnvSchema, raw))).toStrictEqual([
       [
         "ROUTER_STATIC_SERVICES.Files",
         "is not a valid key: must be 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'",
@@ -91,7 +81,7 @@ describe("RouterEnvSchema", () => {
     const raw = { ROUTER_SESSION_KEY: "short-key", ROUTER_AUTH_TOKENS: "tiny,token-cccccccccccccccc" };
 
     // WHEN / THEN
-    expect(issues(() => loadEnv(RouterEnvSchema, raw))).toStrictEqual([
+    expect(envIssues(() => loadEnv(RouterEnvSchema, raw))).toStrictEqual([
       ["ROUTER_SESSION_KEY", "must be at least 32 characters", "<redacted>"],
       ["ROUTER_AUTH_TOKENS[0]", "tokens must be at least 16 characters", "<redacted>"],
     ]);
