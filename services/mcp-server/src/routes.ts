@@ -1,13 +1,29 @@
 /**
  * The MCP HTTP endpoints: Streamable HTTP on `/mcp` and the legacy SSE pair on `/sse` +
- * `/messages`. Requests are checked (Host/Origin, session id, body) before any reaches the SDK
- * transport, which then owns the raw response.
+ * `/messages`. Requests are checked (Host/Origin, body, JSON-RPC shape, `Accept`, protocol
+ * version, session id) before any message reaches a session.
  */
-import type { ServerResponse } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
-import { JSONRPC_ERROR, mcpErrorHandler, RequestGuard, sendJsonRpcError } from "@mcp-platform/shared";
+import { InitializeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  checkAccept,
+  checkProtocolVersion,
+  invalidRequest,
+  isInitialize,
+  JSONRPC_ERROR,
+  mcpErrorHandler,
+  noStreamWithoutSession,
+  parseMessages,
+  POST_ACCEPT,
+  RequestGuard,
+  SESSION_HEADER,
+  sendJsonRpcError,
+  sessionNotFound,
+  sessionRequired,
+  STREAM_ACCEPT,
+} from "@mcp-platform/shared";
 import type { Sessions } from "./sessions";
+import type { StreamableSession } from "./streamable-session";
 
 /** Route settings. */
 export interface McpRouteOptions {
@@ -15,24 +31,6 @@ export interface McpRouteOptions {
   readonly allowedOrigins: readonly string[];
   readonly allowedHosts: readonly string[];
   readonly maxBodyBytes: number;
-}
-
-/** The session-id header of Streamable HTTP. */
-const SESSION_HEADER = "mcp-session-id";
-
-const isInitialize = (body: unknown) =>
-  Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body);
-
-/**
- * Batches what a response writes in its first event-loop turn into one socket write: the SDK
- * flushes SSE headers, the answer and the stream's end separately, and a quick call is answered
- * within that turn. Later writes (progress of a long call) go out as they come.
- */
-function coalesceFirstWrites(res: ServerResponse): void {
-  const socket = res.socket;
-  if (socket === null || socket.writableCorked > 0) return;
-  socket.cork();
-  setImmediate(() => socket.uncork());
 }
 
 /** Registers `/mcp`, `/sse` and `/messages` in an encapsulated context with the guard and errors. */
@@ -45,65 +43,76 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
   app.addHook("onRequest", guard.hook());
   app.setErrorHandler(mcpErrorHandler(options.maxBodyBytes));
 
-  const sessionOf = (request: FastifyRequest, reply: FastifyReply) => {
+  /** The session named by `Mcp-Session-Id`, or undefined once 400/404 has been answered. */
+  const sessionOf = (request: FastifyRequest, reply: FastifyReply): StreamableSession | undefined => {
     const header = request.headers[SESSION_HEADER];
     if (typeof header !== "string" || header === "") {
-      void sendJsonRpcError(
-        reply,
-        400,
-        JSONRPC_ERROR.refused,
-        "Bad Request: Mcp-Session-Id header is required",
-      );
+      void sessionRequired(reply);
       return undefined;
     }
-    const transport = sessions.streamable(header);
-    if (transport === undefined) void sendJsonRpcError(reply, 404, -32001, "Session not found");
-    return transport;
+    const session = sessions.streamable(header);
+    if (session === undefined) void sessionNotFound(reply);
+    return session;
   };
 
   app.post("/mcp", async (request, reply) => {
-    if (request.headers[SESSION_HEADER] === undefined) {
-      if (!isInitialize(request.body)) {
+    const parsed = parseMessages(request.body);
+    if ("invalid" in parsed) return invalidRequest(reply, parsed.invalid);
+    const { messages } = parsed;
+    let session: StreamableSession | undefined;
+    if (messages.some(isInitialize)) {
+      if (messages.length > 1) return invalidRequest(reply, "Invalid Request: initialize must be sent alone");
+      if (!InitializeRequestSchema.safeParse(messages[0]).success) {
         return sendJsonRpcError(
           reply,
           400,
-          JSONRPC_ERROR.refused,
-          "Bad Request: Mcp-Session-Id header is required",
+          JSONRPC_ERROR.invalidParams,
+          "Invalid params: initialize needs protocolVersion, capabilities and clientInfo",
         );
       }
-      const transport = await sessions.createStreamable();
-      reply.hijack();
-      coalesceFirstWrites(reply.raw);
-      await transport.handleRequest(request.raw, reply.raw, request.body);
-      return reply;
+      if (request.headers[SESSION_HEADER] !== undefined) {
+        return invalidRequest(
+          reply,
+          "Invalid Request: initialize opens a new session; send it without Mcp-Session-Id",
+        );
+      }
+      if (!checkAccept(request, reply, POST_ACCEPT)) return reply;
+      session = sessions.createStreamable();
+    } else {
+      session = sessionOf(request, reply);
+      if (session === undefined || !checkProtocolVersion(request, reply)) return reply;
+      if (!checkAccept(request, reply, POST_ACCEPT)) return reply;
     }
-    const transport = sessionOf(request, reply);
-    if (transport === undefined) return reply;
     reply.hijack();
-    coalesceFirstWrites(reply.raw);
-    await transport.handleRequest(request.raw, reply.raw, request.body);
+    session.post(messages, reply.raw);
     return reply;
   });
 
-  const streamOrDelete = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.method === "GET" && request.headers[SESSION_HEADER] === undefined) {
-      // No session, so no stream to offer here (MCP spec: answer 405); clients POST initialize.
-      void reply.header("allow", "POST, GET, DELETE");
+  app.get("/mcp", async (request, reply) => {
+    // No session, so no stream to offer here (MCP spec: 405); clients POST initialize first.
+    if (request.headers[SESSION_HEADER] === undefined) return noStreamWithoutSession(reply);
+    const session = sessionOf(request, reply);
+    if (session === undefined || !checkProtocolVersion(request, reply)) return reply;
+    if (!checkAccept(request, reply, STREAM_ACCEPT)) return reply;
+    if (session.hasStream) {
       return sendJsonRpcError(
         reply,
-        405,
+        409,
         JSONRPC_ERROR.refused,
-        "Method Not Allowed: open a session with POST first",
+        "Conflict: only one standalone SSE stream is allowed per session",
       );
     }
-    const transport = sessionOf(request, reply);
-    if (transport === undefined) return reply;
     reply.hijack();
-    await transport.handleRequest(request.raw, reply.raw);
+    session.openStream(reply.raw);
     return reply;
-  };
-  app.get("/mcp", streamOrDelete);
-  app.delete("/mcp", streamOrDelete);
+  });
+
+  app.delete("/mcp", async (request, reply) => {
+    const session = sessionOf(request, reply);
+    if (session === undefined) return reply;
+    sessions.closeStreamable(session.id, "deleted by the client");
+    return reply.code(200).send();
+  });
 
   app.get("/sse", async (_request, reply) => {
     reply.hijack();
@@ -122,7 +131,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
       );
     }
     const transport = sessions.sse(id);
-    if (transport === undefined) return sendJsonRpcError(reply, 404, -32001, "Session not found");
+    if (transport === undefined) return sessionNotFound(reply);
     reply.hijack();
     await transport.handlePostMessage(request.raw, reply.raw, request.body);
     return reply;

@@ -1,26 +1,26 @@
 /**
- * Client sessions on both MCP transports: Streamable HTTP (`POST`/`GET`/`DELETE /mcp`) and the
- * legacy SSE pair (`GET /sse` + `POST /messages`). The SDK's transports do the framing; this
- * module keeps them by session id, wires them to the multiplexer, expires idle ones, and closes
- * them all at shutdown.
+ * Client sessions on both MCP transports: Streamable HTTP (`POST`/`GET`/`DELETE /mcp`, framed by
+ * the shared kit, see `streamable-session.ts`) and the legacy SSE pair (`GET /sse` +
+ * `POST /messages`, the SDK's `SSEServerTransport`). This module keeps them by session id, wires
+ * them to the multiplexer, expires idle ones, and closes them all at shutdown.
  */
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { keepSseAlive } from "@mcp-platform/shared";
 import type { Logger } from "pino";
 import type { ClientSession, Multiplexer } from "./bridge/multiplexer";
 import type { McpMetrics } from "./metrics";
+import { StreamableSession } from "./streamable-session";
 
 /** Transport names as the metrics label them. */
 export type TransportKind = "streamable-http" | "sse";
 
 /** One open session, with the transport of its kind. */
 export type SessionEntry = (
-  | { readonly kind: "streamable-http"; readonly transport: StreamableHTTPServerTransport }
-  | { readonly kind: "sse"; readonly transport: SSEServerTransport }
-) & { readonly session: ClientSession; lastSeen: number };
+  | { readonly kind: "streamable-http"; readonly session: StreamableSession }
+  | { readonly kind: "sse"; readonly session: ClientSession; readonly transport: SSEServerTransport }
+) & { lastSeen: number };
 
 /** Sessions settings. */
 export interface SessionOptions {
@@ -52,12 +52,12 @@ export class Sessions {
     return this.entries.size;
   }
 
-  /** The Streamable HTTP transport of a session, marking it used. */
-  streamable(id: string): StreamableHTTPServerTransport | undefined {
+  /** A Streamable HTTP session, marking it used. */
+  streamable(id: string): StreamableSession | undefined {
     const entry = this.entries.get(id);
     if (entry?.kind !== "streamable-http") return undefined;
     entry.lastSeen = this.now();
-    return entry.transport;
+    return entry.session;
   }
 
   /** The legacy SSE transport of a session. */
@@ -82,38 +82,23 @@ export class Sessions {
     this.options.logger.debug({ session: id, transport: entry.kind }, "session closed");
   }
 
-  /**
-   * A new Streamable HTTP transport for an `initialize` request. It joins the registry once the
-   * SDK has assigned its session id, and leaves it when closed (DELETE, expiry, shutdown).
-   */
-  async createStreamable(): Promise<StreamableHTTPServerTransport> {
-    let sessionId: string | undefined;
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: randomUUID,
+  /** A new Streamable HTTP session, for an `initialize` request; its id is the header's value. */
+  createStreamable(): StreamableSession {
+    const session = new StreamableSession(randomUUID(), {
       keepAliveMs: this.options.keepAliveMs,
-      onsessioninitialized: (id) => {
-        sessionId = id;
-        this.add(id, { kind: "streamable-http", session, transport, lastSeen: this.now() });
-      },
+      deliver: (from, message) => void this.options.mux.handleClient(from, message),
+      onInitializeFailed: (failed) => this.remove(failed.id),
     });
-    const session: ClientSession = {
-      get id() {
-        return sessionId ?? "(initializing)";
-      },
-      send: (message: JSONRPCMessage, relatedRequestId?: RequestId) =>
-        transport.send(message, relatedRequestId === undefined ? undefined : { relatedRequestId }),
-    };
-    // Until the session is registered (its initialize is being answered) it is routed ad hoc.
-    this.options.mux.attach(session);
-    transport.onmessage = (message) => void this.options.mux.handleClient(session, message);
-    transport.onclose = () => {
-      if (sessionId !== undefined) this.remove(sessionId);
-      else this.options.mux.detach(session);
-    };
-    transport.onerror = (error) =>
-      this.options.logger.debug({ err: error, session: sessionId }, "transport error");
-    await transport.start();
-    return transport;
+    this.add(session.id, { kind: "streamable-http", session, lastSeen: this.now() });
+    return session;
+  }
+
+  /** Ends a Streamable HTTP session (DELETE). */
+  closeStreamable(id: string, reason: string): void {
+    const entry = this.entries.get(id);
+    if (entry?.kind !== "streamable-http") return;
+    entry.session.close(reason);
+    this.remove(id);
   }
 
   /** A legacy SSE session on `res`; the stream and the keep-alive comments start at once. */
@@ -125,14 +110,8 @@ export class Sessions {
     transport.onclose = () => this.remove(id);
     await transport.start();
     this.add(id, { kind: "sse", session, transport, lastSeen: this.now() });
-    const keepAlive = setInterval(() => {
-      if (!res.writableEnded) res.write(": keep-alive\n\n");
-    }, this.options.keepAliveMs);
-    keepAlive.unref();
-    res.on("close", () => {
-      clearInterval(keepAlive);
-      this.remove(id);
-    });
+    keepSseAlive(res, this.options.keepAliveMs);
+    res.on("close", () => this.remove(id));
     return transport;
   }
 
@@ -140,10 +119,9 @@ export class Sessions {
   async expireIdle(): Promise<number> {
     const cutoff = this.now() - this.options.idleTimeoutMs;
     const idle = [...this.entries].filter(([, e]) => e.kind === "streamable-http" && e.lastSeen < cutoff);
-    for (const [id, e] of idle) {
+    for (const [id] of idle) {
       this.options.logger.info({ session: id }, "closing idle session");
-      await e.transport.close();
-      this.remove(id);
+      this.closeStreamable(id, "idle for too long");
     }
     return idle.length;
   }
@@ -152,7 +130,13 @@ export class Sessions {
   async closeAll(): Promise<void> {
     clearInterval(this.sweeper);
     const all = [...this.entries];
-    await Promise.all(all.map(([, e]) => e.transport.close().catch(() => undefined)));
+    await Promise.all(
+      all.map(([, e]) =>
+        e.kind === "sse"
+          ? e.transport.close().catch(() => undefined)
+          : e.session.close("server shutting down"),
+      ),
+    );
     for (const [id] of all) this.remove(id);
   }
 }

@@ -13,3 +13,4 @@ export * from "./run-service";
 export * from "./service-app";
 export * from "./shutdown";
 export * from "./request-guard";
+export * from "./streamable-http";

@@ -148,6 +148,76 @@ describe("bad input over HTTP", () => {
       },
     ],
     [
+      "JSON that is not a JSON-RPC message",
+      () => inSession(JSON.stringify({ hello: "world" })),
+      400,
+      {
+        jsonrpc: "2.0",
+        error: { code: -32600, message: "Invalid Request: not a JSON-RPC 2.0 message" },
+        id: null,
+      },
+    ],
+    [
+      "initialize with invalid params",
+      () =>
+        rawPost(
+          `${server.base}/mcp`,
+          JSON.stringify({ jsonrpc: "2.0", id: 7, method: "initialize", params: { capabilities: {} } }),
+        ),
+      400,
+      {
+        jsonrpc: "2.0",
+        error: {
+          code: -32602,
+          message: "Invalid params: initialize needs protocolVersion, capabilities and clientInfo",
+        },
+        id: null,
+      },
+    ],
+    [
+      "initialize inside a session",
+      () => inSession(initialize),
+      400,
+      {
+        jsonrpc: "2.0",
+        error: {
+          code: -32600,
+          message: "Invalid Request: initialize opens a new session; send it without Mcp-Session-Id",
+        },
+        id: null,
+      },
+    ],
+    [
+      "an unsupported protocol version",
+      () =>
+        inSession(JSON.stringify({ jsonrpc: "2.0", id: 8, method: "ping" }), {
+          "mcp-protocol-version": "1999-01-01",
+        }),
+      400,
+      {
+        jsonrpc: "2.0",
+        error: {
+          code: -32000,
+          message: expect.stringContaining("Bad Request: Unsupported protocol version: 1999-01-01"),
+        },
+        id: null,
+      },
+    ],
+    [
+      "an Accept header without text/event-stream",
+      () =>
+        inSession(JSON.stringify({ jsonrpc: "2.0", id: 10, method: "ping" }), { accept: "application/json" }),
+      406,
+      {
+        jsonrpc: "2.0",
+        error: {
+          code: -32000,
+          message: "Not Acceptable: the client must accept application/json and text/event-stream",
+        },
+        id: null,
+      },
+    ],
+    [
       "an unknown method",
       () => inSession(JSON.stringify({ jsonrpc: "2.0", id: 6, method: "tools/frobnicate" })),
       200,

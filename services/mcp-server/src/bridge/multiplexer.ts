@@ -12,14 +12,8 @@ import type {
   ProgressToken,
   RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
-import {
-  isJSONRPCErrorResponse,
-  isJSONRPCNotification,
-  isJSONRPCRequest,
-  isJSONRPCResultResponse,
-  LATEST_PROTOCOL_VERSION,
-  SUPPORTED_PROTOCOL_VERSIONS,
-} from "@modelcontextprotocol/sdk/types.js";
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
+import { isNotification, isRequest, isResponse } from "@mcp-platform/shared";
 import type { Logger } from "pino";
 import type { LinkPool, Slot } from "./pool";
 
@@ -113,8 +107,8 @@ export class Multiplexer {
 
   /** A message from a client session. */
   async handleClient(session: ClientSession, message: JSONRPCMessage): Promise<void> {
-    if (isJSONRPCRequest(message)) return this.handleRequest(session, message);
-    if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
+    if (isRequest(message)) return this.handleRequest(session, message);
+    if (isNotification(message) && message.method === "notifications/cancelled") {
       const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
       const id = requestId === undefined ? undefined : this.bySession.get(session)?.get(key(requestId));
       if (id !== undefined) this.cancelOnLink(id, (message.params as { reason?: string }).reason);
@@ -213,7 +207,7 @@ export class Multiplexer {
 
   /** A message from a link. */
   handleLink(slot: Slot, message: JSONRPCMessage): void {
-    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+    if (isResponse(message)) {
       if (typeof message.id !== "number") return;
       const isToolError = "result" in message && (message.result as { isError?: unknown }).isError === true;
       const p = this.settle(message.id, "error" in message ? "error" : isToolError ? "tool_error" : "ok");
@@ -223,7 +217,7 @@ export class Multiplexer {
       });
       return;
     }
-    if (isJSONRPCRequest(message)) {
+    if (isRequest(message)) {
       // Server-to-client requests cannot be answered for one of many sessions.
       const answer: JSONRPCMessage =
         message.method === "ping"
@@ -236,7 +230,7 @@ export class Multiplexer {
       slot.link.send(answer);
       return;
     }
-    if (!isJSONRPCNotification(message)) return;
+    if (!isNotification(message)) return;
     if (message.method === "notifications/progress") {
       const params = message.params as { progressToken: ProgressToken } & Record<string, unknown>;
       const id = this.tokens.get(String(params.progressToken));

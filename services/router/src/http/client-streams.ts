@@ -7,12 +7,11 @@
 import type { ServerResponse } from "node:http";
 import type { JSONRPCNotification } from "@modelcontextprotocol/sdk/types.js";
 import type { RouterMetrics } from "../metrics";
-import { SSE_HEADERS, SSE_KEEP_ALIVE, sseEvent } from "./post-response";
+import { openSseStream, SESSION_HEADER, sseEvent } from "@mcp-platform/shared";
 
 interface Stream {
   readonly session: string;
   readonly res: ServerResponse;
-  readonly keepAlive: NodeJS.Timeout;
 }
 
 /** Standalone GET streams of this replica. */
@@ -28,14 +27,8 @@ export class ClientStreams {
 
   /** Starts a stream on `res` for session nonce `session`, echoing `sessionId`. */
   open(session: string, sessionId: string, res: ServerResponse): void {
-    res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": sessionId });
-    // Send the headers now: clients wait for them before treating the stream as open.
-    res.flushHeaders();
-    const keepAlive = setInterval(() => {
-      if (!res.writableEnded) res.write(SSE_KEEP_ALIVE);
-    }, this.options.keepAliveMs);
-    keepAlive.unref();
-    const stream: Stream = { session, res, keepAlive };
+    openSseStream(res, { headers: { [SESSION_HEADER]: sessionId }, keepAliveMs: this.options.keepAliveMs });
+    const stream: Stream = { session, res };
     this.streams.add(stream);
     this.options.metrics.streams.inc({ transport: "streamable-http" });
     res.once("close", () => this.drop(stream));
@@ -59,7 +52,6 @@ export class ClientStreams {
 
   private drop(stream: Stream): void {
     if (!this.streams.delete(stream)) return;
-    clearInterval(stream.keepAlive);
     this.options.metrics.streams.dec({ transport: "streamable-http" });
   }
 }

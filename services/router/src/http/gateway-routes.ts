@@ -3,8 +3,8 @@
  * with a sealed session id carrying the negotiated protocol version and the client's
  * capabilities; every later request, on any replica, is served from that id alone:
  *
- * - `POST` answers its requests itself (JSON, or an SSE stream when a request is forwarded, so
- *   progress reaches the client on the same response); `notifications/cancelled` aborts the
+ * - `POST` answers its requests itself: JSON, or, once a forwarded call sends progress (or runs
+ *   past a keep-alive interval), an SSE stream carrying it and then the answer; `notifications/cancelled` aborts the
  *   request here, or is offered to the peers when another replica runs it.
  * - `GET` opens a standalone stream for `list_changed` on whichever replica receives it.
  * - `DELETE` ends this replica's streams of the session. The id itself stays valid until it
@@ -12,29 +12,26 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { JSONRPCMessage, JSONRPCRequest, RequestId } from "@modelcontextprotocol/sdk/types.js";
-import {
-  InitializeRequestSchema,
-  isInitializeRequest,
-  isJSONRPCNotification,
-  isJSONRPCRequest,
-} from "@modelcontextprotocol/sdk/types.js";
-import { JSONRPC_ERROR, sendJsonRpcError } from "@mcp-platform/shared";
-import { errorObject, FORWARDED_METHODS } from "../mcp/gateway-handler";
-import type { GatewaySession } from "../session-token";
-import { compactCapabilities } from "../session-token";
-import type { RouterContext } from "./context";
+import { InitializeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import {
   checkAccept,
   checkProtocolVersion,
   invalidRequest,
+  isInitialize,
+  isNotification,
+  isRequest,
+  noStreamWithoutSession,
   parseMessages,
+  POST_ACCEPT,
+  PostResponse,
   SESSION_HEADER,
-  sessionOf,
-} from "./context";
-import { PostResponse } from "./post-response";
-
-const POST_ACCEPT = ["application/json", "text/event-stream"] as const;
-const STREAM_ACCEPT = ["text/event-stream"] as const;
+  STREAM_ACCEPT,
+} from "@mcp-platform/shared";
+import { errorObject, FORWARDED_METHODS } from "../mcp/gateway-handler";
+import type { GatewaySession } from "../session-token";
+import { compactCapabilities } from "../session-token";
+import type { RouterContext } from "./context";
+import { sessionOf } from "./context";
 
 /** Handles a client's `notifications/cancelled` for a gateway session (any transport). */
 export function cancelRequest(
@@ -60,7 +57,7 @@ export function gatewayRoutes(app: FastifyInstance, context: RouterContext): voi
     if ("invalid" in parsed) return invalidRequest(reply, parsed.invalid);
     if (!checkAccept(request, reply, POST_ACCEPT)) return reply;
     const { messages } = parsed;
-    if (messages.some((message) => isInitializeRequest(message))) {
+    if (messages.some(isInitialize)) {
       if (messages.length > 1) return invalidRequest(reply, "Invalid Request: initialize must be sent alone");
       return initialize(context, messages[0] as JSONRPCRequest, reply);
     }
@@ -70,16 +67,8 @@ export function gatewayRoutes(app: FastifyInstance, context: RouterContext): voi
   });
 
   const stream = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.headers[SESSION_HEADER] === undefined) {
-      // No session, so no stream to offer (MCP spec: 405); clients POST initialize first.
-      void reply.header("allow", "POST, GET, DELETE");
-      return sendJsonRpcError(
-        reply,
-        405,
-        JSONRPC_ERROR.refused,
-        "Method Not Allowed: open a session with POST first",
-      );
-    }
+    // No session, so no stream to offer (MCP spec: 405); clients POST initialize first.
+    if (request.headers[SESSION_HEADER] === undefined) return noStreamWithoutSession(reply);
     const session = sessionOf(context, request, reply, "gateway");
     if (session === undefined || !checkProtocolVersion(request, reply)) return reply;
     if (!checkAccept(request, reply, STREAM_ACCEPT)) return reply;
@@ -126,8 +115,8 @@ function answer(
 ): FastifyReply {
   const requests: JSONRPCRequest[] = [];
   for (const message of messages) {
-    if (isJSONRPCRequest(message)) requests.push(message);
-    else if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
+    if (isRequest(message)) requests.push(message);
+    else if (isNotification(message) && message.method === "notifications/cancelled") {
       cancelRequest(context, token, session.n, message.params);
     }
     // Other notifications (initialized, roots/list_changed) and responses need no answer: the
@@ -136,7 +125,7 @@ function answer(
   if (requests.length === 0) return reply.code(202).send();
   reply.hijack();
   const response = new PostResponse(reply.raw, {
-    stream: requests.some((r) => FORWARDED_METHODS.has(r.method)),
+    mode: requests.some((r) => FORWARDED_METHODS.has(r.method)) ? "auto" : "json",
     expected: requests.length,
     sessionId: token,
     keepAliveMs: context.keepAliveMs,

@@ -17,12 +17,21 @@ import { Agent, request as httpRequest } from "node:http";
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
-import { JSONRPC_ERROR, SERVICE_ID_PATTERN, errorText, sendJsonRpcError } from "@mcp-platform/shared";
+import {
+  JSONRPC_ERROR,
+  noStreamWithoutSession,
+  parseMessages,
+  SERVICE_ID_PATTERN,
+  SESSION_HEADER,
+  errorText,
+  sendJsonRpcError,
+  sessionNotFound,
+} from "@mcp-platform/shared";
 import type { Instance } from "../upstream/upstreams";
 import { MAX_ATTEMPTS } from "../upstream/upstreams";
 import { failedBeforeSending } from "../upstream/upstream-transport";
 import type { RouterContext } from "./context";
-import { parseMessages, SESSION_HEADER, SESSION_NOT_FOUND, sessionOf } from "./context";
+import { sessionOf } from "./context";
 
 /** Request headers relayed upstream (lower case). Everything else stays at the router. */
 export const FORWARDED_REQUEST_HEADERS: readonly string[] = [
@@ -76,24 +85,16 @@ export function passthroughRoutes(app: FastifyInstance, context: RouterContext):
       if (session === undefined) return reply;
       const instance =
         session.payload.s === service ? context.upstreams.instance(service, session.payload.i) : undefined;
-      if (instance === undefined) return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
+      if (instance === undefined) return sessionNotFound(reply);
       try {
         await relay(context, agent, instance, session.payload.u, request, reply, () => session.token);
       } catch (error) {
         context.upstreams.recordFailure(instance, errorText(error));
-        return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
+        return sessionNotFound(reply);
       }
       return reply;
     }
-    if (request.method === "GET") {
-      void reply.header("allow", "POST, GET, DELETE");
-      return sendJsonRpcError(
-        reply,
-        405,
-        JSONRPC_ERROR.refused,
-        "Method Not Allowed: open a session with POST first",
-      );
-    }
+    if (request.method === "GET") return noStreamWithoutSession(reply);
     const parsed = request.method === "POST" ? parseMessages(request.body) : undefined;
     if (parsed === undefined || "invalid" in parsed || !parsed.messages.some((m) => isInitializeRequest(m))) {
       return sendJsonRpcError(

@@ -12,19 +12,21 @@
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
-import type { JSONRPCMessage, JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import {
-  isInitializeRequest,
-  isJSONRPCNotification,
-  isJSONRPCRequest,
-} from "@modelcontextprotocol/sdk/types.js";
-import { JSONRPC_ERROR, errorText, sendJsonRpcError } from "@mcp-platform/shared";
+  JSONRPC_ERROR,
+  errorText,
+  isInitialize,
+  isNotification,
+  isRequest,
+  keepSseAlive,
+  sendJsonRpcError,
+  sessionNotFound,
+} from "@mcp-platform/shared";
 import { errorObject } from "../mcp/gateway-handler";
 import type { RouterContext } from "./context";
-import { SESSION_NOT_FOUND } from "./context";
 import { cancelRequest } from "./gateway-routes";
 import { INTERNAL_PATHS, PeerUnreachableError } from "./peers";
-import { SSE_KEEP_ALIVE } from "./post-response";
 
 /** The path clients POST legacy SSE messages to. */
 export const MESSAGES_PATH = "/messages";
@@ -61,12 +63,8 @@ export class SseSessions {
     this.entries.set(nonce, entry);
     context.metrics.sessions.inc({ endpoint: "sse" });
     context.metrics.streams.inc({ transport: "sse" });
-    const keepAlive = setInterval(() => {
-      if (!res.writableEnded) res.write(SSE_KEEP_ALIVE);
-    }, context.keepAliveMs);
-    keepAlive.unref();
+    keepSseAlive(res, context.keepAliveMs);
     res.once("close", () => {
-      clearInterval(keepAlive);
       if (this.entries.delete(nonce)) context.metrics.streams.dec({ transport: "sse" });
     });
   }
@@ -79,7 +77,7 @@ export class SseSessions {
   ): Promise<FastifyReply> {
     const entry = this.entries.get(nonce);
     if (entry === undefined || entry.transport.sessionId !== request.query.sessionId) {
-      return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
+      return sessionNotFound(reply);
     }
     reply.hijack();
     await entry.transport.handlePostMessage(request.raw, reply.raw, request.body);
@@ -99,18 +97,18 @@ export class SseSessions {
   private onMessage(nonce: string, entry: SseEntry, message: JSONRPCMessage): void {
     const { context } = this;
     const send = (reply: JSONRPCMessage) => void entry.transport.send(reply).catch(() => undefined);
-    if (isJSONRPCNotification(message)) {
+    if (isNotification(message)) {
       if (message.method === "notifications/cancelled")
         cancelRequest(context, entry.token, nonce, message.params);
       return;
     }
-    if (!isJSONRPCRequest(message)) return;
-    if (isInitializeRequest(message)) {
+    if (!isRequest(message)) return;
+    if (isInitialize(message)) {
       try {
         send({
           jsonrpc: "2.0",
           id: message.id,
-          result: context.handler.initialize(message as JSONRPCRequest),
+          result: context.handler.initialize(message),
         });
       } catch (error) {
         send({ jsonrpc: "2.0", id: message.id, error: errorObject(error) });
@@ -144,7 +142,7 @@ export function sseRoutes(app: FastifyInstance, context: RouterContext, sessions
       );
     }
     const session = context.sealer.open(s);
-    if (session?.t !== "sse") return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
+    if (session?.t !== "sse") return sessionNotFound(reply);
     if (session.o === context.peers.selfUrl) return sessions.post(request, reply, session.n);
     return forwardToOwner(context, session.o, request, reply);
   });
@@ -155,7 +153,7 @@ export function internalSseRoute(app: FastifyInstance, context: RouterContext, s
   app.post<MessagesQuery>(INTERNAL_PATHS.sseMessage, async (request, reply) => {
     const session = context.sealer.open(request.query.s ?? "");
     if (session?.t !== "sse" || session.o !== context.peers.selfUrl) {
-      return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
+      return sessionNotFound(reply);
     }
     return sessions.post(request, reply, session.n);
   });
@@ -184,7 +182,7 @@ async function forwardToOwner(
   } catch (error) {
     if (error instanceof PeerUnreachableError) {
       context.metrics.peerForwards.inc({ kind: "sse-message", outcome: "owner_gone" });
-      return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
+      return sessionNotFound(reply);
     }
     context.metrics.peerForwards.inc({ kind: "sse-message", outcome: "failed" });
     context.logger.warn({ err: errorText(error) }, "cannot forward an SSE message to its stream's replica");

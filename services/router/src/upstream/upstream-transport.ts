@@ -23,12 +23,8 @@ import type {
   TransportSendOptions,
 } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
-import {
-  ErrorCode,
-  isJSONRPCNotification,
-  isJSONRPCRequest,
-  McpError,
-} from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { isNotification, isRequest } from "@mcp-platform/shared";
 import { upstreamFetch } from "./upstream-fetch";
 
 /** `data` of the error delivered for a call whose stream ended without a response. */
@@ -153,15 +149,15 @@ export class UpstreamTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    if (isJSONRPCRequest(message)) this.pending.add(message.id);
-    else if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
+    if (isRequest(message)) this.pending.add(message.id);
+    else if (isNotification(message) && message.method === "notifications/cancelled") {
       const id = (message.params as { requestId?: RequestId } | undefined)?.requestId;
       if (id !== undefined) this.pending.delete(id);
     }
     try {
       await this.inner.send(message, options);
     } catch (error) {
-      if (isJSONRPCRequest(message)) this.pending.delete(message.id);
+      if (isRequest(message)) this.pending.delete(message.id);
       if (error instanceof StreamableHTTPError && error.code === 404) throw new SessionExpiredError();
       if (error instanceof StreamableHTTPError && error.code === 503) {
         throw new NotDeliveredError("the instance answered 503 (not serving)", "unavailable");

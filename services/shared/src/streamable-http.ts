@@ -1,0 +1,313 @@
+/**
+ * The server side of MCP's Streamable HTTP transport as the router and the mcp-server write it:
+ * the checks every `/mcp` request gets (JSON-RPC shape with the SDK's schema, `Accept`,
+ * `MCP-Protocol-Version`), the answer to one POST, and long-lived SSE streams.
+ *
+ * Why not the SDK's `StreamableHTTPServerTransport`: it converts every request and response
+ * between Node and web streams (through `@hono/node-server`), re-validates each message, and
+ * keeps one transport object with its stream maps per session. That per-request cost is most
+ * of what a quick tool call costs (the SDK's own stateless example runs at about 1/20 of a
+ * plain Node server), and the router must not keep per-session state at all. Messages are
+ * still parsed with the SDK's `JSONRPCMessageSchema` and tools still run on the SDK's
+ * `McpServer`; what is left here is the HTTP framing: a JSON body or the two-line SSE event.
+ */
+import type { ServerResponse } from "node:http";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type {
+  JSONRPCErrorResponse,
+  JSONRPCMessage,
+  JSONRPCNotification,
+  JSONRPCRequest,
+  JSONRPCResultResponse,
+} from "@modelcontextprotocol/sdk/types.js";
+import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
+import { JSONRPC_ERROR, sendJsonRpcError } from "./request-guard";
+
+/** The session-id header of Streamable HTTP. */
+export const SESSION_HEADER = "mcp-session-id";
+/** The protocol-version header of Streamable HTTP. */
+export const PROTOCOL_HEADER = "mcp-protocol-version";
+/** MCP's "session not found" code, as the SDK uses it. */
+export const SESSION_NOT_FOUND = -32001;
+/** Most messages in one batch. */
+export const MAX_BATCH = 100;
+/** What a client must accept on `POST /mcp`. */
+export const POST_ACCEPT = ["application/json", "text/event-stream"] as const;
+/** What a client must accept on `GET /mcp`. */
+export const STREAM_ACCEPT = ["text/event-stream"] as const;
+
+/** A body as JSON-RPC messages, or why it is not (JSON-RPC "Invalid Request"). */
+export function parseMessages(body: unknown): { messages: JSONRPCMessage[] } | { invalid: string } {
+  const items = Array.isArray(body) ? body : [body];
+  if (items.length === 0) return { invalid: "Invalid Request: empty batch" };
+  if (items.length > MAX_BATCH)
+    return { invalid: `Invalid Request: a batch holds at most ${MAX_BATCH} messages` };
+  const messages: JSONRPCMessage[] = [];
+  for (const item of items) {
+    const parsed = JSONRPCMessageSchema.safeParse(item);
+    if (!parsed.success) return { invalid: "Invalid Request: not a JSON-RPC 2.0 message" };
+    messages.push(parsed.data);
+  }
+  return { messages };
+}
+
+/*
+ * Kinds of a message already validated as JSON-RPC (by `parseMessages`, or by the SDK's stdio
+ * framing, which parses every line with `JSONRPCMessageSchema`). The SDK's `isJSONRPCRequest`
+ * and siblings run the whole zod schema again on every call, several times per message on a hot
+ * path; a validated message is told apart by its members alone.
+ */
+
+/** Whether a validated message is a request. */
+export function isRequest(message: JSONRPCMessage): message is JSONRPCRequest {
+  return "method" in message && "id" in message;
+}
+
+/** Whether a validated message is a notification. */
+export function isNotification(message: JSONRPCMessage): message is JSONRPCNotification {
+  return "method" in message && !("id" in message);
+}
+
+/** Whether a validated message is a successful response. */
+export function isResult(message: JSONRPCMessage): message is JSONRPCResultResponse {
+  return "result" in message;
+}
+
+/** Whether a validated message is an error response. */
+export function isError(message: JSONRPCMessage): message is JSONRPCErrorResponse {
+  return "error" in message;
+}
+
+/** Whether a validated message is a response of either kind. */
+export function isResponse(message: JSONRPCMessage): message is JSONRPCResultResponse | JSONRPCErrorResponse {
+  return "result" in message || "error" in message;
+}
+
+/** Whether a validated message is an `initialize` request (its params are checked where it is answered). */
+export function isInitialize(message: JSONRPCMessage): boolean {
+  return isRequest(message) && message.method === "initialize";
+}
+
+/** Answers 400 Invalid Request. */
+export function invalidRequest(reply: FastifyReply, message: string): FastifyReply {
+  return sendJsonRpcError(reply, 400, JSONRPC_ERROR.invalidRequest, message);
+}
+
+/** Answers 404 "Session not found" (an unknown or expired session id). */
+export function sessionNotFound(reply: FastifyReply): FastifyReply {
+  return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
+}
+
+/** Answers 400 for a request that names no session where one is needed. */
+export function sessionRequired(reply: FastifyReply): FastifyReply {
+  return sendJsonRpcError(
+    reply,
+    400,
+    JSONRPC_ERROR.refused,
+    "Bad Request: Mcp-Session-Id header is required",
+  );
+}
+
+/** Answers 405 to `GET /mcp` without a session: there is no stream to offer before `initialize`. */
+export function noStreamWithoutSession(reply: FastifyReply): FastifyReply {
+  void reply.header("allow", "POST, GET, DELETE");
+  return sendJsonRpcError(
+    reply,
+    405,
+    JSONRPC_ERROR.refused,
+    "Method Not Allowed: open a session with POST first",
+  );
+}
+
+/** Whether the `Accept` header lists every one of `types` (a substring check, as the SDK does). */
+export function accepts(request: FastifyRequest, types: readonly string[]): boolean {
+  const accept = request.headers.accept ?? "";
+  return types.every((type) => accept.includes(type) || accept.includes("*/*"));
+}
+
+/** Answers 406 unless the client accepts `types`; true when the request may go on. */
+export function checkAccept(request: FastifyRequest, reply: FastifyReply, types: readonly string[]): boolean {
+  if (accepts(request, types)) return true;
+  void sendJsonRpcError(
+    reply,
+    406,
+    JSONRPC_ERROR.refused,
+    `Not Acceptable: the client must accept ${types.join(" and ")}`,
+  );
+  return false;
+}
+
+/** Answers 400 for an unsupported `MCP-Protocol-Version`; true when the request may go on. */
+export function checkProtocolVersion(request: FastifyRequest, reply: FastifyReply): boolean {
+  const version = request.headers[PROTOCOL_HEADER];
+  if (
+    version === undefined ||
+    (typeof version === "string" && SUPPORTED_PROTOCOL_VERSIONS.includes(version))
+  ) {
+    return true;
+  }
+  void sendJsonRpcError(
+    reply,
+    400,
+    JSONRPC_ERROR.refused,
+    `Bad Request: Unsupported protocol version: ${String(version)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")})`,
+  );
+  return false;
+}
+
+/** Response headers of every SSE stream. */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  "content-type": "text/event-stream",
+  "cache-control": "no-cache, no-transform",
+  connection: "keep-alive",
+  "x-accel-buffering": "no",
+};
+
+/** A JSON-RPC message as one SSE event. */
+export function sseEvent(message: JSONRPCMessage): string {
+  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+}
+
+/** An SSE comment: keeps idle connections open through balancers. */
+export const SSE_KEEP_ALIVE = ": keepalive\n\n";
+
+/** Writes an SSE keep-alive comment on `res` every `intervalMs` until it closes. */
+export function keepSseAlive(res: ServerResponse, intervalMs: number): void {
+  const timer = setInterval(() => {
+    if (!res.writableEnded) res.write(SSE_KEEP_ALIVE);
+  }, intervalMs);
+  timer.unref();
+  res.once("close", () => clearInterval(timer));
+}
+
+/**
+ * Starts a long-lived SSE stream on `res` (a standalone `GET /mcp` stream) with keep-alive
+ * comments; the headers go out at once, since clients wait for them before treating the stream
+ * as open.
+ */
+export function openSseStream(
+  res: ServerResponse,
+  options: { headers?: Readonly<Record<string, string>>; keepAliveMs: number },
+): void {
+  res.writeHead(200, { ...SSE_HEADERS, ...options.headers });
+  res.flushHeaders();
+  keepSseAlive(res, options.keepAliveMs);
+}
+
+/**
+ * How a POST is answered:
+ * - `json`: one JSON body once every request is answered; notifications are dropped (for
+ *   requests answered at once, which send none);
+ * - `auto`: the same JSON body when the answers come before anything else, otherwise an SSE
+ *   stream that starts with the first notification (progress) or, for a slow call, the first
+ *   keep-alive comment, and carries the answers when they come. Both are what the spec lets a
+ *   server answer, and SDK clients read either; a quick tool call so costs one small write.
+ */
+export type PostResponseMode = "json" | "auto";
+
+/** Options of `PostResponse`. */
+export interface PostResponseOptions {
+  readonly mode: PostResponseMode;
+  /** How many responses complete the answer. */
+  readonly expected: number;
+  /** Echoed as `Mcp-Session-Id`. */
+  readonly sessionId?: string;
+  /** Interval of keep-alive comments on a stream (and, in `auto`, when a silent call starts one). */
+  readonly keepAliveMs: number;
+  /** Close the connection after the answer (the server is draining). */
+  readonly closeConnection?: boolean;
+}
+
+/** Collects the responses to one POST and writes them as they are ready. */
+export class PostResponse {
+  private readonly bodies: JSONRPCMessage[] = [];
+  private answered = 0;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private streaming = false;
+  private done = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly options: PostResponseOptions,
+  ) {
+    if (options.mode === "json") return;
+    this.keepAlive = setInterval(() => {
+      this.startStream();
+      this.write(SSE_KEEP_ALIVE);
+    }, options.keepAliveMs);
+    this.keepAlive.unref();
+    res.once("close", () => this.stop());
+  }
+
+  /** Whether every expected response has been written. */
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Sends a notification about a request of this POST (switching `auto` to a stream). */
+  notify(message: JSONRPCMessage): void {
+    if (this.done || this.options.mode === "json") return;
+    this.startStream();
+    this.write(sseEvent(message));
+  }
+
+  /**
+   * Adds the response at `index` (request order), or records that the request gets none
+   * (`undefined`: it was cancelled); the last one completes the answer.
+   */
+  respond(index: number, message: JSONRPCMessage | undefined): void {
+    if (this.done) return;
+    this.answered++;
+    if (message !== undefined) {
+      if (this.streaming) this.write(sseEvent(message));
+      else this.bodies[index] = message;
+    }
+    if (this.answered < this.options.expected) return;
+    this.stop();
+    if (this.streaming) {
+      this.res.end();
+      return;
+    }
+    if (this.res.writableEnded || this.res.destroyed) return;
+    const bodies = this.bodies.filter((body) => body !== undefined);
+    if (bodies.length === 0) {
+      this.res.writeHead(202, this.headers({})).end();
+      return;
+    }
+    const body = JSON.stringify(this.options.expected === 1 ? bodies[0] : bodies);
+    this.res
+      .writeHead(
+        200,
+        this.headers({
+          "content-type": "application/json",
+          "content-length": String(Buffer.byteLength(body)),
+        }),
+      )
+      .end(body);
+  }
+
+  /** Switches to an SSE stream, writing what was collected so far as its first events. */
+  private startStream(): void {
+    if (this.streaming || this.res.headersSent) return;
+    this.streaming = true;
+    this.res.writeHead(200, this.headers(SSE_HEADERS));
+    for (const body of this.bodies) if (body !== undefined) this.write(sseEvent(body));
+    this.bodies.length = 0;
+  }
+
+  private headers(base: Readonly<Record<string, string>>): Record<string, string> {
+    const headers: Record<string, string> = { ...base };
+    if (this.options.sessionId !== undefined) headers[SESSION_HEADER] = this.options.sessionId;
+    if (this.options.closeConnection === true) headers.connection = "close";
+    return headers;
+  }
+
+  private write(text: string): void {
+    if (!this.res.writableEnded && !this.res.destroyed) this.res.write(text);
+  }
+
+  private stop(): void {
+    this.done = true;
+    clearInterval(this.keepAlive);
+  }
+}

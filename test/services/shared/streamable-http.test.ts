@@ -1,0 +1,202 @@
+/**
+ * The shared Streamable HTTP framing: how `PostResponse` answers a POST (JSON, or SSE once a
+ * notification or keep-alive comes first), and the message classifiers. A real HTTP server on
+ * 127.0.0.1 so the bytes are what a client reads.
+ */
+import { createServer, request } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { PostResponseOptions } from "@mcp-platform/shared";
+import {
+  isError,
+  isInitialize,
+  isNotification,
+  isRequest,
+  isResponse,
+  isResult,
+  PostResponse,
+} from "@mcp-platform/shared";
+
+let server: Server;
+let port: number;
+let nextHandler: ((res: ServerResponse) => void) | undefined;
+
+beforeAll(async () => {
+  server = createServer((_req, res) => nextHandler?.(res));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  port = (server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+});
+
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingMessage["headers"];
+  readonly text: string;
+}
+
+/**
+ * Runs one POST whose answer `script` writes through a `PostResponse`; `script` gets a `headers`
+ * promise that resolves once the response headers reached the client.
+ */
+function exchange(
+  options: PostResponseOptions,
+  script: (response: PostResponse, headersSeen: Promise<void>) => Promise<void> | void,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    let seen!: () => void;
+    const headersSeen = new Promise<void>((r) => (seen = r));
+    nextHandler = (res) =>
+      void Promise.resolve(script(new PostResponse(res, options), headersSeen)).catch(reject);
+    const req = fetchRaw((res) => {
+      seen();
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+    });
+    req.on("error", reject);
+  });
+}
+
+function fetchRaw(onResponse: (res: IncomingMessage) => void) {
+  const req = request({ host: "127.0.0.1", port, method: "POST", path: "/mcp", agent: false }, onResponse);
+  req.end("{}");
+  return req;
+}
+
+const result = (id: number, text: string): JSONRPCMessage => ({
+  jsonrpc: "2.0",
+  id,
+  result: { content: [{ type: "text", text }] },
+});
+const progress = (n: number): JSONRPCMessage => ({
+  jsonrpc: "2.0",
+  method: "notifications/progress",
+  params: { progressToken: "t", progress: n },
+});
+const sse = (message: JSONRPCMessage) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+
+const AUTO = { mode: "auto", expected: 1, sessionId: "s-1", keepAliveMs: 60_000 } as const;
+
+describe("PostResponse", () => {
+  test("auto: an answer that comes first is one JSON body with length and session id", async () => {
+    // GIVEN an auto response / WHEN the answer comes before anything else
+    const answer = await exchange(AUTO, (response) => response.respond(0, result(1, "hi")));
+    // THEN the client reads one JSON body
+    expect([answer.status, answer.headers["content-type"], answer.headers["mcp-session-id"]]).toStrictEqual([
+      200,
+      "application/json",
+      "s-1",
+    ]);
+    expect(answer.headers["content-length"]).toBe(String(Buffer.byteLength(answer.text)));
+    expect(JSON.parse(answer.text)).toStrictEqual(result(1, "hi"));
+  });
+
+  test("auto: a notification first turns the answer into an SSE stream that ends with the result", async () => {
+    // GIVEN an auto response / WHEN progress comes, reaches the client, then the answer
+    const answer = await exchange(AUTO, async (response, headersSeen) => {
+      response.notify(progress(1));
+      await headersSeen;
+      response.notify(progress(2));
+      response.respond(0, result(1, "done"));
+    });
+    // THEN the client reads the events in order on a stream
+    expect([answer.status, answer.headers["content-type"], answer.headers["mcp-session-id"]]).toStrictEqual([
+      200,
+      "text/event-stream",
+      "s-1",
+    ]);
+    expect(answer.text).toBe(sse(progress(1)) + sse(progress(2)) + sse(result(1, "done")));
+  });
+
+  test("auto: a call silent past the keep-alive interval gets a stream with keep-alive comments", async () => {
+    // GIVEN an auto response with a short keep-alive / WHEN the answer waits until the stream started
+    const answer = await exchange({ ...AUTO, keepAliveMs: 5 }, async (response, headersSeen) => {
+      await headersSeen;
+      response.respond(0, result(1, "late"));
+    });
+    // THEN the stream starts with a keep-alive comment and ends with the answer
+    expect(answer.headers["content-type"]).toBe("text/event-stream");
+    expect(answer.text.startsWith(": keepalive\n\n")).toBe(true);
+    expect(answer.text.endsWith(sse(result(1, "late")))).toBe(true);
+  });
+
+  test("a batch is answered in request order; answers collected before a stream starts lead it", async () => {
+    // GIVEN a batch of three in auto mode
+    const options = { ...AUTO, expected: 3 };
+    // WHEN all three are answered out of order
+    const json = await exchange(options, (response) => {
+      response.respond(2, result(3, "c"));
+      response.respond(0, result(1, "a"));
+      response.respond(1, result(2, "b"));
+    });
+    // AND, in another POST, one answer comes, then a notification, then the rest
+    const stream = await exchange(options, (response) => {
+      response.respond(1, result(2, "b"));
+      response.notify(progress(1));
+      response.respond(0, result(1, "a"));
+      response.respond(2, undefined);
+    });
+    // THEN the JSON array is in request order, and the stream replays what it had first
+    expect(JSON.parse(json.text)).toStrictEqual([result(1, "a"), result(2, "b"), result(3, "c")]);
+    expect(stream.text).toBe(sse(result(2, "b")) + sse(progress(1)) + sse(result(1, "a")));
+  });
+
+  test("json: notifications are dropped; a POST whose requests were all cancelled gets 202", async () => {
+    // GIVEN json-mode responses
+    const options = { ...AUTO, mode: "json" } as const;
+    // WHEN one gets a notification then its answer, and another only a cancellation
+    const answered = await exchange(options, (response) => {
+      response.notify(progress(1));
+      response.respond(0, result(1, "x"));
+    });
+    const cancelled = await exchange(options, (response) => response.respond(0, undefined));
+    // THEN the first is the JSON answer alone and the second is an empty 202
+    expect([answered.headers["content-type"], JSON.parse(answered.text)]).toStrictEqual([
+      "application/json",
+      result(1, "x"),
+    ]);
+    expect([cancelled.status, cancelled.text]).toStrictEqual([202, ""]);
+  });
+
+  test("closeConnection asks the client to close the connection after the answer", async () => {
+    // GIVEN a response of a draining server / WHEN it is answered
+    const answer = await exchange({ ...AUTO, closeConnection: true }, (response) =>
+      response.respond(0, result(1, "bye")),
+    );
+    // THEN the answer says Connection: close
+    expect(answer.headers.connection).toBe("close");
+  });
+});
+
+describe("message classifiers", () => {
+  test.each<[string, JSONRPCMessage, boolean[]]>([
+    // [isRequest, isNotification, isResult, isError, isResponse, isInitialize]
+    [
+      "initialize",
+      { jsonrpc: "2.0", id: 0, method: "initialize", params: {} } as JSONRPCMessage,
+      [true, false, false, false, false, true],
+    ],
+    [
+      "a request",
+      { jsonrpc: "2.0", id: "a", method: "tools/list" },
+      [true, false, false, false, false, false],
+    ],
+    ["a notification", progress(1), [false, true, false, false, false, false]],
+    ["a result", result(1, "x"), [false, false, true, false, true, false]],
+    [
+      "an error",
+      { jsonrpc: "2.0", id: 1, error: { code: -32601, message: "no" } },
+      [false, false, false, true, true, false],
+    ],
+  ])("%s", (_name, message, expected) => {
+    // GIVEN a validated message / WHEN classified / THEN exactly its kinds hold
+    expect(
+      [isRequest, isNotification, isResult, isError, isResponse, isInitialize].map((is) => is(message)),
+    ).toStrictEqual(expected);
+  });
+});
