@@ -1,6 +1,6 @@
-// The gateway figures of `npm run bench`: tool calls per second and p50/p99 through the full
-// gateway path (HAProxy → router → mcp-server built-in `echo`) and straight to one router, plus
-// each router's resident memory with 2,000 idle sessions open. Everything runs on loopback,
+// The gateway targets of `npm run bench`: the full gateway path (HAProxy → router → mcp-server
+// built-in `echo`) and straight to one router, plus each router's resident memory with 2,000
+// idle sessions open. Everything runs on loopback,
 // started by the same launcher as `npm run local` (scripts/local/launcher.ts); bounded in count.
 //
 //   node scripts/bench/gateway.mjs      (standalone; `npm run bench` calls benchGateway)
@@ -81,25 +81,35 @@ function rssMiB(pid) {
 }
 
 /**
- * Runs the gateway figures: `{ haproxyPath, routerDirect }` (calls/s, p50, p99) and
- * `routerRssMiBWith2000IdleSessions` (with `routerRssMiBBefore`), one entry per router. The load
- * is the same closed loop as the mcp-server's figure (scripts/bench/load.mjs), calling the merged
- * catalog's `echo__echo`.
+ * Starts the gateway platform (2 routers, the built-in echo service) with one open session and
+ * returns the two load targets, `haproxyPath` and `routerDirect`, each `{ url, headers, tool }`
+ * for `runLoad` (scripts/bench/load.mjs), and `stop`.
  */
-export async function benchGateway({ total, concurrency }) {
-  const load = (options) => runLoad({ ...options, tool: TOOL });
-  const { haproxyPath, routerDirect } = await withPlatform(async (platform, agent) => {
+export async function startGateway() {
+  const { platform, agent, stop } = await launch();
+  try {
     const gateway = `${platform.gatewayUrl}/mcp`;
     const session = await openSession(gateway, agent);
     const headers = { "mcp-session-id": session, "mcp-protocol-version": PROTOCOL };
     return {
-      haproxyPath: await load({ url: gateway, headers, total, concurrency }),
-      routerDirect: await load({ url: `${platform.routers[0].url}/mcp`, headers, total, concurrency }),
+      haproxyPath: { url: gateway, headers, tool: TOOL },
+      routerDirect: { url: `${platform.routers[0].url}/mcp`, headers, tool: TOOL },
+      stop,
     };
-  });
-  // On a fresh platform: after a load, V8's young generation has grown (it sizes itself from the
-  // machine's memory), which would hide what the sessions themselves cost.
-  const memory = await withPlatform(async (platform, agent, streams) => {
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Each router's resident memory (MiB) before and with 2,000 idle sessions open, each with its
+ * standalone GET stream, as an idle SDK client keeps it. On a fresh platform: after a load, V8's
+ * young generation has grown (it sizes itself from the machine's memory), which would hide what
+ * the sessions themselves cost.
+ */
+export async function idleSessionMemory() {
+  return withPlatform(async (platform, agent, streams) => {
     const gateway = `${platform.gatewayUrl}/mcp`;
     const routerRssMiBBefore = platform.routers.map((r) => rssMiB(r.pid));
     for (let opened = 0; opened < IDLE_SESSIONS; opened += 100) {
@@ -115,11 +125,10 @@ export async function benchGateway({ total, concurrency }) {
       routerRssMiBWith2000IdleSessions: platform.routers.map((r) => rssMiB(r.pid)),
     };
   });
-  return { haproxyPath, routerDirect, ...memory };
 }
 
-/** Runs `work` against a fresh gateway platform (2 routers, the built-in echo service), then stops it. */
-async function withPlatform(work) {
+/** A fresh gateway platform (2 routers, the built-in echo service) and a keep-alive agent. */
+async function launch() {
   const { launchPlatform } = await loadLauncher();
   const platform = await launchPlatform({
     root,
@@ -128,15 +137,26 @@ async function withPlatform(work) {
     instances: 1,
     monitor: false,
     ports: "random",
+    // The load would keep a parsed log line per call of every process (HAProxy logs each one).
+    keepLines: false,
   });
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const stop = async () => {
+    agent.destroy();
+    await platform.stop();
+  };
+  return { platform, agent, stop };
+}
+
+/** Runs `work` against a fresh gateway platform, then stops it. */
+async function withPlatform(work) {
+  const { platform, agent, stop } = await launch();
   const streams = [];
   try {
     return await work(platform, agent, streams);
   } finally {
     for (const stream of streams) stream.destroy();
-    agent.destroy();
-    await platform.stop();
+    await stop();
   }
 }
 
@@ -146,13 +166,19 @@ const fmt = (r) =>
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const total = Number(process.env.BENCH_CALLS ?? 20000);
   const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
-  const result = await benchGateway({ total, concurrency });
-  console.log(`${total} calls, ${concurrency} concurrent, on ${process.version}`);
-  console.log(`gateway: haproxy → router → mcp-server   ${fmt(result.haproxyPath)}`);
-  console.log(`gateway: router direct → mcp-server      ${fmt(result.routerDirect)}`);
+  const gateway = await startGateway();
+  try {
+    console.log(`${total} calls, ${concurrency} concurrent, on ${process.version}`);
+    for (const name of ["haproxyPath", "routerDirect"]) {
+      console.log(`${name.padEnd(14)} ${fmt(await runLoad({ ...gateway[name], total, concurrency }))}`);
+    }
+  } finally {
+    await gateway.stop();
+  }
+  const memory = await idleSessionMemory();
   console.log(
-    `router RSS with ${IDLE_SESSIONS} idle sessions      ${result.routerRssMiBWith2000IdleSessions
+    `router RSS with ${IDLE_SESSIONS} idle sessions: ${memory.routerRssMiBWith2000IdleSessions
       .map((mib) => `${mib.toFixed(1)} MiB`)
-      .join(", ")} (before: ${result.routerRssMiBBefore.map((mib) => `${mib.toFixed(1)} MiB`).join(", ")})`,
+      .join(", ")} (before: ${memory.routerRssMiBBefore.map((mib) => `${mib.toFixed(1)} MiB`).join(", ")})`,
   );
 }

@@ -1,16 +1,24 @@
 #!/usr/bin/env node
 // `npm run bench`: tool calls per second and p50/p99 latency of the mcp-server's built-in `echo`
-// over Streamable HTTP, and of a plain Node HTTP server answering the same JSON-RPC, in one run,
-// with the ratio. Servers run as separate processes on 127.0.0.1; bounded in count.
+// over Streamable HTTP, of the gateway path (HAProxy → router → mcp-server) and of one router
+// directly, each next to a plain Node HTTP server answering the same JSON-RPC in the same run,
+// with the ratios; then each router's resident memory with 2,000 idle sessions.
+//
+// Every server runs as its own process on 127.0.0.1, all started before the first load. The
+// figures are measured in ROUNDS interleaved rounds (plain, mcp-server, gateway, router, then
+// again), and each is the median round: on a shared 2-core machine the speed of everything
+// drifts by tens of percent over a minute, and interleaving keeps a slow spell from landing on
+// one figure only. Bounded in count: ROUNDS × 4 × BENCH_CALLS calls.
 import { spawn } from "node:child_process";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { benchGateway } from "./gateway.mjs";
+import { idleSessionMemory, startGateway } from "./gateway.mjs";
 import { runLoad } from "./load.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const TOTAL = Number(process.env.BENCH_CALLS ?? 20000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const children = [];
 
 function start(args, env = {}) {
@@ -76,6 +84,19 @@ async function openSession(port) {
 const fmt = (r) =>
   `${r.callsPerSecond.toFixed(0).padStart(7)} calls/s   p50 ${r.p50.toFixed(2).padStart(6)} ms   p99 ${r.p99.toFixed(2).padStart(6)} ms`;
 
+/** The median round by calls/s, with the spread of all rounds. */
+function median(rounds) {
+  const sorted = [...rounds].sort((a, b) => a.callsPerSecond - b.callsPerSecond);
+  return {
+    ...sorted[Math.floor(sorted.length / 2)],
+    min: sorted[0].callsPerSecond,
+    max: sorted[sorted.length - 1].callsPerSecond,
+  };
+}
+
+const spread = (r) => `(rounds ${r.min.toFixed(0)}–${r.max.toFixed(0)})`;
+
+let gateway;
 try {
   const plainPort = await start([join(root, "scripts/bench/plain-server.mjs")]);
   const mcpPort = await start([join(root, "services/mcp-server/dist/main.js")], {
@@ -85,35 +106,45 @@ try {
   });
   await waitReady(mcpPort);
   const session = await openSession(mcpPort);
-  console.log(`${TOTAL} calls, ${CONCURRENCY} concurrent, on ${process.version}`);
-  const plain = await runLoad({
-    url: `http://127.0.0.1:${plainPort}/`,
-    total: TOTAL,
-    concurrency: CONCURRENCY,
-  });
-  console.log(`plain node http baseline       ${fmt(plain)}`);
-  const mcp = await runLoad({
-    url: `http://127.0.0.1:${mcpPort}/mcp`,
-    headers: { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
-    total: TOTAL,
-    concurrency: CONCURRENCY,
-  });
+  gateway = await startGateway();
+  const targets = {
+    plain: { url: `http://127.0.0.1:${plainPort}/` },
+    mcp: {
+      url: `http://127.0.0.1:${mcpPort}/mcp`,
+      headers: { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
+    },
+    haproxyPath: gateway.haproxyPath,
+    routerDirect: gateway.routerDirect,
+  };
   console.log(
-    `mcp-server echo (streamable)   ${fmt(mcp)}   ratio ${(mcp.callsPerSecond / plain.callsPerSecond).toFixed(2)}x (target >= 0.40x)`,
+    `${TOTAL} calls per figure and round, ${CONCURRENCY} concurrent, ${ROUNDS} rounds, on ${process.version}`,
+  );
+  const rounds = Object.fromEntries(Object.keys(targets).map((name) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, target] of Object.entries(targets)) {
+      rounds[name].push(await runLoad({ ...target, total: TOTAL, concurrency: CONCURRENCY }));
+    }
+  }
+  const r = Object.fromEntries(Object.entries(rounds).map(([name, list]) => [name, median(list)]));
+  const ratio = (x) => (x.callsPerSecond / r.plain.callsPerSecond).toFixed(2);
+  console.log(`plain node http baseline       ${fmt(r.plain)}   ${spread(r.plain)}`);
+  console.log(
+    `mcp-server echo (streamable)   ${fmt(r.mcp)}   ratio ${ratio(r.mcp)}x (target >= 0.40x)   ${spread(r.mcp)}`,
+  );
+  console.log(
+    `haproxy -> router -> echo      ${fmt(r.haproxyPath)}   ratio ${ratio(r.haproxyPath)}x (target >= 0.20x)   ${spread(r.haproxyPath)}`,
+  );
+  console.log(
+    `router direct -> echo          ${fmt(r.routerDirect)}   ratio ${ratio(r.routerDirect)}x   ${spread(r.routerDirect)}`,
   );
   for (const c of children.splice(0)) c.kill("SIGTERM");
-  // The gateway figures come from the local platform (HAProxy, routers, mcp-server) in this run.
-  const gateway = await benchGateway({ total: TOTAL, concurrency: CONCURRENCY });
-  const ratio = (r) => (r.callsPerSecond / plain.callsPerSecond).toFixed(2);
+  await gateway.stop();
+  gateway = undefined;
+  const memory = await idleSessionMemory();
   console.log(
-    `haproxy -> router -> echo      ${fmt(gateway.haproxyPath)}   ratio ${ratio(gateway.haproxyPath)}x (target >= 0.20x)`,
-  );
-  console.log(
-    `router direct -> echo          ${fmt(gateway.routerDirect)}   ratio ${ratio(gateway.routerDirect)}x`,
-  );
-  console.log(
-    `router RSS with 2000 idle sessions: ${gateway.routerRssMiBWith2000IdleSessions.map((m) => `${m.toFixed(0)} MiB`).join(", ")}`,
+    `router RSS with 2000 idle sessions: ${memory.routerRssMiBWith2000IdleSessions.map((m) => `${m.toFixed(0)} MiB`).join(", ")}`,
   );
 } finally {
   for (const c of children) c.kill("SIGTERM");
+  await gateway?.stop();
 }

@@ -205,6 +205,8 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 function parseLine(text: string): LogLine {
+  // HAProxy's access lines are plain text; only the services' JSON lines are worth parsing.
+  if (!text.startsWith("{")) return { raw: text };
   try {
     const parsed = JSON.parse(text) as unknown;
     if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as LogLine;

@@ -102,7 +102,7 @@ export class RequestGuard {
     return async (request, reply) => {
       const why = this.refusal({ host: request.headers.host, origin: request.headers.origin });
       if (why === undefined) return;
-      request.log.warn({ reason: why }, "request refused");
+      request.log.warn({ reqId: request.id, reason: why }, "request refused");
       await sendJsonRpcError(reply, 403, JSONRPC_ERROR.refused, `Forbidden: ${why}`);
     };
   }
@@ -142,7 +142,7 @@ export function mcpErrorHandler(maxBodyBytes: number) {
         "Parse error: the body is not valid JSON",
       );
     }
-    request.log.error({ err: error }, "MCP request failed");
+    request.log.error({ reqId: request.id, err: error }, "MCP request failed");
     return sendJsonRpcError(reply, 500, JSONRPC_ERROR.internalError, "Internal error");
   };
 }

@@ -1,45 +1,73 @@
 /**
  * The `fetch` the router's upstream sessions use: the SDK's client transport speaks the WHATWG
- * fetch API, served here by undici's `request` over one keep-alive connection pool. The global
- * `fetch` builds a full fetch-spec request and response per call, which cost the router about as
- * much CPU as everything else it does on a forwarded call (measured: 640 → 1,180 calls/s on one
- * replica); the SDK still gets a standard `Response` whose body streams.
+ * fetch API, served here by undici's `request` on one keep-alive connection pool per instance.
+ * The global `fetch` builds a full fetch-spec request and response per call, which cost the
+ * router about as much CPU as everything else it does on a forwarded call (measured: 640 →
+ * 1,180 calls/s on one replica); the SDK still gets a standard `Response`. A JSON answer (a
+ * quick call) is read whole, an SSE answer streams.
  */
 import { Readable } from "node:stream";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { Agent, request } from "undici";
+import { Pool } from "undici";
 
-/** Keep-alive connections to every instance, shared by all upstream sessions of the replica. */
-const dispatcher = new Agent({ keepAliveTimeout: 30_000 });
+/** How long an idle upstream connection is kept. */
+const KEEP_ALIVE_MS = 30_000;
+
+/** Keep-alive connections per instance origin, shared by all upstream sessions of the replica. */
+const pools = new Map<string, Pool>();
+
+function poolFor(origin: string): Pool {
+  let pool = pools.get(origin);
+  if (pool === undefined) {
+    pool = new Pool(origin, { keepAliveTimeout: KEEP_ALIVE_MS });
+    pools.set(origin, pool);
+  }
+  return pool;
+}
+
+/** Closes the pool of an instance that left (its connections would otherwise idle on). */
+export function forgetOrigin(url: string): void {
+  const origin = new URL(url).origin;
+  const pool = pools.get(origin);
+  pools.delete(origin);
+  void pool?.close().catch(() => undefined);
+}
 
 /** Statuses whose response has no body. */
 const NO_BODY: ReadonlySet<number> = new Set([202, 204, 205, 304]);
 
-/** `fetch` over undici's `request`; connection errors keep their `code` (see `failedBeforeSending`). */
-export const upstreamFetch: FetchLike = async (url, init) => {
+/** The request headers as a plain object (the SDK passes a `Headers`). */
+function plainHeaders(init: RequestInit | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
-  new Headers(init?.headers).forEach((value, name) => {
+  const source = init?.headers instanceof Headers ? init.headers : new Headers(init?.headers);
+  source.forEach((value, name) => {
     headers[name] = value;
   });
-  const method = (init?.method ?? "GET").toUpperCase() as "GET" | "POST" | "DELETE";
-  const response = await request(url, {
-    method,
-    headers,
-    body: typeof init?.body === "string" ? init.body : undefined,
+  return headers;
+}
+
+/** `fetch` over undici's `request`; connection errors keep their `code` (see `failedBeforeSending`). */
+export const upstreamFetch: FetchLike = async (url, init) => {
+  const target = typeof url === "string" ? new URL(url) : url;
+  const response = await poolFor(target.origin).request({
+    path: target.pathname + target.search,
+    method: (init?.method ?? "GET").toUpperCase() as "GET" | "POST" | "DELETE",
+    headers: plainHeaders(init),
+    body: typeof init?.body === "string" ? init.body : null,
     signal: init?.signal ?? undefined,
-    dispatcher,
   });
-  const out = new Headers();
+  const headers = new Headers();
   for (const [name, value] of Object.entries(response.headers)) {
-    if (typeof value === "string") out.set(name, value);
-    else if (Array.isArray(value)) for (const item of value) out.append(name, item);
+    if (typeof value === "string") headers.set(name, value);
+    else if (Array.isArray(value)) for (const item of value) headers.append(name, item);
   }
-  if (NO_BODY.has(response.statusCode)) {
+  const status = response.statusCode;
+  if (NO_BODY.has(status)) {
     response.body.resume();
-    return new Response(null, { status: response.statusCode, headers: out });
+    return new Response(null, { status, headers });
   }
-  return new Response(Readable.toWeb(response.body) as ReadableStream<Uint8Array>, {
-    status: response.statusCode,
-    headers: out,
-  });
+  if (headers.get("content-type")?.startsWith("application/json") === true) {
+    return new Response(await response.body.text(), { status, headers });
+  }
+  return new Response(Readable.toWeb(response.body) as ReadableStream<Uint8Array>, { status, headers });
 };

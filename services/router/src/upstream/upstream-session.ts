@@ -15,6 +15,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "@mcp-platform/shared";
 import { errorText } from "@mcp-platform/shared";
+import { forgetOrigin } from "./upstream-fetch";
 import { SessionExpiredError, UpstreamTransport } from "./upstream-transport";
 
 /** Which list an upstream said changed. */
@@ -82,17 +83,18 @@ export class UpstreamSession {
     await this.request({ method: "ping" }, { timeout: timeoutMs });
   }
 
-  /** Closes the session and ends it upstream (best effort). */
+  /** Closes the session, ends it upstream (best effort) and drops the instance's connections. */
   async close(): Promise<void> {
     this.closed = true;
     const pending = this.client;
     this.client = undefined;
-    if (pending === undefined) return;
-    const client = await pending.catch(() => undefined);
-    if (client === undefined) return;
-    const transport = client.transport as UpstreamTransport | undefined;
-    await transport?.terminate();
-    await client.close().catch(() => undefined);
+    const client = await pending?.catch(() => undefined);
+    if (client !== undefined) {
+      const transport = client.transport as UpstreamTransport | undefined;
+      await transport?.terminate();
+      await client.close().catch(() => undefined);
+    }
+    forgetOrigin(this.options.url);
   }
 
   private connected(): Promise<Client> {
