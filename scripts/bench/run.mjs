@@ -6,9 +6,10 @@
 //
 // Every server runs as its own process on 127.0.0.1, all started before the first load. The
 // figures are measured in ROUNDS interleaved rounds (plain, mcp-server, gateway, router, then
-// again), and each is the median round: on a shared 2-core machine the speed of everything
-// drifts by tens of percent over a minute, and interleaving keeps a slow spell from landing on
-// one figure only. Bounded in count: ROUNDS × 4 × BENCH_CALLS calls.
+// again) after one uncounted warm-up round, and each is the median round: on a shared 2-core
+// machine the speed of everything drifts by tens of percent over a minute, and interleaving
+// keeps a slow spell from landing on one figure only. Bounded in count: (ROUNDS + 1) × 4 ×
+// BENCH_CALLS calls.
 import { spawn } from "node:child_process";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -120,9 +121,11 @@ try {
     `${TOTAL} calls per figure and round, ${CONCURRENCY} concurrent, ${ROUNDS} rounds, on ${process.version}`,
   );
   const rounds = Object.fromEntries(Object.keys(targets).map((name) => [name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
+  // Round 0 only warms every path up (JIT, heaps, connection pools) and is not counted.
+  for (let round = 0; round <= ROUNDS; round++) {
     for (const [name, target] of Object.entries(targets)) {
-      rounds[name].push(await runLoad({ ...target, total: TOTAL, concurrency: CONCURRENCY }));
+      const result = await runLoad({ ...target, total: TOTAL, concurrency: CONCURRENCY });
+      if (round > 0) rounds[name].push(result);
     }
   }
   const r = Object.fromEntries(Object.entries(rounds).map(([name, list]) => [name, median(list)]));

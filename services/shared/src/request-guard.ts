@@ -108,18 +108,56 @@ export class RequestGuard {
   }
 }
 
+/** An oversized upload up to this many times the limit is read to its end before the 413. */
+export const OVERSIZED_DRAIN_FACTOR = 16;
+
+/**
+ * Sends `answer` once the client has finished its upload. Answering mid-upload lets HAProxy (or
+ * any proxy) close the connection while the client still writes, and the client may then lose
+ * the answer to the reset: it sees "socket hang up" instead of 413. Uploads far over the limit
+ * are not read; they are answered at once with `Connection: close`.
+ */
+function afterUpload(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  maxBodyBytes: number,
+  answer: () => FastifyReply,
+): FastifyReply | Promise<FastifyReply> {
+  const raw = request.raw;
+  const declared = Number(request.headers["content-length"] ?? 0);
+  if (raw.complete || raw.destroyed) return answer();
+  if (declared > maxBodyBytes * OVERSIZED_DRAIN_FACTOR) {
+    void reply.header("connection", "close");
+    return answer();
+  }
+  return new Promise((resolve) => {
+    const done = () => {
+      raw.off("end", done).off("close", done);
+      resolve(answer());
+    };
+    raw.on("end", done).on("close", done);
+    raw.resume();
+  });
+}
+
 /**
  * Error handler for MCP routes: a body that is not JSON is a JSON-RPC parse error (400), an
  * oversized one is refused with 413, and anything else is an internal error without internals.
  */
 export function mcpErrorHandler(maxBodyBytes: number) {
-  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+  return (
+    error: FastifyError,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): FastifyReply | Promise<FastifyReply> => {
     if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE" || error.statusCode === 413) {
-      return sendJsonRpcError(
-        reply,
-        413,
-        JSONRPC_ERROR.invalidRequest,
-        `Request body exceeds ${maxBodyBytes} bytes`,
+      return afterUpload(request, reply, maxBodyBytes, () =>
+        sendJsonRpcError(
+          reply,
+          413,
+          JSONRPC_ERROR.invalidRequest,
+          `Request body exceeds ${maxBodyBytes} bytes`,
+        ),
       );
     }
     if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {

@@ -234,6 +234,21 @@ describe("bad input over HTTP", () => {
   });
 });
 
+describe("oversized uploads", () => {
+  test("an upload far over the limit is refused at once and its connection closed", async () => {
+    // GIVEN a limit of 4096 bytes / WHEN 100 KB arrive (over 16 times the limit)
+    const res = await inSession(
+      JSON.stringify({ jsonrpc: "2.0", id: 11, method: "ping", params: { pad: "x".repeat(100_000) } }),
+    );
+    // THEN 413 comes without reading the upload, and the connection is not reused
+    expect([res.status, res.headers.get("connection"), messageOf(res.text)]).toStrictEqual([
+      413,
+      "close",
+      { jsonrpc: "2.0", error: { code: -32600, message: "Request body exceeds 4096 bytes" }, id: null },
+    ]);
+  });
+});
+
 describe.each(TRANSPORTS)("bad tool calls over %s", (transport) => {
   test("an unknown tool and invalid arguments are tool errors; the session keeps working", async () => {
     const client = await connect(server, transport);

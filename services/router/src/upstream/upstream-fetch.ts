@@ -8,6 +8,7 @@
  */
 import { Readable } from "node:stream";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { Dispatcher } from "undici";
 import { Pool } from "undici";
 
 /** How long an idle upstream connection is kept. */
@@ -46,15 +47,35 @@ function plainHeaders(init: RequestInit | undefined): Record<string, string> {
   return headers;
 }
 
-/** `fetch` over undici's `request`; connection errors keep their `code` (see `failedBeforeSending`). */
+/** What `upstreamRequest` sends. */
+export interface UpstreamHttpRequest {
+  readonly method: "GET" | "POST" | "DELETE";
+  readonly headers: Record<string, string>;
+  readonly body?: string;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * One request to an instance over its pool, answered with undici's response (status, headers,
+ * a body stream). Connection errors keep their `code` (see `failedBeforeSending`).
+ */
+export function upstreamRequest(url: URL, request: UpstreamHttpRequest): Promise<Dispatcher.ResponseData> {
+  return poolFor(url.origin).request({
+    path: url.pathname + url.search,
+    method: request.method,
+    headers: request.headers,
+    body: request.body ?? null,
+    signal: request.signal,
+  });
+}
+
+/** `fetch` over `upstreamRequest`, for the SDK's client transport. */
 export const upstreamFetch: FetchLike = async (url, init) => {
-  const target = typeof url === "string" ? new URL(url) : url;
-  const response = await poolFor(target.origin).request({
-    path: target.pathname + target.search,
-    method: (init?.method ?? "GET").toUpperCase() as "GET" | "POST" | "DELETE",
+  const response = await upstreamRequest(typeof url === "string" ? new URL(url) : url, {
+    method: (init?.method ?? "GET").toUpperCase() as UpstreamHttpRequest["method"],
     headers: plainHeaders(init),
-    body: typeof init?.body === "string" ? init.body : null,
-    signal: init?.signal ?? undefined,
+    ...(typeof init?.body === "string" ? { body: init.body } : {}),
+    ...(init?.signal ? { signal: init.signal } : {}),
   });
   const headers = new Headers();
   for (const [name, value] of Object.entries(response.headers)) {

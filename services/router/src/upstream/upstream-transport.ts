@@ -12,6 +12,14 @@
  *    its timeout; an instance killed mid-call would hang every call it held. Here the end of each
  *    call's stream is watched and, when no response came, a JSON-RPC error marked
  *    `UPSTREAM_LOST` is delivered for that id at once.
+ *
+ * Requests of an initialized session (the forwarded calls, the hot path) are POSTed here
+ * directly over the instance's connection pool, and their answer, one JSON body or an SSE
+ * stream (parsed with `eventsource-parser`, as the SDK does), is validated with the SDK's
+ * `JSONRPCMessageSchema` and handed to the SDK `Client` above; the SDK transport's fetch-API
+ * round trip (`Headers`, `Response`, web streams) cost more than the rest of a forwarded call.
+ * Everything else (`initialize`, notifications, the standalone GET stream, `DELETE`) goes
+ * through the SDK transport.
  */
 import {
   StreamableHTTPClientTransport,
@@ -22,10 +30,12 @@ import type {
   Transport,
   TransportSendOptions,
 } from "@modelcontextprotocol/sdk/shared/transport.js";
-import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
-import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage, JSONRPCRequest, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, JSONRPCMessageSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { createParser } from "eventsource-parser";
+import type { Dispatcher } from "undici";
 import { isNotification, isRequest } from "@mcp-platform/shared";
-import { upstreamFetch } from "./upstream-fetch";
+import { upstreamFetch, upstreamRequest } from "./upstream-fetch";
 
 /** `data` of the error delivered for a call whose stream ended without a response. */
 export const UPSTREAM_LOST = { routerReason: "upstream-lost" } as const;
@@ -113,15 +123,13 @@ export class UpstreamTransport implements Transport {
   private readonly inner: StreamableHTTPClientTransport;
   /** Requests sent and not answered yet. */
   private readonly pending = new Set<RequestId>();
+  private protocolVersion: string | undefined;
+  /** Aborts the requests this transport POSTs itself when it closes. */
+  private readonly aborter = new AbortController();
 
-  constructor(url: URL) {
+  constructor(private readonly url: URL) {
     this.inner = new StreamableHTTPClientTransport(url, { fetch: this.fetch });
-    this.inner.onmessage = (message) => {
-      if ("id" in message && !("method" in message) && message.id !== undefined) {
-        this.pending.delete(message.id);
-      }
-      this.onmessage?.(message);
-    };
+    this.inner.onmessage = (message) => this.deliver(message);
     this.inner.onerror = (error) => this.onerror?.(error);
     this.inner.onclose = () => this.onclose?.();
   }
@@ -132,6 +140,7 @@ export class UpstreamTransport implements Transport {
   }
 
   setProtocolVersion(version: string): void {
+    this.protocolVersion = version;
     this.inner.setProtocolVersion(version);
   }
 
@@ -140,6 +149,7 @@ export class UpstreamTransport implements Transport {
   }
 
   close(): Promise<void> {
+    this.aborter.abort();
     return this.inner.close();
   }
 
@@ -155,7 +165,12 @@ export class UpstreamTransport implements Transport {
       if (id !== undefined) this.pending.delete(id);
     }
     try {
-      await this.inner.send(message, options);
+      const sessionId = this.inner.sessionId;
+      if (isRequest(message) && sessionId !== undefined && options?.resumptionToken === undefined) {
+        await this.post(message, sessionId);
+      } else {
+        await this.inner.send(message, options);
+      }
     } catch (error) {
       if (isRequest(message)) this.pending.delete(message.id);
       if (error instanceof StreamableHTTPError && error.code === 404) throw new SessionExpiredError();
@@ -166,20 +181,103 @@ export class UpstreamTransport implements Transport {
     }
   }
 
-  /** `fetch` as the SDK transport uses it, classifying failures and watching call streams. */
-  private readonly fetch: FetchLike = async (url, init) => {
-    let response: Response;
+  /** A message from the instance, to the SDK client above. */
+  private deliver(message: JSONRPCMessage): void {
+    if ("id" in message && !("method" in message) && message.id !== undefined) {
+      this.pending.delete(message.id);
+    }
+    this.onmessage?.(message);
+  }
+
+  /**
+   * POSTs a request of the initialized session and reads its answer: a JSON body, or an SSE
+   * stream read in the background (progress, then the response) whose end without a response
+   * fails the call at once. Non-2xx answers throw as the SDK transport would.
+   */
+  private async post(message: JSONRPCRequest, sessionId: string): Promise<void> {
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-session-id": sessionId,
+    };
+    if (this.protocolVersion !== undefined) headers["mcp-protocol-version"] = this.protocolVersion;
+    const response = await this.request(() =>
+      upstreamRequest(this.url, {
+        method: "POST",
+        headers,
+        body: JSON.stringify(message),
+        signal: this.aborter.signal,
+      }),
+    );
+    const status = response.statusCode;
+    if (status < 200 || status >= 300) {
+      const text = await response.body.text().catch(() => "");
+      throw new StreamableHTTPError(status, `Error POSTing to endpoint: ${text}`);
+    }
+    const type = String(response.headers["content-type"] ?? "");
+    if (type.startsWith("text/event-stream")) {
+      void this.readStream(response.body, message.id);
+      return;
+    }
+    const text = await response.body.text();
+    if (!type.startsWith("application/json") || text === "") return;
+    const data = JSON.parse(text) as unknown;
+    for (const item of Array.isArray(data) ? data : [data]) this.deliver(JSONRPCMessageSchema.parse(item));
+  }
+
+  /**
+   * Delivers the events of a call's SSE answer; its end without the response loses the call.
+   * The SDK client handles a notification one microtask after it arrives but a response at
+   * once, so each notification gets a turn of the event loop before the next event: progress
+   * sent just before the answer still reaches the caller.
+   */
+  private async readStream(body: Dispatcher.ResponseData["body"], id: RequestId): Promise<void> {
+    const events: string[] = [];
+    const parser = createParser({
+      onEvent: (event) => {
+        if (event.event === undefined || event.event === "message") events.push(event.data);
+      },
+    });
     try {
-      response = await upstreamFetch(url, init);
+      body.setEncoding("utf8");
+      for await (const chunk of body) {
+        parser.feed(chunk as string);
+        for (const data of events.splice(0)) {
+          let message: JSONRPCMessage;
+          try {
+            message = JSONRPCMessageSchema.parse(JSON.parse(data));
+          } catch (error) {
+            this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+            continue;
+          }
+          this.deliver(message);
+          if (isNotification(message)) await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+    } catch {
+      // The connection dropped mid-stream; what was delivered stands.
+    }
+    this.lost(id);
+  }
+
+  /** Runs an upstream request, telling a request that never left (retryable) from others. */
+  private async request<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
     } catch (error) {
       if (failedBeforeSending(error)) {
         throw new NotDeliveredError(
-          `cannot connect to ${String(url)}: ${errorCodes(error).join(", ")}`,
+          `cannot connect to ${this.url.href}: ${errorCodes(error).join(", ")}`,
           "refused",
         );
       }
       throw error;
     }
+  }
+
+  /** `fetch` as the SDK transport uses it, classifying failures and watching call streams. */
+  private readonly fetch: FetchLike = async (url, init) => {
+    const response = await this.request(() => upstreamFetch(url, init));
     const type = response.headers.get("content-type") ?? "";
     if (init?.method !== "POST" || response.body === null || !type.startsWith("text/event-stream")) {
       return response;
