@@ -109,7 +109,7 @@ export class RequestGuard {
 }
 
 /** An oversized upload up to this many times the limit is read to its end before the 413. */
-export const OVERSIZED_DRAIN_FACTOR = 16;
+const OVERSIZED_DRAIN_FACTOR = 16;
 
 /**
  * Sends `answer` once the client has finished its upload. Answering mid-upload lets HAProxy (or

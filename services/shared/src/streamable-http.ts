@@ -239,11 +239,6 @@ export class PostResponse {
     res.once("close", () => this.stop());
   }
 
-  /** Whether every expected response has been written. */
-  get finished(): boolean {
-    return this.done;
-  }
-
   /** Sends a notification about a request of this POST (switching `auto` to a stream). */
   notify(message: JSONRPCMessage): void {
     if (this.done || this.options.mode === "json") return;
