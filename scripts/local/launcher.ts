@@ -22,17 +22,10 @@ import { parse } from "yaml";
 import { parseStackConfig, rawFromPulumiConfig } from "../../infra/config";
 import type { Topology } from "../../infra/topology";
 import { buildTopology } from "../../infra/topology";
+import type { ExitStatus, LogLine } from "./log-lines";
+import { LogLines } from "./log-lines";
 import type { LocalPlan, PlanOptions, PlanPorts, ProcessKind, ProcessPlan } from "./plan";
 import { planLocalRun, selectedCatalog } from "./plan";
-
-/** A parsed JSON log line (`{ raw }` for lines that are not JSON). */
-export type LogLine = Record<string, unknown>;
-
-/** How a process ended. */
-export interface ExitStatus {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
 
 /** One running process of the platform. */
 export interface RunningProcess {
@@ -204,18 +197,6 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function parseLine(text: string): LogLine {
-  // HAProxy's access lines are plain text; only the services' JSON lines are worth parsing.
-  if (!text.startsWith("{")) return { raw: text };
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as LogLine;
-  } catch {
-    // not JSON
-  }
-  return { raw: text };
-}
-
 /** Starts one process of the plan. */
 function startProcess(
   plan: ProcessPlan,
@@ -228,8 +209,6 @@ function startProcess(
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
-  const lines: LogLine[] = [];
-  const waiters = new Set<{ predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
   let done = false;
   let killed: number[] = [];
   const exited = new Promise<ExitStatus>((resolve) => {
@@ -240,17 +219,15 @@ function startProcess(
       resolve({ code, signal });
     });
   });
+  const log = new LogLines(
+    exited,
+    (status) => new Error(`${plan.name} exited (${JSON.stringify(status)}) before the awaited log line`),
+    // Without keepLines (a long `npm run local`), only the last lines stay, for error reports.
+    options.keepLines ? undefined : RECENT_LINES,
+  );
   const onLine = (text: string) => {
     options.logFile?.write(`${text}\n`);
-    const line = parseLine(text);
-    lines.push(line);
-    // Without keepLines (a long `npm run local`), only the last lines stay, for error reports.
-    if (!options.keepLines && lines.length > RECENT_LINES) lines.splice(0, lines.length - RECENT_LINES);
-    for (const waiter of waiters) {
-      if (!waiter.predicate(line)) continue;
-      waiters.delete(waiter);
-      waiter.resolve(line);
-    }
+    log.push(text);
   };
   // A command that cannot start (haproxy missing from PATH) ends like a process that exited.
   child.once("error", (error) => {
@@ -266,24 +243,12 @@ function startProcess(
     port: plan.port,
     url: `http://127.0.0.1:${plan.port}`,
     pid,
-    lines,
+    lines: log.lines,
     exited,
     get done() {
       return done;
     },
-    waitForLog(predicate) {
-      const seen = lines.find(predicate);
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const waiter = { predicate, resolve };
-        waiters.add(waiter);
-        void exited.then((status) => {
-          if (waiters.delete(waiter)) {
-            reject(new Error(`${plan.name} exited (${JSON.stringify(status)}) before the awaited log line`));
-          }
-        });
-      });
-    },
+    waitForLog: (predicate) => log.waitFor(predicate),
     kill(signal) {
       if (!done) {
         if (signal === "SIGKILL") killed = descendants(pid);

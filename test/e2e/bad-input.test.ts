@@ -9,6 +9,7 @@ import { SessionSealer } from "../../services/router/src/session-token";
 import type { RawAnswer } from "../helpers/e2e-clients";
 import {
   bearer,
+  E2E_PLATFORM,
   MCP_POST_HEADERS,
   messageOf,
   rawRequest,
@@ -47,14 +48,7 @@ function errorOf(answer: RawAnswer): [number, unknown, unknown] {
 }
 
 beforeAll(async () => {
-  platform = await launchPlatform({
-    routers: 3,
-    services: ["everything", "memory"],
-    instances: 2,
-    monitor: false,
-    ports: "random",
-    routerEnv: { ROUTER_AUTH_TOKENS: TOKEN },
-  });
+  platform = await launchPlatform({ ...E2E_PLATFORM, routerEnv: { ROUTER_AUTH_TOKENS: TOKEN } });
   session = String((await post(initialize)).headers["mcp-session-id"]);
 });
 

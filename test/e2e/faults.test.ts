@@ -8,7 +8,14 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Platform, RunningProcess } from "../../scripts/local/launcher";
 import { launchPlatform } from "../../scripts/local/launcher";
 import type { CallRecord } from "../helpers/e2e-clients";
-import { callLoop, sseClient, sseOwner, streamableClient, textOf } from "../helpers/e2e-clients";
+import {
+  callLoop,
+  E2E_PLATFORM,
+  sseClient,
+  sseOwner,
+  streamableClient,
+  textOf,
+} from "../helpers/e2e-clients";
 
 jest.setTimeout(120_000);
 
@@ -16,13 +23,7 @@ let platform: Platform | undefined;
 const clients: Client[] = [];
 
 async function launch(): Promise<Platform> {
-  platform = await launchPlatform({
-    routers: 3,
-    services: ["everything", "memory"],
-    instances: 2,
-    monitor: false,
-    ports: "random",
-  });
+  platform = await launchPlatform(E2E_PLATFORM);
   return platform;
 }
 

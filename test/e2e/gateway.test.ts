@@ -7,7 +7,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Platform } from "../../scripts/local/launcher";
 import { launchPlatform } from "../../scripts/local/launcher";
-import { metricSum, sseClient, streamableClient, textOf } from "../helpers/e2e-clients";
+import { E2E_PLATFORM, metricSum, sseClient, streamableClient, textOf } from "../helpers/e2e-clients";
 
 jest.setTimeout(120_000);
 
@@ -16,14 +16,7 @@ let platform: Platform;
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  platform = await launchPlatform({
-    routers: 3,
-    services: ["everything", "memory"],
-    instances: 2,
-    monitor: false,
-    ports: "random",
-    routerEnv: { ROUTER_AUTH_TOKENS: TOKEN },
-  });
+  platform = await launchPlatform({ ...E2E_PLATFORM, routerEnv: { ROUTER_AUTH_TOKENS: TOKEN } });
 });
 
 afterAll(async () => {

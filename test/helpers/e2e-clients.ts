@@ -7,8 +7,20 @@ import { request } from "node:http";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { RunningProcess } from "../../scripts/local/launcher";
+import type { LaunchOptions, RunningProcess } from "../../scripts/local/launcher";
 import { SessionSealer } from "../../services/router/src/session-token";
+
+/**
+ * The platform the e2e acceptance runs on: real HAProxy (round-robin) → 3 router replicas → the
+ * bridged server-everything and server-memory, 2 mcp-server instances each, on random ports.
+ */
+export const E2E_PLATFORM = {
+  routers: 3,
+  services: ["everything", "memory"],
+  instances: 2,
+  monitor: false,
+  ports: "random",
+} as const satisfies LaunchOptions;
 
 /** Headers with a bearer token, when one is given. */
 export function bearer(token: string | undefined): Record<string, string> {

@@ -10,7 +10,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { ServiceProcess } from "./service-process";
-import { REPO_ROOT, startService } from "./service-process";
+import { REPO_ROOT, startService, stopAllServices } from "./service-process";
 
 /** The two MCP transports the server offers. */
 export type TransportName = "streamable-http" | "sse";
@@ -37,6 +37,16 @@ export async function startMcpServer(env: Record<string, string> = {}): Promise<
   const port = (await proc.waitForLog((l) => l.msg === "listening")).port as number;
   await proc.waitForLog((l) => l.msg === "bridge link up");
   return { proc, port, base: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * Stops servers the way a container stop does (SIGTERM, waiting for their exit), then kills
+ * whatever a failed test left running.
+ */
+export async function stopMcpServers(...servers: McpServerUnderTest[]): Promise<void> {
+  for (const server of servers) server.proc.child.kill("SIGTERM");
+  await Promise.all(servers.map((server) => server.proc.exited));
+  await stopAllServices();
 }
 
 /** An SDK client connected over the given transport. */

@@ -10,6 +10,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import type { ExitStatus, LogLine } from "../../scripts/local/log-lines";
+import { LogLines } from "../../scripts/local/log-lines";
+
+export type { ExitStatus, LogLine };
 
 /** The repository root. */
 export const REPO_ROOT = join(__dirname, "..", "..");
@@ -19,15 +23,6 @@ export const SERVICES = ["router", "mcp-server", "network-monitor"] as const;
 
 /** One of `SERVICES`. */
 export type ServiceName = (typeof SERVICES)[number];
-
-/** A parsed JSON log line. */
-export type LogLine = Record<string, unknown>;
-
-/** How a child ended. */
-export interface ExitStatus {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
 
 /** A running service child process. */
 export interface ServiceProcess {
@@ -70,7 +65,6 @@ export function startService(service: ServiceName, env: Record<string, string>):
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);
-  const lines: LogLine[] = [];
   let stderr = "";
   const exited = new Promise<ExitStatus>((resolve) => {
     // "close", not "exit": it fires after stdout and stderr have been read to the end.
@@ -82,40 +76,23 @@ export function startService(service: ServiceName, env: Record<string, string>):
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
     stderr += chunk;
   });
-  const waiters = new Set<{ predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
+  const log: LogLines = new LogLines(
+    exited,
+    (status) =>
+      new Error(
+        `${service} exited (${JSON.stringify(status)}) before the awaited log line; ` +
+          `stdout: ${JSON.stringify(log.lines)}; stderr: ${stderr}`,
+      ),
+  );
   if (child.stdout === null) throw new Error("spawned without a stdout pipe");
-  createInterface({ input: child.stdout }).on("line", (text) => {
-    const line = parseLine(text);
-    lines.push(line);
-    for (const waiter of waiters) {
-      if (!waiter.predicate(line)) continue;
-      waiters.delete(waiter);
-      waiter.resolve(line);
-    }
-  });
+  createInterface({ input: child.stdout }).on("line", (text) => log.push(text));
 
   return {
     child,
-    lines,
+    lines: log.lines,
     stderr: () => stderr,
     exited,
-    waitForLog(predicate) {
-      const seen = lines.find(predicate);
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const waiter = { predicate, resolve };
-        waiters.add(waiter);
-        void exited.then((status) => {
-          if (!waiters.delete(waiter)) return;
-          reject(
-            new Error(
-              `${service} exited (${JSON.stringify(status)}) before the awaited log line; ` +
-                `stdout: ${JSON.stringify(lines)}; stderr: ${stderr}`,
-            ),
-          );
-        });
-      });
-    },
+    waitForLog: (predicate) => log.waitFor(predicate),
   };
 }
 
@@ -146,14 +123,4 @@ export function httpGet(url: string): Promise<{ status: number; body: string }> 
     req.on("error", reject);
     req.end();
   });
-}
-
-function parseLine(text: string): LogLine {
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as LogLine;
-  } catch {
-    // not JSON: kept raw below
-  }
-  return { raw: text };
 }

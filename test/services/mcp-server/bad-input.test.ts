@@ -4,8 +4,13 @@
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { McpServerUnderTest } from "../../helpers/mcp-server-process";
-import { connect, rawPost, startMcpServer, TRANSPORTS } from "../../helpers/mcp-server-process";
-import { stopAllServices } from "../../helpers/service-process";
+import {
+  connect,
+  rawPost,
+  startMcpServer,
+  TRANSPORTS,
+  stopMcpServers,
+} from "../../helpers/mcp-server-process";
 
 jest.setTimeout(30_000);
 
@@ -46,9 +51,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  server.proc.child.kill("SIGTERM");
-  await server.proc.exited;
-  await stopAllServices();
+  await stopMcpServers(server);
 });
 
 const inSession = (body: string, extra: Record<string, string> = {}) =>

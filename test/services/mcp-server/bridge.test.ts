@@ -7,8 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { McpServerUnderTest, TransportName } from "../../helpers/mcp-server-process";
-import { connect, npmServer, startMcpServer, TRANSPORTS } from "../../helpers/mcp-server-process";
-import { stopAllServices } from "../../helpers/service-process";
+import {
+  connect,
+  npmServer,
+  startMcpServer,
+  TRANSPORTS,
+  stopMcpServers,
+} from "../../helpers/mcp-server-process";
 
 jest.setTimeout(60_000);
 
@@ -34,9 +39,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  for (const s of Object.values(servers)) s.proc.child.kill("SIGTERM");
-  await Promise.all(Object.values(servers).map((s) => s.proc.exited));
-  await stopAllServices();
+  await stopMcpServers(...Object.values(servers));
   rmSync(dir, { recursive: true, force: true });
 });
 

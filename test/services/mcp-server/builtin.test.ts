@@ -4,8 +4,7 @@
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { McpServerUnderTest, TransportName } from "../../helpers/mcp-server-process";
-import { connect, startMcpServer, TRANSPORTS } from "../../helpers/mcp-server-process";
-import { stopAllServices } from "../../helpers/service-process";
+import { connect, startMcpServer, TRANSPORTS, stopMcpServers } from "../../helpers/mcp-server-process";
 
 jest.setTimeout(30_000);
 
@@ -21,9 +20,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  server.proc.child.kill("SIGTERM");
-  await server.proc.exited;
-  await stopAllServices();
+  await stopMcpServers(server);
 });
 
 describe.each(TRANSPORTS)("built-in tools over %s", (transport: TransportName) => {

@@ -6,8 +6,7 @@
 import { request } from "node:http";
 import type { IncomingMessage } from "node:http";
 import type { McpServerUnderTest } from "../../helpers/mcp-server-process";
-import { rawPost, startMcpServer } from "../../helpers/mcp-server-process";
-import { stopAllServices } from "../../helpers/service-process";
+import { rawPost, startMcpServer, stopMcpServers } from "../../helpers/mcp-server-process";
 
 jest.setTimeout(30_000);
 
@@ -19,9 +18,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  server.proc.child.kill("SIGTERM");
-  await server.proc.exited;
-  await stopAllServices();
+  await stopMcpServers(server);
 });
 
 /** Opens a session with raw HTTP; returns a POST helper bound to it. */

@@ -18,7 +18,7 @@ import type { Browser, Page } from "playwright-core";
 import type { MonitorApp } from "../../../services/network-monitor/src/app";
 import { ManualClock } from "../../helpers/monitor-clock";
 import { monitorApp, targetsEnv } from "../../helpers/monitor-app";
-import { ConsulCatalogDouble } from "../../helpers/monitor-consul-catalog";
+import { ConsulCatalogDouble } from "../../helpers/consul-catalog-double";
 import type { Script } from "../../helpers/monitor-targets";
 import { flapping, McpTarget, refusedPort, TcpTarget } from "../../helpers/monitor-targets";
 import { REPO_ROOT } from "../../helpers/service-process";

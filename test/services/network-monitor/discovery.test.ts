@@ -9,7 +9,7 @@ import type { ConsulDiscovery } from "../../../services/network-monitor/src/disc
 import type { ServicesView } from "../../../services/network-monitor/src/views";
 import { ManualClock } from "../../helpers/monitor-clock";
 import { monitorApp } from "../../helpers/monitor-app";
-import { ConsulCatalogDouble } from "../../helpers/monitor-consul-catalog";
+import { ConsulCatalogDouble } from "../../helpers/consul-catalog-double";
 import { healthy, McpTarget } from "../../helpers/monitor-targets";
 
 describe("discovery from a Consul catalog double", () => {

@@ -3,7 +3,7 @@ import type { DiscoveryView } from "../../../services/router/src/discovery/disco
 import { Discovery, mcpServiceIds, parseHealth } from "../../../services/router/src/discovery/discovery";
 import { nextIndex } from "../../../services/router/src/discovery/consul-watch";
 import { capturingLogger, silentLogger } from "../../helpers/log-capture";
-import { RouterConsulDouble } from "../../helpers/router-consul";
+import { ConsulCatalogDouble } from "../../helpers/consul-catalog-double";
 
 const TIMING = {
   waitSeconds: 5,
@@ -12,11 +12,11 @@ const TIMING = {
   requestTimeoutMs: 2_000,
 };
 
-let consul: RouterConsulDouble;
+let consul: ConsulCatalogDouble;
 let discovery: Discovery | undefined;
 
 beforeEach(async () => {
-  consul = await RouterConsulDouble.start();
+  consul = await ConsulCatalogDouble.start();
 });
 
 afterEach(async () => {
@@ -94,7 +94,7 @@ describe("Discovery", () => {
     });
     expect(
       consul.requests.some(
-        (r) => r.path === "/v1/health/service/mcp-files" && r.query.get("passing") === "true",
+        (r) => r.path === "/v1/health/service/mcp-files" && r.params.get("passing") === "true",
       ),
     ).toBe(true);
   });
@@ -121,7 +121,7 @@ describe("Discovery", () => {
       "http://10.0.0.8:11101/mcp",
     ]);
     expect(asObject(gone).services).toStrictEqual({});
-    expect(consul.requests.some((r) => r.query.get("index") !== null && r.query.get("wait") === "5s")).toBe(
+    expect(consul.requests.some((r) => r.params.get("index") !== null && r.params.get("wait") === "5s")).toBe(
       true,
     );
   });

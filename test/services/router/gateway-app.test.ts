@@ -11,7 +11,7 @@ import type { FastifyInstance } from "fastify";
 import { MCP_POST_HEADERS, messageOf, rawRequest } from "../../helpers/e2e-clients";
 import type { TestRouter } from "../../helpers/router-app";
 import { openSse, startRouter } from "../../helpers/router-app";
-import { RouterConsulDouble } from "../../helpers/router-consul";
+import { ConsulCatalogDouble } from "../../helpers/consul-catalog-double";
 import { deadPort, FakeMcpServer, startBuiltinServer } from "../../helpers/router-upstreams";
 
 const INITIALIZE = JSON.stringify({
@@ -174,7 +174,7 @@ describe("router replicas", () => {
 describe("catalog changes", () => {
   it("reach a Streamable HTTP stream and an SSE client when a service appears in Consul", async () => {
     // GIVEN a router following Consul, which lists one service, with a GET stream and an SSE client
-    const consul = await RouterConsulDouble.start();
+    const consul = await ConsulCatalogDouble.start();
     closers.push(() => consul.close());
     const upstream = new URL(await builtin());
     consul.setService("mcp-echo", [{ address: "127.0.0.1", port: Number(upstream.port) }]);

@@ -1,14 +1,15 @@
 /**
- * A test double of the Consul catalog and health HTTP API, as the network-monitor's discovery
- * reads it: a real HTTP server on 127.0.0.1:0 serving
+ * A test double of the Consul catalog and health HTTP API, as the router's and the
+ * network-monitor's discovery read it: a real HTTP server on 127.0.0.1:0 serving
  *
- * - `GET /v1/catalog/services`, with blocking queries: a request whose `index` is the current
- *   `X-Consul-Index` is held until the catalog changes (or the double closes);
- * - `GET /v1/health/service/<name>`, the instances with their node and checks;
+ * - `GET /v1/catalog/services` and `GET /v1/health/service/<name>` (with the `passing` filter),
+ *   both with blocking queries: a read whose `index` is the current `X-Consul-Index` is held
+ *   until something changes (or the double closes);
  * - `GET /v1/status/leader`, so the monitor's probe of Consul itself passes.
  *
  * `failWith(status)` makes every catalog and health read fail, as an unreachable or broken
  * Consul would. Every request is recorded and emitted, so tests wait on events, never sleep.
+ * (The agent's registration API has its own double: consul-double.ts.)
  */
 import { EventEmitter, once } from "node:events";
 import { createServer } from "node:http";
@@ -17,9 +18,10 @@ import type { AddressInfo } from "node:net";
 
 /** One instance as the test declares it. */
 export interface CatalogDoubleInstance {
-  readonly id: string;
   readonly address: string;
   readonly port: number;
+  /** Service instance id; `<service>-<position>` by default. */
+  readonly id?: string;
   /** Node name; `node-1` by default. */
   readonly node?: string;
   /** Status of its one service check; `passing` by default. */
@@ -31,7 +33,11 @@ export interface CatalogRequest {
   readonly path: string;
   /** The raw query string without `?`. */
   readonly query: string;
+  /** The same, parsed. */
+  readonly params: URLSearchParams;
 }
+
+const HEALTH_PATH = /^\/v1\/health\/service\/([^/]+)$/;
 
 /** A running Consul catalog double. */
 export class ConsulCatalogDouble extends EventEmitter<{ request: [CatalogRequest]; held: [CatalogRequest] }> {
@@ -42,7 +48,8 @@ export class ConsulCatalogDouble extends EventEmitter<{ request: [CatalogRequest
   /** The catalog's current `X-Consul-Index`. */
   index = 1;
   private readonly services = new Map<string, readonly CatalogDoubleInstance[]>();
-  private readonly held = new Set<ServerResponse>();
+  /** Held blocking reads, each answered with what is current when released. */
+  private readonly held = new Set<{ response: ServerResponse; answer: () => void }>();
   private failure: number | undefined;
 
   private constructor(private readonly server: Server) {
@@ -60,7 +67,7 @@ export class ConsulCatalogDouble extends EventEmitter<{ request: [CatalogRequest
     return slot.double;
   }
 
-  /** Blocking catalog queries currently held. */
+  /** Blocking queries currently held. */
   get heldQueries(): number {
     return this.held.size;
   }
@@ -83,9 +90,7 @@ export class ConsulCatalogDouble extends EventEmitter<{ request: [CatalogRequest
    */
   failWith(status: number | undefined): void {
     this.failure = status;
-    if (status === undefined) return;
-    for (const response of this.held) this.sendFailure(response, status);
-    this.held.clear();
+    if (status !== undefined) this.release();
   }
 
   /** Resolves once a blocking query is being held (already or later). */
@@ -94,11 +99,10 @@ export class ConsulCatalogDouble extends EventEmitter<{ request: [CatalogRequest
     await once(this, "held");
   }
 
-  /** Resolves once `count` requests to `path` have arrived. */
-  async waitForRequests(path: string, count: number): Promise<void> {
-    while (this.requests.filter((request) => request.path === path).length < count) {
-      await once(this, "request");
-    }
+  /** Resolves once `count` requests to `path` (or matching a predicate) have arrived. */
+  async waitForRequests(match: string | ((request: CatalogRequest) => boolean), count = 1): Promise<void> {
+    const matches = typeof match === "string" ? (r: CatalogRequest) => r.path === match : match;
+    while (this.requests.filter(matches).length < count) await once(this, "request");
   }
 
   /** Stops listening and drops every connection, held queries included. */
@@ -110,73 +114,81 @@ export class ConsulCatalogDouble extends EventEmitter<{ request: [CatalogRequest
 
   private changed(): void {
     this.index++;
-    for (const response of this.held) this.sendCatalog(response);
+    this.release();
+  }
+
+  private release(): void {
+    for (const entry of this.held) entry.answer();
     this.held.clear();
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
     const url = new URL(request.url ?? "/", this.url);
-    const call = { path: url.pathname, query: url.search.replace(/^\?/, "") };
+    const call = { path: url.pathname, query: url.search.replace(/^\?/, ""), params: url.searchParams };
     this.requests.push(call);
     this.emit("request", call);
     if (url.pathname === "/v1/status/leader") {
       json(response, '"127.0.0.1:8300"');
       return;
     }
-    if (this.failure !== undefined) {
-      this.sendFailure(response, this.failure);
+    const health = HEALTH_PATH.exec(url.pathname);
+    if (url.pathname !== "/v1/catalog/services" && health === null) {
+      response.writeHead(404).end();
       return;
     }
-    if (url.pathname === "/v1/catalog/services") {
-      const index = Number(url.searchParams.get("index") ?? "0");
-      if (index >= this.index) {
-        this.held.add(response);
-        response.on("close", () => this.held.delete(response));
-        this.emit("held", call);
+    const answer = () => {
+      if (this.failure !== undefined) {
+        response
+          .writeHead(this.failure, { "content-type": "text/plain" })
+          .end("rpc error: No cluster leader");
         return;
       }
-      this.sendCatalog(response);
+      const body =
+        health === null
+          ? Object.fromEntries([...this.services.keys()].map((name) => [name, []]))
+          : this.healthOf(decodeURIComponent(health[1] ?? ""), url.searchParams.get("passing") === "true");
+      json(response, JSON.stringify(body), { "x-consul-index": String(this.index) });
+    };
+    const index = Number(url.searchParams.get("index") ?? "0");
+    if (this.failure === undefined && index >= this.index) {
+      const entry = { response, answer };
+      this.held.add(entry);
+      response.on("close", () => this.held.delete(entry));
+      this.emit("held", call);
       return;
     }
-    const health = /^\/v1\/health\/service\/([^/]+)$/.exec(url.pathname);
-    if (health?.[1] !== undefined) {
-      const name = decodeURIComponent(health[1]);
-      json(
-        response,
-        JSON.stringify((this.services.get(name) ?? []).map((instance) => entry(name, instance))),
-      );
-      return;
-    }
-    response.writeHead(404).end();
+    answer();
   }
 
-  private sendFailure(response: ServerResponse, status: number): void {
-    response.writeHead(status, { "content-type": "text/plain" }).end("rpc error: No cluster leader");
+  /** `/v1/health/service/<name>` as Consul returns it (trimmed to what matters). */
+  private healthOf(service: string, passingOnly: boolean): unknown[] {
+    return (this.services.get(service) ?? [])
+      .map((instance, position) => ({ instance, id: instance.id ?? `${service}-${position}` }))
+      .filter(({ instance }) => !passingOnly || (instance.status ?? "passing") === "passing")
+      .map(({ instance, id }) => {
+        const node = instance.node ?? "node-1";
+        return {
+          Node: { ID: "", Node: node, Address: "127.0.0.1", Datacenter: "dc1" },
+          Service: { ID: id, Service: service, Tags: [], Address: instance.address, Port: instance.port },
+          Checks: [
+            {
+              Node: node,
+              CheckID: "serfHealth",
+              Name: "Serf Health Status",
+              Status: "passing",
+              ServiceID: "",
+            },
+            {
+              Node: node,
+              CheckID: `service:${id}`,
+              Name: `Service '${service}' check`,
+              Status: instance.status ?? "passing",
+              ServiceID: id,
+            },
+          ],
+        };
+      });
   }
-
-  private sendCatalog(response: ServerResponse): void {
-    const body = Object.fromEntries([...this.services.keys()].map((name) => [name, []]));
-    json(response, JSON.stringify(body), { "x-consul-index": String(this.index) });
-  }
-}
-
-/** A `/v1/health/service/<name>` entry as Consul returns it (trimmed to what matters). */
-function entry(service: string, instance: CatalogDoubleInstance): unknown {
-  const node = instance.node ?? "node-1";
-  return {
-    Node: { ID: "", Node: node, Address: "127.0.0.1", Datacenter: "dc1" },
-    Service: { ID: instance.id, Service: service, Tags: [], Address: instance.address, Port: instance.port },
-    Checks: [
-      { Node: node, CheckID: "serfHealth", Name: "Serf Health Status", Status: "passing", ServiceID: "" },
-      {
-        Node: node,
-        CheckID: `service:${instance.id}`,
-        Name: `Service '${service}' check`,
-        Status: instance.status ?? "passing",
-        ServiceID: instance.id,
-      },
-    ],
-  };
 }
 
 function json(response: ServerResponse, body: string, headers: Record<string, string> = {}): void {
