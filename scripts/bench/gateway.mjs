@@ -8,13 +8,14 @@ import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { pathToFileURL } from "node:url";
 import { loadLauncher, root } from "../local/load-launcher.mjs";
-import { runLoad } from "./load.mjs";
+import { formatResult, runLoad } from "./load.mjs";
 
 /** The tool the load calls: the built-in `echo` service's `echo`, as the merged catalog names it. */
 const TOOL = "echo__echo";
 /** Idle sessions opened for the memory figure. */
 const IDLE_SESSIONS = 2000;
-const PROTOCOL = "2025-06-18";
+/** The protocol version the bench sessions negotiate. */
+export const PROTOCOL = "2025-06-18";
 const JSON_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
 
 /** One POST over `agent`; resolves with status, headers and body text. */
@@ -31,8 +32,8 @@ function post(url, body, headers, agent) {
   });
 }
 
-/** Opens a session (initialize + initialized) and returns its id. */
-async function openSession(mcpUrl, agent) {
+/** Opens a session (initialize + initialized) at `mcpUrl` and returns its id. */
+export async function openSession(mcpUrl, agent) {
   const init = await post(
     mcpUrl,
     {
@@ -160,9 +161,6 @@ async function withPlatform(work) {
   }
 }
 
-const fmt = (r) =>
-  `${r.callsPerSecond.toFixed(0).padStart(7)} calls/s   p50 ${r.p50.toFixed(2).padStart(6)} ms   p99 ${r.p99.toFixed(2).padStart(6)} ms`;
-
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const total = Number(process.env.BENCH_CALLS ?? 20000);
   const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -170,7 +168,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   try {
     console.log(`${total} calls, ${concurrency} concurrent, on ${process.version}`);
     for (const name of ["haproxyPath", "routerDirect"]) {
-      console.log(`${name.padEnd(14)} ${fmt(await runLoad({ ...gateway[name], total, concurrency }))}`);
+      console.log(
+        `${name.padEnd(14)} ${formatResult(await runLoad({ ...gateway[name], total, concurrency }))}`,
+      );
     }
   } finally {
     await gateway.stop();

@@ -11,6 +11,10 @@ export function messageOf(contentType, text) {
   return JSON.parse(text);
 }
 
+/** A `runLoad` result as one line: calls/s, p50 and p99. */
+export const formatResult = (r) =>
+  `${r.callsPerSecond.toFixed(0).padStart(7)} calls/s   p50 ${r.p50.toFixed(2).padStart(6)} ms   p99 ${r.p99.toFixed(2).padStart(6)} ms`;
+
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }

@@ -13,8 +13,8 @@
 import { spawn } from "node:child_process";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { idleSessionMemory, startGateway } from "./gateway.mjs";
-import { runLoad } from "./load.mjs";
+import { idleSessionMemory, openSession, PROTOCOL, startGateway } from "./gateway.mjs";
+import { formatResult as fmt, runLoad } from "./load.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const TOTAL = Number(process.env.BENCH_CALLS ?? 20000);
@@ -54,37 +54,6 @@ async function waitReady(port) {
   throw new Error("mcp-server never became ready");
 }
 
-/** Open a Streamable HTTP session with raw HTTP and return its id. */
-async function openSession(port) {
-  const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
-  const init = await fetch(`http://127.0.0.1:${port}/mcp`, {
-    method: "POST",
-    headers,
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 0,
-      method: "initialize",
-      params: {
-        protocolVersion: "2025-06-18",
-        capabilities: {},
-        clientInfo: { name: "bench", version: "1" },
-      },
-    }),
-  });
-  await init.text();
-  const session = init.headers.get("mcp-session-id");
-  const h = { ...headers, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
-  await fetch(`http://127.0.0.1:${port}/mcp`, {
-    method: "POST",
-    headers: h,
-    body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
-  });
-  return session;
-}
-
-const fmt = (r) =>
-  `${r.callsPerSecond.toFixed(0).padStart(7)} calls/s   p50 ${r.p50.toFixed(2).padStart(6)} ms   p99 ${r.p99.toFixed(2).padStart(6)} ms`;
-
 /** The median round by calls/s, with the spread of all rounds. */
 function median(rounds) {
   const sorted = [...rounds].sort((a, b) => a.callsPerSecond - b.callsPerSecond);
@@ -106,13 +75,13 @@ try {
     LOG_LEVEL: "info",
   });
   await waitReady(mcpPort);
-  const session = await openSession(mcpPort);
+  const session = await openSession(`http://127.0.0.1:${mcpPort}/mcp`);
   gateway = await startGateway();
   const targets = {
     plain: { url: `http://127.0.0.1:${plainPort}/` },
     mcp: {
       url: `http://127.0.0.1:${mcpPort}/mcp`,
-      headers: { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
+      headers: { "mcp-session-id": session, "mcp-protocol-version": PROTOCOL },
     },
     haproxyPath: gateway.haproxyPath,
     routerDirect: gateway.routerDirect,

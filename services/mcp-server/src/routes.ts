@@ -18,8 +18,8 @@ import {
   RequestGuard,
   SESSION_HEADER,
   sendJsonRpcError,
+  sessionIdOf,
   sessionNotFound,
-  sessionRequired,
   STREAM_ACCEPT,
 } from "@mcp-platform/shared";
 import type { Sessions } from "./sessions";
@@ -45,12 +45,9 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
 
   /** The session named by `Mcp-Session-Id`, or undefined once 400/404 has been answered. */
   const sessionOf = (request: FastifyRequest, reply: FastifyReply): StreamableSession | undefined => {
-    const header = request.headers[SESSION_HEADER];
-    if (typeof header !== "string" || header === "") {
-      void sessionRequired(reply);
-      return undefined;
-    }
-    const session = sessions.streamable(header);
+    const id = sessionIdOf(request, reply);
+    if (id === undefined) return undefined;
+    const session = sessions.streamable(id);
     if (session === undefined) void sessionNotFound(reply);
     return session;
   };

@@ -98,14 +98,12 @@ export function sessionNotFound(reply: FastifyReply): FastifyReply {
   return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
 }
 
-/** Answers 400 for a request that names no session where one is needed. */
-export function sessionRequired(reply: FastifyReply): FastifyReply {
-  return sendJsonRpcError(
-    reply,
-    400,
-    JSONRPC_ERROR.refused,
-    "Bad Request: Mcp-Session-Id header is required",
-  );
+/** The request's `Mcp-Session-Id`, or undefined once 400 has been answered for its absence. */
+export function sessionIdOf(request: FastifyRequest, reply: FastifyReply): string | undefined {
+  const id = request.headers[SESSION_HEADER];
+  if (typeof id === "string" && id !== "") return id;
+  void sendJsonRpcError(reply, 400, JSONRPC_ERROR.refused, "Bad Request: Mcp-Session-Id header is required");
+  return undefined;
 }
 
 /** Answers 405 to `GET /mcp` without a session: there is no stream to offer before `initialize`. */

@@ -4,7 +4,7 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "@mcp-platform/shared";
-import { SESSION_HEADER, sessionNotFound, sessionRequired } from "@mcp-platform/shared";
+import { sessionIdOf, sessionNotFound } from "@mcp-platform/shared";
 import type { Catalog } from "../catalog/catalog";
 import type { GatewayHandler } from "../mcp/gateway-handler";
 import type { InFlight } from "../mcp/in-flight";
@@ -43,11 +43,8 @@ export function sessionOf<K extends SessionPayload["t"]>(
   reply: FastifyReply,
   kind: K,
 ): { token: string; payload: Extract<SessionPayload, { t: K }> } | undefined {
-  const token = request.headers[SESSION_HEADER];
-  if (typeof token !== "string" || token === "") {
-    void sessionRequired(reply);
-    return undefined;
-  }
+  const token = sessionIdOf(request, reply);
+  if (token === undefined) return undefined;
   const payload = context.sealer.open(token);
   if (payload?.t !== kind) {
     void sessionNotFound(reply);
