@@ -284,6 +284,8 @@ export function buildTopology(cfg: StackConfig): Topology {
     secretEnv: {},
   };
 
+  // Clients present these to the router; the monitor presents one when it probes the router.
+  const routerAuthTokens: SecretRef = { key: SECRET_KEYS.routerAuthTokens, whenMissing: "omit" };
   const router: ComponentSpec = {
     name: "router",
     role: "gateway",
@@ -299,7 +301,7 @@ export function buildTopology(cfg: StackConfig): Topology {
     env: { ...commonEnv(cfg, consulAddr, "router", CONTAINER_PORT.router), ...httpLimits(cfg) },
     secretEnv: {
       ROUTER_SESSION_KEY: { key: SECRET_KEYS.routerSessionKey, whenMissing: "generate" },
-      ROUTER_AUTH_TOKENS: { key: SECRET_KEYS.routerAuthTokens, whenMissing: "omit" },
+      ROUTER_AUTH_TOKENS: routerAuthTokens,
     },
     consulName: "router",
   };
@@ -333,7 +335,8 @@ export function buildTopology(cfg: StackConfig): Topology {
       MONITOR_INTERVAL_MS: String(cfg.monitor.intervalMs),
       MONITOR_RETENTION_MINUTES: String(cfg.monitor.retentionMinutes),
     },
-    secretEnv: {},
+    // The router's own tokens: its MCP probe of the routers must pass their bearer check.
+    secretEnv: { ROUTER_AUTH_TOKENS: routerAuthTokens },
     consulName: "network-monitor",
   };
 

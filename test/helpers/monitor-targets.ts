@@ -118,12 +118,23 @@ export class HttpTarget extends EventEmitter<{ request: [TargetRequest] }> {
 
 /** An HTTP target that also serves a real MCP server at `/mcp`. */
 export class McpTarget extends HttpTarget {
+  /** The `Authorization` header of each `/mcp` request, in arrival order (undefined: none). */
+  readonly authorizations: (string | undefined)[] = [];
+  /** When set, `/mcp` answers 401 (as the router does) unless this bearer token is presented. */
+  private bearer: string | undefined;
+
   /** Starts a target whose `/health` follows `script` and whose `/mcp` speaks MCP. */
-  static override async start(script: Script, clock?: ManualClock): Promise<McpTarget> {
-    return listen(
+  static override async start(
+    script: Script,
+    clock?: ManualClock,
+    options: { readonly bearer?: string } = {},
+  ): Promise<McpTarget> {
+    const target = await listen(
       (handler) => createServer(handler),
       (server) => new McpTarget(server, script, clock),
     );
+    target.bearer = options.bearer;
+    return target;
   }
 
   protected override handle(request: IncomingMessage, response: ServerResponse): void {
@@ -133,6 +144,11 @@ export class McpTarget extends HttpTarget {
       return;
     }
     this.record(request.method ?? "", path);
+    this.authorizations.push(request.headers.authorization);
+    if (this.bearer !== undefined && request.headers.authorization !== `Bearer ${this.bearer}`) {
+      response.writeHead(401, { "www-authenticate": 'Bearer realm="mcp"' }).end();
+      return;
+    }
     if (request.method !== "POST") {
       // Stateless: no standalone SSE stream and no sessions to delete.
       response.writeHead(405, { allow: "POST" }).end();

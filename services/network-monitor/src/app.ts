@@ -32,6 +32,8 @@ export interface MonitorInfo {
   readonly retentionMinutes: number;
   readonly probeTimeoutMs: number;
   readonly probeConcurrency: number;
+  /** Whether routers are probed with a bearer token (the token itself is never shown). */
+  readonly routerToken: boolean;
 }
 
 /** Summarises the monitor's configuration. */
@@ -44,6 +46,7 @@ export function monitorInfo(env: MonitorEnv): MonitorInfo {
     retentionMinutes: env.MONITOR_RETENTION_MINUTES,
     probeTimeoutMs: env.MONITOR_PROBE_TIMEOUT_MS,
     probeConcurrency: env.MONITOR_PROBE_CONCURRENCY,
+    routerToken: env.ROUTER_AUTH_TOKENS !== undefined,
   };
 }
 
@@ -92,6 +95,7 @@ export function buildMonitorApp(
     version: context.version,
     registry: metrics.registry,
     dispatcher,
+    ...(env.ROUTER_AUTH_TOKENS?.[0] === undefined ? {} : { routerToken: env.ROUTER_AUTH_TOKENS[0] }),
     ...(options.prober === undefined ? {} : { prober: options.prober }),
   });
   monitor.setTargets("static", staticTargets(env.MONITOR_TARGETS ?? [], env.CONSUL_HTTP_ADDR));

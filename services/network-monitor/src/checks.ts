@@ -38,6 +38,11 @@ export interface ProbeContext {
   readonly dispatcher?: Dispatcher;
   /** Sent as `User-Agent` and as the MCP client version. */
   readonly version: string;
+  /**
+   * Bearer token for the MCP probe of routers that require one (`ROUTER_AUTH_TOKENS`); never
+   * sent to any other target.
+   */
+  readonly routerToken?: string;
 }
 
 /** Longest error text kept: enough for a reason, bounded for the API and the logs. */

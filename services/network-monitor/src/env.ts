@@ -7,7 +7,13 @@
  * (`history.ts`), so the number of samples it must hold is checked here rather than discovered
  * as memory growth in production.
  */
-import { commonEnvSchema, integerField, jsonField, serviceIdField } from "@mcp-platform/shared";
+import {
+  commonEnvSchema,
+  integerField,
+  jsonField,
+  routerAuthTokensField,
+  serviceIdField,
+} from "@mcp-platform/shared";
 import { z } from "zod";
 
 /** Default monitor port: its published dashboard port (11090–11099 is infrastructure). */
@@ -71,6 +77,11 @@ export const MonitorEnvSchema = commonEnvSchema({
     MONITOR_PROBE_TIMEOUT_MS: integerField(50, 60_000).default(2_000),
     /** Targets probed at the same time, so a large catalog does not open every socket at once. */
     MONITOR_PROBE_CONCURRENCY: integerField(1, 256).default(16),
+    /**
+     * The router's bearer tokens, when the router requires them (the same secret): the MCP probe
+     * of `router` instances presents the first, and no other target is sent any.
+     */
+    ROUTER_AUTH_TOKENS: routerAuthTokensField().optional(),
   })
   .superRefine((env, ctx) => {
     const samples = Math.ceil((env.MONITOR_RETENTION_MINUTES * 60_000) / env.MONITOR_INTERVAL_MS);

@@ -18,13 +18,18 @@ import { timeoutSignal } from "./clock";
 /** Client name the monitor announces in `initialize`. */
 export const MCP_CLIENT_NAME = "mcp-platform-network-monitor";
 
-/** Opens an MCP session at `url`, pings, and closes it. */
-export async function mcpCheck(url: string, context: ProbeContext): Promise<CheckResult> {
+/** Opens an MCP session at `url`, pings, and closes it; `bearer` is sent as `Authorization`. */
+export async function mcpCheck(url: string, context: ProbeContext, bearer?: string): Promise<CheckResult> {
   const { clock } = context;
   const started = clock.monotonic();
   const timed = timeoutSignal(clock, context.timeoutMs, context.signal);
   const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers: { "user-agent": userAgent(context.version) } },
+    requestInit: {
+      headers: {
+        "user-agent": userAgent(context.version),
+        ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }),
+      },
+    },
     // One attempt per probe: the next round is the retry.
     reconnectionOptions: {
       maxRetries: 0,

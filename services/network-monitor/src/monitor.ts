@@ -50,6 +50,8 @@ export interface MonitorOptions {
   readonly prober?: Prober;
   /** undici dispatcher of the HTTP checks. */
   readonly dispatcher?: Dispatcher;
+  /** Bearer token for the MCP probe of routers (see `ProbeContext.routerToken`). */
+  readonly routerToken?: string;
 }
 
 /** What `round` reports. */
@@ -272,6 +274,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       signal: this.stopping.signal,
       version: this.options.version,
       ...(this.options.dispatcher === undefined ? {} : { dispatcher: this.options.dispatcher }),
+      ...(this.options.routerToken === undefined ? {} : { routerToken: this.options.routerToken }),
     };
     let result: ProbeResult;
     try {

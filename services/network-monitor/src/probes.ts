@@ -3,7 +3,8 @@
  *
  * 1. `tcp`: a TCP connect to the target's host and port.
  * 2. `http`: a GET of its health URL; a 2xx or 3xx answer passes (redirects are not followed).
- * 3. `mcp`: for MCP services, initialize + `ping` over Streamable HTTP (`mcp-probe.ts`).
+ * 3. `mcp`: for MCP services, initialize + `ping` over Streamable HTTP (`mcp-probe.ts`); a
+ *    router is shown the router token when one is configured.
  *
  * Checks run in that order and stop at the first failure: a refused connection says all there
  * is to say, and the later checks would only wait for the same failure. The round is up when
@@ -19,6 +20,7 @@ import { abortOutcome, errorText, result, userAgent } from "./checks";
 import { timeoutSignal } from "./clock";
 import { mcpCheck } from "./mcp-probe";
 import type { Target } from "./targets";
+import { ROUTER_SERVICE } from "./targets";
 
 /** The result of one probe round. */
 export interface ProbeResult {
@@ -37,7 +39,8 @@ export const probeTarget: Prober = async (target, context) => {
     checks.push(await httpCheck(target.healthUrl, context));
   }
   if (checks.at(-1)?.outcome === "success" && target.mcpUrl !== undefined) {
-    checks.push(await mcpCheck(target.mcpUrl, context));
+    const token = target.service === ROUTER_SERVICE ? context.routerToken : undefined;
+    checks.push(await mcpCheck(target.mcpUrl, context, token));
   }
   const main = checks.find((check) => check.kind === "http") ?? checks[0];
   return {

@@ -41,9 +41,12 @@ export const HEALTH_PATH = "/health";
 /** Path of the Streamable HTTP endpoint on MCP services and routers. */
 export const MCP_PATH = "/mcp";
 
+/** The gateway's service name (in Consul, and as a `MONITOR_TARGETS` name). */
+export const ROUTER_SERVICE = "router";
+
 /** Whether `service` speaks MCP and so gets the MCP-level probe: `mcp-*` services and `router`. */
 export function isMcpService(service: string): boolean {
-  return service === "router" || service.startsWith("mcp-");
+  return service === ROUTER_SERVICE || service.startsWith("mcp-");
 }
 
 /** `url` with any user name and password replaced by `***`; other URLs are returned unchanged. */

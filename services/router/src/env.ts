@@ -11,6 +11,7 @@ import {
   integerField,
   jsonField,
   mcpTransportEnvShape,
+  routerAuthTokensField,
   serviceIdField,
 } from "@mcp-platform/shared";
 import { z } from "zod";
@@ -31,13 +32,6 @@ export const StaticServicesSchema = z.record(
 /** Parsed `ROUTER_STATIC_SERVICES`. */
 export type StaticServices = z.infer<typeof StaticServicesSchema>;
 
-/** A bearer token from `ROUTER_AUTH_TOKENS`: long enough to resist guessing, no whitespace. */
-const authTokenField = () =>
-  z
-    .string()
-    .min(16, { error: "tokens must be at least 16 characters" })
-    .regex(/^\S+$/, { error: "tokens must not contain whitespace" });
-
 /** A peer router's base URL (`http://10.0.0.7:3000`), without path or trailing slash. */
 const peerUrlField = () => httpUrlField().transform((url) => url.replace(/\/+$/, ""));
 
@@ -52,9 +46,7 @@ export const RouterEnvSchema = commonEnvSchema({ port: ROUTER_DEFAULT_PORT, serv
    */
   ROUTER_SESSION_KEY: z.string().min(32, { error: "must be at least 32 characters" }).optional(),
   /** Bearer tokens clients must present; when unset the router does not require one. */
-  ROUTER_AUTH_TOKENS: commaListField(authTokenField())
-    .refine((tokens) => tokens.length > 0, { error: "must list at least one token when set" })
-    .optional(),
+  ROUTER_AUTH_TOKENS: routerAuthTokensField().optional(),
   /**
    * The other router replicas' base URLs when there is no Consul (with Consul the router finds
    * them as instances of its own SERVICE_NAME). Used to forward client cancellations to the

@@ -116,3 +116,21 @@ export function serviceIdField() {
     error: "must be 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'",
   });
 }
+
+/** A bearer token the router accepts: long enough to resist guessing, no whitespace. */
+const authTokenField = () =>
+  z
+    .string()
+    .min(16, { error: "tokens must be at least 16 characters" })
+    .regex(/^\S+$/, { error: "tokens must not contain whitespace" });
+
+/**
+ * `ROUTER_AUTH_TOKENS`: the comma-separated bearer tokens the router requires on its MCP
+ * endpoints. The router checks them; the network monitor presents the first one when it probes
+ * a router, so both read the same secret.
+ */
+export function routerAuthTokensField() {
+  return commaListField(authTokenField()).refine((tokens) => tokens.length > 0, {
+    error: "must list at least one token when set",
+  });
+}

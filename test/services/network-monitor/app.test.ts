@@ -2,6 +2,7 @@ import { EnvError, loadEnv } from "@mcp-platform/shared";
 import { buildMonitorApp } from "../../../services/network-monitor/src/app";
 import { isProbeUrl, MonitorEnvSchema } from "../../../services/network-monitor/src/env";
 import { silentLogger } from "../../helpers/log-capture";
+import { healthy, McpTarget } from "../../helpers/monitor-targets";
 
 /** The issues of the EnvError `run` throws, as [path, message]. */
 function issues(run: () => unknown): string[][] {
@@ -130,6 +131,42 @@ describe("network-monitor buildApp", () => {
       retentionMinutes: 120,
       probeTimeoutMs: 2000,
       probeConcurrency: 16,
+      routerToken: false,
     });
+  });
+
+  it("probes a router that requires tokens with ROUTER_AUTH_TOKENS, and never shows the token", async () => {
+    // GIVEN a router on loopback that answers /mcp with 401 unless shown its first token
+    const tokens = ["first-router-token-0123456789", "second-router-token-0123456789"];
+    const router = await McpTarget.start(healthy(), undefined, { bearer: tokens[0] });
+    const env = loadEnv(MonitorEnvSchema, {
+      MONITOR_TARGETS: JSON.stringify([{ name: "router", url: `${router.url}/health` }]),
+      ROUTER_AUTH_TOKENS: tokens.join(","),
+    });
+    const { app, monitor } = buildMonitorApp(
+      { env, logger: silentLogger(), version: "0.1.0" },
+      { schedule: false },
+    );
+    try {
+      // WHEN one probe round runs
+      await monitor.tick();
+      const services = await app.inject({ method: "GET", url: "/api/services" });
+      const info = await app.inject({ method: "GET", url: "/info" });
+
+      // THEN the router is up (its MCP check passed its bearer check), and /info only says a
+      // token is configured
+      expect((services.json() as { summary: unknown }).summary).toStrictEqual({
+        up: 1,
+        degraded: 0,
+        down: 0,
+        unknown: 0,
+      });
+      expect(new Set(router.authorizations)).toStrictEqual(new Set([`Bearer ${tokens[0]}`]));
+      expect((info.json() as { config: { routerToken: unknown } }).config.routerToken).toBe(true);
+      expect(info.body).not.toContain("router-token");
+    } finally {
+      await app.close();
+      await router.close();
+    }
   });
 });

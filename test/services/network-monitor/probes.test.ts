@@ -187,6 +187,73 @@ describe("probeTarget against real local servers", () => {
     ]);
   });
 
+  describe("routers that require a bearer token", () => {
+    const TOKEN = "monitor-probe-token-0123456789";
+
+    async function router(): Promise<McpTarget> {
+      const server = await McpTarget.start(healthy(), clock, { bearer: TOKEN });
+      closers.push(() => server.close());
+      return server;
+    }
+
+    it("presents the router token on every MCP request to a router, and passes", async () => {
+      // GIVEN a router that answers 401 without its token
+      const server = await router();
+
+      // WHEN it is probed with the token configured
+      const result = await probeTarget(staticTarget({ name: "router", url: `${server.url}/health` }), {
+        ...context(),
+        routerToken: TOKEN,
+      });
+
+      // THEN the MCP check passes, and initialize, initialized and ping all carried the token
+      expect(result.up).toBe(true);
+      expect(result.checks.map((check) => [check.kind, check.outcome])).toStrictEqual([
+        ["tcp", "success"],
+        ["http", "success"],
+        ["mcp", "success"],
+      ]);
+      expect(server.authorizations.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(server.authorizations)).toStrictEqual(new Set([`Bearer ${TOKEN}`]));
+    });
+
+    it("fails the MCP check with HTTP 401 when no token is configured", async () => {
+      // GIVEN the same router, and a monitor without the token
+      const server = await router();
+
+      // WHEN / THEN
+      const result = await probeTarget(
+        staticTarget({ name: "router", url: `${server.url}/health` }),
+        context(),
+      );
+      expect(result.up).toBe(false);
+      expect(result.checks.at(-1)).toStrictEqual({
+        kind: "mcp",
+        outcome: "failure",
+        durationMs: 0,
+        error: "HTTP 401",
+      });
+      expect(server.authorizations).toStrictEqual([undefined]);
+    });
+
+    it("never sends the router token to a service that is not the router", async () => {
+      // GIVEN an MCP service (no token required) and a monitor holding the router token
+      const server = await McpTarget.start(healthy(), clock);
+      closers.push(() => server.close());
+
+      // WHEN it is probed
+      const result = await probeTarget(staticTarget({ name: "mcp-files", url: `${server.url}/health` }), {
+        ...context(),
+        routerToken: TOKEN,
+      });
+
+      // THEN it passes and no request carried an Authorization header
+      expect(result.up).toBe(true);
+      expect(server.authorizations.length).toBeGreaterThanOrEqual(3);
+      expect(server.authorizations.every((value) => value === undefined)).toBe(true);
+    });
+  });
+
   it("fails an MCP service whose /mcp does not speak MCP, naming the HTTP status", async () => {
     // GIVEN a router whose /health passes but which has no /mcp
     const server = await http(healthy());
