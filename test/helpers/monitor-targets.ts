@@ -199,15 +199,7 @@ export class TcpTarget {
   }
 }
 
-/** A port on 127.0.0.1 that refuses connections: bound once by the OS, then released. */
-export async function refusedPort(): Promise<number> {
-  const server = createTcpServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { refusedPort } from "./refused-port";
 
 async function listen<T extends HttpTarget>(
   create: (handler: (request: IncomingMessage, response: ServerResponse) => void) => Server,

@@ -12,7 +12,8 @@ import { MCP_POST_HEADERS, messageOf, rawRequest } from "../../helpers/e2e-clien
 import type { TestRouter } from "../../helpers/router-app";
 import { openSse, startRouter } from "../../helpers/router-app";
 import { ConsulCatalogDouble } from "../../helpers/consul-catalog-double";
-import { deadPort, FakeMcpServer, startBuiltinServer } from "../../helpers/router-upstreams";
+import { refusedPort } from "../../helpers/refused-port";
+import { FakeMcpServer, startBuiltinServer } from "../../helpers/router-upstreams";
 
 const INITIALIZE = JSON.stringify({
   jsonrpc: "2.0",
@@ -107,7 +108,7 @@ describe("router replicas", () => {
   it("forward a client's cancellation to the replica running the call", async () => {
     // GIVEN two replicas that know each other, and a slow call with progress running on the first
     const upstream = await builtin();
-    const [portA, portB] = [await deadPort(), await deadPort()];
+    const [portA, portB] = [await refusedPort(), await refusedPort()];
     const peers = `http://127.0.0.1:${portA},http://127.0.0.1:${portB}`;
     const env = { ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [upstream] }), ROUTER_PEERS: peers };
     const a = await router({ ...env, PORT: String(portA) });

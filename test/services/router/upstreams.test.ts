@@ -9,7 +9,8 @@ import {
 import { Upstreams } from "../../../services/router/src/upstream/upstreams";
 import { capturingLogger, silentLogger } from "../../helpers/log-capture";
 import { awaitableLogger } from "../../helpers/router-app";
-import { deadPort, FakeMcpServer, startBuiltinServer } from "../../helpers/router-upstreams";
+import { refusedPort } from "../../helpers/refused-port";
+import { FakeMcpServer, startBuiltinServer } from "../../helpers/router-upstreams";
 
 const EJECTION = { failuresToEject: 3, baseMs: 60_000, maxMs: 60_000 };
 const echo = (message: string) => ({
@@ -42,7 +43,7 @@ describe("Upstreams.forward", () => {
     // GIVEN a service with a dead instance and a live one
     const live = await startBuiltinServer();
     apps.push(live.app);
-    const dead = `http://127.0.0.1:${await deadPort()}/mcp`;
+    const dead = `http://127.0.0.1:${await refusedPort()}/mcp`;
     const { logger, lines } = capturingLogger("info");
     const { upstreams: u, registry } = pool(logger);
     u.update(new Map([["echo", [dead, live.url]]]));
@@ -124,7 +125,7 @@ describe("Upstreams.forward", () => {
 
   it("lets an ejected instance back once a probe reaches it", async () => {
     // GIVEN an instance that is down, ejected after three refused calls (probes every 20 ms)
-    const port = await deadPort();
+    const port = await refusedPort();
     const { logger, waitForLog } = awaitableLogger();
     const registry = new Registry();
     upstreams = new Upstreams({
@@ -179,7 +180,7 @@ describe("Upstreams.forward", () => {
 
 describe("failedBeforeSending", () => {
   it("is true for a refused connection only", async () => {
-    const refused = await fetch(`http://127.0.0.1:${await deadPort()}/`).catch((e: unknown) => e);
+    const refused = await fetch(`http://127.0.0.1:${await refusedPort()}/`).catch((e: unknown) => e);
     const reset = Object.assign(new TypeError("fetch failed"), {
       cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }),
     });
