@@ -51,9 +51,12 @@ try {
     keepLines: false,
     logFiles: true,
     say,
+    // While starting, a process that exits fails the launch, whose error shows its last lines
+    // (the work directory, logs included, is removed then); once up, its log file stays.
     onExit: (proc, status) =>
       say(
-        `! ${proc.name} exited (${status.signal ?? `code ${status.code}`}); see ${platform?.workDir}/logs/${proc.name}.log`,
+        `! ${proc.name} exited (${status.signal ?? `code ${status.code}`})` +
+          (platform === undefined ? "" : `; see ${platform.workDir}/logs/${proc.name}.log`),
       ),
   });
 } catch (error) {

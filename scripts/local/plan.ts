@@ -211,16 +211,19 @@ export function planLocalRun(
 
   if (options.monitor ?? true) {
     const monitorSpec = component(topology, "network-monitor");
+    // Each process is an instance of its service (as Consul would list it), so the dashboard
+    // groups the replicas and the routers and mcp-servers get the MCP probe too.
     const targets = [
       { name: "haproxy", url: `http://127.0.0.1:${ports.stats}/healthz` },
-      ...ports.routers.map((port, i) => ({
-        name: `router-${i + 1}`,
-        url: `http://127.0.0.1:${port}/health/ready`,
-      })),
       ...processes
-        .filter((p) => p.kind === "mcp-server")
-        .map((p) => ({ name: p.name, url: `http://127.0.0.1:${p.port}/health/ready` })),
+        .filter((p) => p.kind === "mcp-server" || p.kind === "router")
+        .map((p) => ({
+          name: p.name,
+          service: p.env.SERVICE_NAME ?? p.name,
+          url: `http://127.0.0.1:${p.port}/health/ready`,
+        })),
     ];
+    const routerTokens = options.routerEnv?.ROUTER_AUTH_TOKENS;
     processes.push({
       name: "network-monitor",
       kind: "network-monitor",
@@ -233,6 +236,8 @@ export function planLocalRun(
         MONITOR_TARGETS: JSON.stringify(targets),
         MONITOR_INTERVAL_MS: monitorSpec.env.MONITOR_INTERVAL_MS ?? "10000",
         MONITOR_RETENTION_MINUTES: monitorSpec.env.MONITOR_RETENTION_MINUTES ?? "60",
+        // The routers' tokens, when they require them: the MCP probe of a router presents one.
+        ...(routerTokens === undefined ? {} : { ROUTER_AUTH_TOKENS: routerTokens }),
       },
     });
   }

@@ -7,9 +7,11 @@ import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { loadEnv } from "@mcp-platform/shared";
 import { REPO_ROOT, stackTopology } from "../../scripts/local/launcher";
 import type { PlanPorts } from "../../scripts/local/plan";
 import { planLocalRun } from "../../scripts/local/plan";
+import { MonitorEnvSchema } from "../../services/network-monitor/src/env";
 import { streamableClient, textOf } from "../helpers/e2e-clients";
 import { haproxyCheck } from "../helpers/haproxy";
 
@@ -25,14 +27,17 @@ const PORTS: PlanPorts = {
 };
 
 describe("planLocalRun", () => {
-  const plan = planLocalRun(stackTopology(REPO_ROOT), {
-    root: "/repo",
-    workDir: "/tmp/run",
-    ports: PORTS,
-    sessionKey: "k".repeat(43),
-    services: ["memory", "everything"],
-    logLevel: "warn",
-  });
+  const planWith = (routerEnv?: Record<string, string>) =>
+    planLocalRun(stackTopology(REPO_ROOT), {
+      root: "/repo",
+      workDir: "/tmp/run",
+      ports: PORTS,
+      sessionKey: "k".repeat(43),
+      services: ["memory", "everything"],
+      logLevel: "warn",
+      ...(routerEnv === undefined ? {} : { routerEnv }),
+    });
+  const plan = planWith();
   const byName = (name: string) => plan.processes.find((p) => p.name === name);
 
   it("starts each service's instances, the routers, the monitor and HAProxy, in that order", () => {
@@ -79,6 +84,29 @@ describe("planLocalRun", () => {
     expect(byName("router-1")?.env.ROUTER_SESSION_KEY).toBe(env.ROUTER_SESSION_KEY);
   });
 
+  it("has the monitor probe each router and instance as an instance of its service", () => {
+    // GIVEN the monitor's environment, as the monitor itself reads it
+    const env = loadEnv(MonitorEnvSchema, byName("network-monitor")?.env ?? {});
+    const ready = (port: number) => `http://127.0.0.1:${port}/health/ready`;
+
+    // THEN replicas group under their service (routers and mcp-servers also get the MCP probe)
+    expect(env.MONITOR_TARGETS).toStrictEqual([
+      { name: "haproxy", url: "http://127.0.0.1:13099/healthz" },
+      { name: "mcp-memory-1", service: "mcp-memory", url: ready(15011) },
+      { name: "mcp-everything-1", service: "mcp-everything", url: ready(15001) },
+      { name: "mcp-everything-2", service: "mcp-everything", url: ready(15002) },
+      { name: "router-1", service: "router", url: ready(14001) },
+      { name: "router-2", service: "router", url: ready(14002) },
+    ]);
+    expect(env.ROUTER_AUTH_TOKENS).toBeUndefined();
+
+    // AND when the routers require tokens, the monitor holds them for its MCP probe
+    const token = "t".repeat(32);
+    const guarded = planWith({ ROUTER_AUTH_TOKENS: token }).processes;
+    const envOf = (name: string) => guarded.find((p) => p.name === name)?.env.ROUTER_AUTH_TOKENS;
+    expect([envOf("router-1"), envOf("network-monitor")]).toStrictEqual([token, token]);
+  });
+
   it("renders HAProxy's static-servers config on 127.0.0.1, which real haproxy accepts", () => {
     const config = plan.haproxyConfig;
     for (const line of [
@@ -96,6 +124,36 @@ describe("planLocalRun", () => {
     expect(haproxyCheck(config).status).toBe(0);
   });
 });
+
+/** What the tests read of an instance in the monitor's `/api/services`. */
+interface InstanceSeen {
+  readonly id: string;
+  readonly status: string;
+  readonly checks: readonly { readonly kind: string; readonly outcome: string }[];
+}
+
+const mcpOutcome = (instance: InstanceSeen) => instance.checks.find((c) => c.kind === "mcp")?.outcome;
+
+/**
+ * The monitor's `router` service once both routers have been probed over MCP (the first round
+ * may run while they are still starting), or its last view after `rounds` polls.
+ */
+async function routerView(
+  url: string,
+  rounds = 60,
+): Promise<{ instances: readonly InstanceSeen[] } | undefined> {
+  let router: { instances: readonly InstanceSeen[] } | undefined;
+  for (let round = 0; round < rounds; round++) {
+    const view = (await (await fetch(url)).json()) as {
+      services: { name: string; instances: readonly InstanceSeen[] }[];
+    };
+    router = view.services.find((s) => s.name === "router");
+    const probed = router?.instances.filter((i) => mcpOutcome(i) === "success").length ?? 0;
+    if (probed === 2) return router;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return router;
+}
 
 describe("npm run local", () => {
   let cli: ChildProcess | undefined;
@@ -146,6 +204,7 @@ describe("npm run local", () => {
     const echo = textOf(await client.callTool({ name: "echo__echo", arguments: { message: "local" } }));
     await client.close();
     const monitor = await fetch(`${monitorUrl}/api/services`);
+    const routers = await routerView(`${monitorUrl}/api/services`);
     const table = execFileSync("ps", ["-e", "-o", "pid=,ppid="], { encoding: "utf8" })
       .split("\n")
       .map((l) => l.trim().split(/\s+/).map(Number));
@@ -161,6 +220,11 @@ describe("npm run local", () => {
     expect([...services].sort()).toStrictEqual(["echo", "everything", "files", "memory"]);
     expect(echo).toBe("local");
     expect(monitor.status).toBe(200);
+    // the monitor shows the two routers as instances of one service, each passing the MCP probe
+    expect(routers?.instances.map((i) => [i.id, i.status, mcpOutcome(i)])).toStrictEqual([
+      ["router-1", "up", "success"],
+      ["router-2", "up", "success"],
+    ]);
     // 7 mcp-server instances, 2 routers, the monitor and HAProxy (plus esbuild's service, which
     // built the launcher), and what they run below them
     expect(direct.length).toBeGreaterThanOrEqual(11);

@@ -39,9 +39,14 @@ export function isProbeUrl(text: string): boolean {
   );
 }
 
-/** One extra probe target: a name for the dashboard and what to probe. */
+/**
+ * One extra probe target: a unique name, what to probe, and optionally the service it is an
+ * instance of (default: the name), so replicas listed one by one (`router-1`, `router-2`) show as
+ * instances of one service and get that service's probes (the MCP probe of `router` and `mcp-*`).
+ */
 export const MonitorTargetSchema = z.strictObject({
   name: serviceIdField(),
+  service: serviceIdField().optional(),
   url: z.string().refine(isProbeUrl, { error: "must be an http(s):// URL or tcp://host:port" }),
 });
 

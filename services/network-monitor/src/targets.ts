@@ -85,9 +85,10 @@ export function staticTarget(entry: MonitorTarget): Target {
   const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
   // URL keeps IPv6 hosts bracketed; net.connect wants them bare.
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const service = entry.service ?? entry.name;
   const common = {
     id: `static:${entry.name}`,
-    service: entry.name,
+    service,
     instance: entry.name,
     source: "static" as const,
   };
@@ -98,13 +99,13 @@ export function staticTarget(entry: MonitorTarget): Target {
     port,
     endpoint: `${url.protocol}//${url.host}${url.pathname}`,
     healthUrl: entry.url,
-    ...(isMcpService(entry.name) ? { mcpUrl: `${url.origin}${MCP_PATH}` } : {}),
+    ...(isMcpService(service) ? { mcpUrl: `${url.origin}${MCP_PATH}` } : {}),
   };
 }
 
 /**
  * The `MONITOR_TARGETS` entry that probes Consul itself through its HTTP API, added when the
- * monitor discovers from Consul and the list names no `consul` target of its own.
+ * monitor discovers from Consul and the list has no `consul` target of its own.
  */
 export function consulSelfTarget(consulAddress: string): MonitorTarget {
   return { name: "consul", url: `${consulAddress}/v1/status/leader` };
@@ -116,7 +117,10 @@ export function staticTargets(
   consulAddress: string | undefined,
 ): Target[] {
   const all = [...entries];
-  if (consulAddress !== undefined && !all.some((entry) => entry.name === "consul")) {
+  const ownConsul = all.some(
+    (entry) => (entry.service ?? entry.name) === "consul" || entry.name === "consul",
+  );
+  if (consulAddress !== undefined && !ownConsul) {
     all.push(consulSelfTarget(consulAddress));
   }
   return all.map(staticTarget);

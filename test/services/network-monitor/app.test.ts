@@ -60,6 +60,7 @@ describe("MonitorEnvSchema", () => {
         { name: "consul", url: "http://consul:8500/v1/status/leader" },
         { name: "consul", url: "tcp://consul:8500" },
         { name: "db", url: "tcp://postgres" },
+        { name: "cache-1", service: "Cache", url: "tcp://cache:6379" },
       ]),
       MONITOR_INTERVAL_MS: "10",
       MONITOR_RETENTION_MINUTES: "0",
@@ -70,6 +71,10 @@ describe("MonitorEnvSchema", () => {
     // WHEN / THEN
     expect(issues(() => loadEnv(MonitorEnvSchema, raw))).toStrictEqual([
       ["MONITOR_TARGETS[2].url", "must be an http(s):// URL or tcp://host:port"],
+      [
+        "MONITOR_TARGETS[3].service",
+        "must be 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'",
+      ],
       ["MONITOR_TARGETS[1].name", "duplicates [0].name"],
       ["MONITOR_INTERVAL_MS", "must be an integer between 100 and 3600000"],
       ["MONITOR_RETENTION_MINUTES", "must be an integer between 1 and 10080"],
@@ -79,7 +84,10 @@ describe("MonitorEnvSchema", () => {
     expect(
       issues(() =>
         loadEnv(MonitorEnvSchema, {
-          MONITOR_TARGETS: raw.MONITOR_TARGETS.replace("tcp://postgres", "tcp://postgres:5432"),
+          MONITOR_TARGETS: raw.MONITOR_TARGETS.replace("tcp://postgres", "tcp://postgres:5432").replace(
+            '"Cache"',
+            '"cache"',
+          ),
         }),
       ),
     ).toStrictEqual([["MONITOR_TARGETS[1].name", "duplicates [0].name"]]);

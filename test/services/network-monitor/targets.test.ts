@@ -175,6 +175,32 @@ describe("targets", () => {
     });
   });
 
+  it("probes a target listed as an instance of a service as that service, MCP probe included", () => {
+    // GIVEN replicas listed one by one, as `npm run local` lists its routers and mcp-servers
+    const router = staticTarget({
+      name: "router-2",
+      service: "router",
+      url: "http://127.0.0.1:14002/health/ready",
+    });
+    const echo = staticTarget({ name: "mcp-echo-1", service: "mcp-echo", url: "tcp://127.0.0.1:15001" });
+    const cache = staticTarget({ name: "cache-1", service: "cache", url: "http://cache:8080/health" });
+
+    // THEN each is an instance of its service, and only HTTP targets of MCP services get /mcp
+    expect(router).toStrictEqual({
+      id: "static:router-2",
+      service: "router",
+      instance: "router-2",
+      source: "static",
+      host: "127.0.0.1",
+      port: 14002,
+      endpoint: "http://127.0.0.1:14002/health/ready",
+      healthUrl: "http://127.0.0.1:14002/health/ready",
+      mcpUrl: "http://127.0.0.1:14002/mcp",
+    });
+    expect([echo.service, echo.instance, echo.mcpUrl]).toStrictEqual(["mcp-echo", "mcp-echo-1", undefined]);
+    expect([cache.service, cache.instance, cache.mcpUrl]).toStrictEqual(["cache", "cache-1", undefined]);
+  });
+
   it("adds Consul itself when discovering from it, unless MONITOR_TARGETS names a consul", () => {
     expect(staticTargets([], "http://consul:8500").map((t) => [t.service, t.healthUrl])).toStrictEqual([
       ["consul", "http://consul:8500/v1/status/leader"],
@@ -183,6 +209,8 @@ describe("targets", () => {
     expect(staticTargets(own, "http://consul:8500").map((t) => t.healthUrl)).toStrictEqual([
       "http://consul:8500/v1/status/leader?stale",
     ]);
+    const replica = [{ name: "consul-1", service: "consul", url: "tcp://consul:8500" }];
+    expect(staticTargets(replica, "http://consul:8500").map((t) => t.instance)).toStrictEqual(["consul-1"]);
     expect(staticTargets([], undefined)).toStrictEqual([]);
   });
 
