@@ -144,9 +144,18 @@ describe("a router stopped (SIGTERM) under load", () => {
     });
     const status = await stopped?.exited;
 
-    // THEN no call failed and the router drained and exited cleanly
+    // THEN no call failed and the router drained (its drain step ran, then the close) and exited
+    // cleanly
     expect(failed(records)).toStrictEqual([]);
     expect(status).toStrictEqual({ code: 0, signal: null });
+    expect(
+      stopped?.lines
+        .filter((l) => l.msg === "shutdown step done" || l.msg === "stopped")
+        .map((l) => [l.msg, l.step ?? l.drain]),
+    ).toStrictEqual([
+      ["shutdown step done", "drain"],
+      ["stopped", "drained"],
+    ]);
   });
 });
 

@@ -191,6 +191,7 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
     }),
     metrics: serviceMetrics,
     readiness,
+    beforeClose: [drain.shutdownStep],
   });
   drain.install(app);
   const auth = new BearerAuth(env.ROUTER_AUTH_TOKENS ?? []);

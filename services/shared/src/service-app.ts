@@ -13,6 +13,14 @@ import { DEFAULT_MAX_BODY_BYTES } from "./env";
 import { healthPlugin, Readiness } from "./health";
 import { createMetrics } from "./metrics";
 import type { ServiceMetrics } from "./metrics";
+import type { ShutdownStep } from "./shutdown";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The service's own shutdown steps, run after deregistration and before the close. */
+    beforeClose: readonly ShutdownStep[];
+  }
+}
 
 /**
  * HTTP server timeouts.
@@ -50,6 +58,11 @@ export interface ServiceAppOptions {
   readonly metrics?: ServiceMetrics;
   /** The service's readiness, when it adds its own checks. */
   readonly readiness?: Readiness;
+  /**
+   * Steps of the graceful shutdown that belong to the service (the router's drain): run in
+   * order once the instance is not ready and deregistered, before the server closes.
+   */
+  readonly beforeClose?: readonly ShutdownStep[];
 }
 
 /**
@@ -81,6 +94,7 @@ export function createServiceApp(
     // quick call. The few request logs name the request id themselves.
     childLoggerFactory: (logger) => logger,
   });
+  app.decorate("beforeClose", options.beforeClose ?? []);
   app.addHook("onResponse", async (request, reply) => {
     const status = reply.statusCode;
     const fields = {

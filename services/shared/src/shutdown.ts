@@ -28,7 +28,10 @@ export interface GracefulShutdownOptions {
   readonly logger: Logger;
   /** Total budget from the start of shutdown until connections are closed by force. */
   readonly timeoutMs: number;
-  /** Steps run in order before the server closes; a failing step is logged and skipped. */
+  /**
+   * Steps run in order before the server closes, followed by the app's own `beforeClose` steps;
+   * a failing step is logged and skipped.
+   */
   readonly steps?: readonly ShutdownStep[];
 }
 
@@ -36,16 +39,17 @@ export interface GracefulShutdownOptions {
 export type ShutdownResult = "drained" | "forced";
 
 /**
- * Marks the app not ready, runs `steps`, then closes the app, waiting for in-flight requests
- * until `timeoutMs` (counted from the call) has passed, after which open connections are
- * destroyed.
+ * Marks the app not ready, runs `steps` and then the app's `beforeClose` steps, then closes the
+ * app, waiting for in-flight requests until `timeoutMs` (counted from the call) has passed,
+ * after which open connections are destroyed.
  */
 export async function shutdownGracefully(options: GracefulShutdownOptions): Promise<ShutdownResult> {
   const deadline = Date.now() + options.timeoutMs;
   const { app, logger } = options;
   if (app.hasDecorator("readiness")) app.readiness.markShuttingDown();
   const budget = AbortSignal.timeout(Math.max(1, options.timeoutMs));
-  for (const step of options.steps ?? []) {
+  const own = app.hasDecorator("beforeClose") ? app.beforeClose : [];
+  for (const step of [...(options.steps ?? []), ...own]) {
     try {
       await step.run(budget);
       logger.info({ step: step.name }, "shutdown step done");

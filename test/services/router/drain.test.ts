@@ -49,6 +49,27 @@ describe("DrainGate", () => {
     expect(states).toStrictEqual([false, false, false, false, false, true, true, true]);
   });
 
+  it("stops waiting when the shutdown deadline aborts its step", async () => {
+    // GIVEN a gate draining as a shutdown step, with traffic that does not stop
+    const gate = new DrainGate({ quietMs: 1_000, maxMs: 60_000 });
+    const deadline = new AbortController();
+    const done = gate.shutdownStep.run(deadline.signal);
+    const states: boolean[] = [];
+    for (let t = 0; t < 4; t++) {
+      await jest.advanceTimersByTimeAsync(500);
+      gate.touch("/mcp");
+      states.push(await settled(done));
+    }
+
+    // WHEN the shutdown budget runs out
+    deadline.abort();
+
+    // THEN it was still waiting until then, and goes ahead at once
+    expect(gate.shutdownStep.name).toBe("drain");
+    expect(states).toStrictEqual([false, false, false, false]);
+    expect(await settled(done)).toBe(true);
+  });
+
   it("does not drain until asked", () => {
     expect(new DrainGate({ quietMs: 0, maxMs: 0 }).draining).toBe(false);
   });

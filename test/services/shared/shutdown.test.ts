@@ -149,6 +149,47 @@ describe("shutdownGracefully", () => {
   });
 });
 
+describe("shutdownGracefully with the app's own steps (beforeClose)", () => {
+  it("runs them after the caller's steps, while still serving, and closes only after them", async () => {
+    // GIVEN an app whose own step (a drain) serves a request while it runs
+    const order: string[] = [];
+    const { logger, lines } = capturingLogger();
+    const app = createServiceApp(
+      { env, logger: capturingLogger("silent").logger, version: "0.1.0" },
+      {
+        beforeClose: [
+          {
+            name: "drain",
+            run: async () => {
+              const served = await app.inject({ method: "GET", url: "/ping" });
+              order.push(`drain (ping ${served.statusCode})`);
+            },
+          },
+        ],
+      },
+    );
+    app.get("/ping", async () => "pong");
+    app.addHook("preClose", async () => void order.push("close"));
+    await app.ready();
+
+    // WHEN shutdown runs with a deregistration step of the caller's
+    const result = await shutdownGracefully({
+      app,
+      logger,
+      timeoutMs: 60_000,
+      steps: [{ name: "consul deregistration", run: async () => void order.push("deregistration") }],
+    });
+
+    // THEN deregistration, then the drain (the app still answered), then the close
+    expect(result).toStrictEqual("drained");
+    expect(order).toStrictEqual(["deregistration", "drain (ping 200)", "close"]);
+    expect(fields(lines, ["msg", "step"])).toStrictEqual([
+      { msg: "shutdown step done", step: "consul deregistration" },
+      { msg: "shutdown step done", step: "drain" },
+    ]);
+  });
+});
+
 describe("onTerminationSignals", () => {
   it("listens to SIGTERM and SIGINT until disposed", () => {
     // GIVEN a handler

@@ -9,8 +9,12 @@
  * request, which is still accepted), and the close waits until no MCP request has arrived for
  * `quietMs` (HAProxy marks the replica down after its health checks fail, Kubernetes removes the
  * pod's endpoint), at most `maxMs`. Then calls in flight are drained as before.
+ *
+ * The wait is a shutdown step of the app (`beforeClose`), so `runService` runs it after
+ * readiness went false and the Consul entry is gone, within the shutdown budget.
  */
 import type { FastifyInstance } from "fastify";
+import type { ShutdownStep } from "@mcp-platform/shared";
 
 /** Options of `DrainGate`. */
 export interface DrainOptions {
@@ -40,38 +44,39 @@ export class DrainGate {
     if (!OPERATIONAL.test(url)) this.last = Date.now();
   }
 
-  /** Begins the drain and resolves once traffic has stopped (or `maxMs` passed). */
-  async settle(): Promise<void> {
+  /**
+   * Begins the drain and resolves once traffic has stopped, `maxMs` passed, or `signal` (the
+   * shutdown deadline) aborted.
+   */
+  async settle(signal?: AbortSignal): Promise<void> {
     this.active = true;
     const started = Date.now();
     this.last = started;
-    for (;;) {
+    while (signal?.aborted !== true) {
       const now = Date.now();
       const quietFor = now - this.last;
       if (quietFor >= this.options.quietMs || now - started >= this.options.maxMs) return;
       const wait = Math.min(this.options.quietMs - quietFor, this.options.maxMs - (now - started));
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", done);
+          resolve();
+        };
+        const timer = setTimeout(done, wait);
+        signal?.addEventListener("abort", done, { once: true });
+      });
     }
   }
 
-  /**
-   * Installs the gate on `app`: requests are tracked, responses close their connection while
-   * draining, and `app.close()` settles first.
-   *
-   * `app.close` is wrapped because the shared `runService` calls it right after marking the
-   * service not ready; a drain step in `runService` would replace this wrapper (see the report
-   * of the router issue).
-   */
+  /** The drain as a step of the graceful shutdown (the app's `beforeClose`). */
+  readonly shutdownStep: ShutdownStep = { name: "drain", run: (signal) => this.settle(signal) };
+
+  /** Installs the gate on `app`: requests are tracked, and responses close their connection while draining. */
   install(app: FastifyInstance): void {
     app.addHook("onRequest", async (request) => this.touch(request.url));
     app.addHook("onSend", async (_request, reply) => {
       if (this.active) void reply.header("connection", "close");
     });
-    const close = app.close.bind(app);
-    const gated = async () => {
-      await this.settle();
-      await close();
-    };
-    (app as { close: unknown }).close = gated;
   }
 }
