@@ -44,6 +44,19 @@ export interface NetworkSpec {
 /** The three images this repo builds. */
 export type ServiceImage = "router" | "mcp-server" | "network-monitor";
 
+/** The one Dockerfile every service image is built from (`SERVICE` picks the service). */
+export const SERVICE_DOCKERFILE = "services/Dockerfile";
+
+/**
+ * Each service's own default `PORT` (its env schema's), baked into its image as `SERVICE_PORT`
+ * for `EXPOSE` and the health check when no `PORT` is set.
+ */
+export const SERVICE_DEFAULT_PORTS: Readonly<Record<ServiceImage, number>> = {
+  router: 3000,
+  "mcp-server": 8080,
+  "network-monitor": 11091,
+};
+
 /** Where a component's image comes from. */
 export type ImageSource =
   | { readonly kind: "build"; readonly service: ServiceImage }
@@ -350,9 +363,12 @@ export function buildTopology(cfg: StackConfig): Topology {
   const packages = stdioPackages(cfg.services);
   const images: ImageBuild[] = (["router", "mcp-server", "network-monitor"] as const).map((service) => ({
     service,
-    dockerfile: `services/${service}/Dockerfile`,
-    args:
-      service === "mcp-server" ? { MCP_STDIO_PACKAGES: packages.join(" ") } : ({} as Record<string, string>),
+    dockerfile: SERVICE_DOCKERFILE,
+    args: {
+      SERVICE: service,
+      SERVICE_PORT: String(SERVICE_DEFAULT_PORTS[service]),
+      ...(service === "mcp-server" ? { MCP_STDIO_PACKAGES: packages.join(" ") } : {}),
+    },
   }));
 
   return {

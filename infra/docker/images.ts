@@ -1,5 +1,5 @@
 /**
- * Builds the three service images from this repo's Dockerfiles into the local Docker engine,
+ * Builds the three service images from this repo's Dockerfile into the local Docker engine,
  * without pushing. Containers take `repoDigest` (the local image ID), so a rebuild rolls them.
  */
 import * as docker from "@pulumi/docker";
@@ -9,7 +9,7 @@ import type { ImageBuild, ServiceImage } from "../topology";
 /** Arguments of `ServiceImages`. */
 export interface ServiceImagesArgs {
   readonly builds: readonly ImageBuild[];
-  /** Repository root: the build context of every Dockerfile. */
+  /** Repository root: the build context of `services/Dockerfile`. */
   readonly context: string;
   /** Tag for the local images, e.g. the stack name. */
   readonly tag: string;

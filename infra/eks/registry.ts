@@ -1,6 +1,6 @@
 /**
  * The prod stack's images: one ECR repository per image this repo builds, with the image built
- * from its Dockerfile and pushed by the program. Workloads take the pushed `repoDigest`
+ * from `services/Dockerfile` and pushed by the program. Workloads take the pushed `repoDigest`
  * (`<repo>@sha256:...`), so every rebuild rolls them and no tag is ever trusted.
  */
 import * as aws from "@pulumi/aws";
@@ -33,7 +33,7 @@ export function lifecyclePolicy(keep: number): string {
 /** Arguments of `ImageRegistry`. */
 export interface ImageRegistryArgs {
   readonly builds: readonly ImageBuild[];
-  /** Repository root: the build context of every Dockerfile. */
+  /** Repository root: the build context of `services/Dockerfile`. */
   readonly context: string;
   /** Repository name prefix, e.g. `mcp-platform/prod`. */
   readonly repositoryPrefix: string;

@@ -143,16 +143,26 @@ describe("topology", () => {
       ["echo", "mcp-echo", 11107],
     ]);
     expect(t.images).toStrictEqual([
-      { service: "router", dockerfile: "services/router/Dockerfile", args: {} },
+      {
+        service: "router",
+        dockerfile: "services/Dockerfile",
+        args: { SERVICE: "router", SERVICE_PORT: "3000" },
+      },
       {
         service: "mcp-server",
-        dockerfile: "services/mcp-server/Dockerfile",
+        dockerfile: "services/Dockerfile",
         args: {
+          SERVICE: "mcp-server",
+          SERVICE_PORT: "8080",
           MCP_STDIO_PACKAGES:
             "@modelcontextprotocol/server-everything@2026.8.31 @modelcontextprotocol/server-filesystem@2026.8.31 @modelcontextprotocol/server-memory@2026.8.31",
         },
       },
-      { service: "network-monitor", dockerfile: "services/network-monitor/Dockerfile", args: {} },
+      {
+        service: "network-monitor",
+        dockerfile: "services/Dockerfile",
+        args: { SERVICE: "network-monitor", SERVICE_PORT: "11091" },
+      },
     ]);
   });
 

@@ -94,7 +94,7 @@ describe("dev stack on Docker (mocked)", () => {
     });
   });
 
-  test("builds the three images from this repo's Dockerfiles without pushing, and feeds containers the digest", () => {
+  test("builds the three images from this repo's Dockerfile without pushing, and feeds containers the digest", () => {
     const order = ["router", "mcp-server", "network-monitor"];
     const images = ofType(resources, "docker:index/image:Image").sort(
       (a, b) =>
@@ -104,22 +104,20 @@ describe("dev stack on Docker (mocked)", () => {
     expect(
       images.map((i) => [i.name, i.inputs.imageName, i.inputs.build.dockerfile, i.inputs.skipPush]),
     ).toStrictEqual([
-      ["mcp-platform-images-router", "mcp-platform/router:dev", "services/router/Dockerfile", true],
-      [
-        "mcp-platform-images-mcp-server",
-        "mcp-platform/mcp-server:dev",
-        "services/mcp-server/Dockerfile",
-        true,
-      ],
+      ["mcp-platform-images-router", "mcp-platform/router:dev", "services/Dockerfile", true],
+      ["mcp-platform-images-mcp-server", "mcp-platform/mcp-server:dev", "services/Dockerfile", true],
       [
         "mcp-platform-images-network-monitor",
         "mcp-platform/network-monitor:dev",
-        "services/network-monitor/Dockerfile",
+        "services/Dockerfile",
         true,
       ],
     ]);
     expect(images.every((i) => i.inputs.build.context === process.cwd())).toBe(true);
+    expect(images.map((i) => i.inputs.build.args.SERVICE)).toStrictEqual(order);
     expect(images[1]?.inputs.build.args).toStrictEqual({
+      SERVICE: "mcp-server",
+      SERVICE_PORT: "8080",
       MCP_STDIO_PACKAGES:
         "@modelcontextprotocol/server-everything@2026.8.31 @modelcontextprotocol/server-filesystem@2026.8.31 @modelcontextprotocol/server-memory@2026.8.31",
     });
