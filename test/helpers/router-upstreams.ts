@@ -44,6 +44,8 @@ export class FakeMcpServer {
   readonly requests: FakeRequest[] = [];
   readonly url: string;
   behaviour: CallBehaviour = "answer";
+  /** How the fake answers `initialize`: with JSON, or with an SSE stream it ends unanswered. */
+  initializeBehaviour: "answer" | "end-without-answer" = "answer";
   tools: { name: string; inputSchema: { type: "object" } }[] = [
     { name: "probe", inputSchema: { type: "object" } },
   ];
@@ -104,6 +106,10 @@ export class FakeMcpServer {
     if (message.id === undefined) return void res.writeHead(202).end();
     switch (message.method) {
       case "initialize":
+        if (this.initializeBehaviour === "end-without-answer") {
+          res.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": "fake-session" });
+          return void res.end();
+        }
         return json({
           protocolVersion: "2025-06-18",
           capabilities: { tools: { listChanged: true } },
@@ -128,4 +134,3 @@ export class FakeMcpServer {
     }
   }
 }
-

@@ -95,6 +95,30 @@ describe("Upstreams.forward", () => {
     expect([calls(a), calls(b)]).toStrictEqual([1, 1]);
   });
 
+  it("fails at once, without waiting for the connect timeout, when initialize's stream ends unanswered", async () => {
+    // GIVEN an instance that answers initialize with an SSE stream it ends without the answer
+    const fake = await FakeMcpServer.start();
+    fakes.push(fake);
+    fake.initializeBehaviour = "end-without-answer";
+    const { upstreams: u } = pool();
+    u.update(new Map([["fake", [fake.url]]]));
+
+    // WHEN a call is forwarded (the session with the instance is opened first)
+    const error = await u
+      .forward("fake", { method: "tools/call", params: { name: "probe" } })
+      .catch((e: unknown) => e);
+
+    // THEN it failed as a lost instance (the connect timeout, 10 s, would outlast this test),
+    // and the call itself was never sent
+    expect([(error as McpError).code, (error as Error).message]).toStrictEqual([
+      ErrorCode.InternalError,
+      'MCP error -32603: The instance of "fake" failed during the request',
+    ]);
+    expect(fake.requests.map((r) => (r.body as { method?: string } | undefined)?.method)).toStrictEqual([
+      "initialize",
+    ]);
+  });
+
   it("re-creates its session when an instance restarted and forgot it", async () => {
     // GIVEN a session with an instance
     const first = await startBuiltinServer();
