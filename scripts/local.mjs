@@ -5,6 +5,7 @@
 // gateway URL and how to connect; Ctrl-C stops everything and exits 0.
 //
 //   npm run local -- [--routers N] [--services a,b] [--instances N] [--random-ports] [--debug]
+import "./require-node.mjs";
 import { parseArgs } from "node:util";
 import { loadLauncher, root } from "./local/load-launcher.mjs";
 

@@ -4,6 +4,7 @@
 // started by the same launcher as `npm run local` (scripts/local/launcher.ts); bounded in count.
 //
 //   node scripts/bench/gateway.mjs      (standalone; `npm run bench` calls benchGateway)
+import "../require-node.mjs";
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { pathToFileURL } from "node:url";

@@ -10,6 +10,7 @@
 // machine the speed of everything drifts by tens of percent over a minute, and interleaving
 // keeps a slow spell from landing on one figure only. Bounded in count: (ROUNDS + 1) × 4 ×
 // BENCH_CALLS calls.
+import "../require-node.mjs";
 import { spawn } from "node:child_process";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
