@@ -92,7 +92,14 @@ export const McpServiceSchema = z
       .default({}),
     volume: z
       .object({
-        mountPath: z.string().regex(/^\/[\w./-]*$/, "must be an absolute path"),
+        // The mcp-server image prepares /data for its non-root user; a Docker volume mounted
+        // anywhere else would be owned by root and not writable by the service.
+        mountPath: z
+          .string()
+          .regex(
+            /^\/data(\/(?!\.\.?(\/|$))[\w.-]+)*$/,
+            "must be /data or a path under it (the image's writable volume root)",
+          ),
         sizeGi: z.number().int().min(1).default(1),
       })
       .strict()

@@ -182,6 +182,20 @@ describe("stack config", () => {
       ["mcp-platform:services: must list at least one MCP service (got [])"],
     ],
     [
+      "a volume that climbs out of /data",
+      (r) => (r.services[0].volume.mountPath = "/data/../etc"),
+      [
+        `mcp-platform:services[0].volume.mountPath: must be /data or a path under it (the image's writable volume root) (got "/data/../etc")`,
+      ],
+    ],
+    [
+      "a volume outside /data",
+      (r) => (r.services[0].volume.mountPath = "/srv/files"),
+      [
+        `mcp-platform:services[0].volume.mountPath: must be /data or a path under it (the image's writable volume root) (got "/srv/files")`,
+      ],
+    ],
+    [
       "a port that is not a number",
       (r) => (r.services[0].port = "11101"),
       ['mcp-platform:services[0].port: must be a port number (got "11101")'],
