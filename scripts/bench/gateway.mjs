@@ -84,8 +84,9 @@ function rssMiB(pid) {
 
 /**
  * Starts the gateway platform (2 routers, the built-in echo service) with one open session and
- * returns the two load targets, `haproxyPath` and `routerDirect`, each `{ url, headers, tool }`
- * for `runLoad` (scripts/bench/load.mjs), and `stop`.
+ * returns the two load targets, `haproxyPath` and `routerDirect`, each `{ url, headers, tool,
+ * processes }` for `runLoad` (scripts/bench/load.mjs; `processes` names every process of the
+ * platform, for the CPU breakdown), and `stop`.
  */
 export async function startGateway() {
   const { platform, agent, stop } = await launch();
@@ -93,9 +94,15 @@ export async function startGateway() {
     const gateway = `${platform.gatewayUrl}/mcp`;
     const session = await openSession(gateway, agent);
     const headers = { "mcp-session-id": session, "mcp-protocol-version": PROTOCOL };
+    const processes = Object.fromEntries(
+      [platform.haproxy, ...platform.routers, ...Object.values(platform.services).flat()].map((p) => [
+        p.name,
+        p.pid,
+      ]),
+    );
     return {
-      haproxyPath: { url: gateway, headers, tool: TOOL },
-      routerDirect: { url: `${platform.routers[0].url}/mcp`, headers, tool: TOOL },
+      haproxyPath: { url: gateway, headers, tool: TOOL, processes },
+      routerDirect: { url: `${platform.routers[0].url}/mcp`, headers, tool: TOOL, processes },
       stop,
     };
   } catch (error) {

@@ -1,6 +1,7 @@
 // Closed-loop load: `concurrency` workers each send `tools/call echo` one after another until
 // `total` calls are done; every answer is checked. Returns calls/s and latency percentiles.
 import { Pool } from "undici";
+import { cpuSeconds, perCall } from "./cpu.mjs";
 
 /** Text of the JSON-RPC message in a JSON or SSE (`data: ...`) response body. */
 export function messageOf(contentType, text) {
@@ -23,7 +24,9 @@ function percentile(sorted, p) {
  * Run the load against `url` with extra headers, calling `tool` (an echo-like tool that returns
  * its `message`); throws on any wrong answer. The first `warmup` calls (a tenth of `total` by
  * default) are not counted: every process on the path, the baseline's too, is measured once its
- * JIT and heap have settled, not while they still compile the hot path.
+ * JIT and heap have settled, not while they still compile the hot path. With `processes`
+ * (`{ name: pid }`), the result also has `cpuPerCall`: the CPU microseconds each of them, and the
+ * load generator itself (`load`), spent per measured call.
  */
 export async function runLoad({
   url,
@@ -32,6 +35,7 @@ export async function runLoad({
   concurrency,
   tool = "echo",
   warmup = Math.max(200, Math.round(total / 10)),
+  processes,
 }) {
   const target = new URL(url);
   const pool = new Pool(target.origin, { connections: concurrency, pipelining: 1 });
@@ -73,9 +77,14 @@ export async function runLoad({
   await Promise.all(
     Array.from({ length: concurrency }, () => worker(Math.ceil(warmup / concurrency), false)),
   );
+  const cpuBefore = processes === undefined ? undefined : cpuSeconds(processes);
+  const ownBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, () => worker(Math.ceil(total / concurrency), true)));
   const seconds = (performance.now() - started) / 1000;
+  const own = process.cpuUsage(ownBefore);
+  const cpu =
+    processes === undefined ? undefined : perCall(cpuBefore, cpuSeconds(processes), latencies.length);
   await pool.close();
   latencies.sort((a, b) => a - b);
   return {
@@ -83,5 +92,8 @@ export async function runLoad({
     callsPerSecond: latencies.length / seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    ...(cpu === undefined
+      ? {}
+      : { cpuPerCall: { ...cpu, load: (own.user + own.system) / latencies.length } }),
   };
 }

@@ -9,12 +9,15 @@
 // again) after one uncounted warm-up round, and each is the median round: on a shared 2-core
 // machine the speed of everything drifts by tens of percent over a minute, and interleaving
 // keeps a slow spell from landing on one figure only. Bounded in count: (ROUNDS + 1) × 4 ×
-// BENCH_CALLS calls.
+// BENCH_CALLS calls. Under each figure, from the same median round, the CPU time of every process
+// on its path (and of the load generator) divided by the round's calls: where a call's cost goes.
+// Two routers behind HAProxy each show their share; their sum is the routers' cost per call.
 import "../require-node.mjs";
 import { spawn } from "node:child_process";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { idleSessionMemory, openSession, PROTOCOL, startGateway } from "./gateway.mjs";
+import { formatCpu } from "./cpu.mjs";
 import { formatResult as fmt, runLoad } from "./load.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -36,7 +39,7 @@ function start(args, env = {}) {
       for (const line of buffer.split("\n")) {
         try {
           const j = JSON.parse(line);
-          if (j.msg === "listening") resolve(j.port);
+          if (j.msg === "listening") resolve({ port: j.port, pid: child.pid });
         } catch {
           // not a JSON line yet
         }
@@ -69,20 +72,21 @@ const spread = (r) => `(rounds ${r.min.toFixed(0)}–${r.max.toFixed(0)})`;
 
 let gateway;
 try {
-  const plainPort = await start([join(root, "scripts/bench/plain-server.mjs")]);
-  const mcpPort = await start([join(root, "services/mcp-server/dist/main.js")], {
+  const plain = await start([join(root, "scripts/bench/plain-server.mjs")]);
+  const mcp = await start([join(root, "services/mcp-server/dist/main.js")], {
     HOST: "127.0.0.1",
     PORT: "0",
     LOG_LEVEL: "info",
   });
-  await waitReady(mcpPort);
-  const session = await openSession(`http://127.0.0.1:${mcpPort}/mcp`);
+  await waitReady(mcp.port);
+  const session = await openSession(`http://127.0.0.1:${mcp.port}/mcp`);
   gateway = await startGateway();
   const targets = {
-    plain: { url: `http://127.0.0.1:${plainPort}/` },
+    plain: { url: `http://127.0.0.1:${plain.port}/`, processes: { server: plain.pid } },
     mcp: {
-      url: `http://127.0.0.1:${mcpPort}/mcp`,
+      url: `http://127.0.0.1:${mcp.port}/mcp`,
       headers: { "mcp-session-id": session, "mcp-protocol-version": PROTOCOL },
+      processes: { "mcp-server": mcp.pid },
     },
     haproxyPath: gateway.haproxyPath,
     routerDirect: gateway.routerDirect,
@@ -100,16 +104,23 @@ try {
   }
   const r = Object.fromEntries(Object.entries(rounds).map(([name, list]) => [name, median(list)]));
   const ratio = (x) => (x.callsPerSecond / r.plain.callsPerSecond).toFixed(2);
+  const cpu = (x) => {
+    if (x.cpuPerCall !== undefined) console.log(`    cpu per call: ${formatCpu(x.cpuPerCall)}`);
+  };
   console.log(`plain node http baseline       ${fmt(r.plain)}   ${spread(r.plain)}`);
+  cpu(r.plain);
   console.log(
     `mcp-server echo (streamable)   ${fmt(r.mcp)}   ratio ${ratio(r.mcp)}x (target >= 0.40x)   ${spread(r.mcp)}`,
   );
+  cpu(r.mcp);
   console.log(
     `haproxy -> router -> echo      ${fmt(r.haproxyPath)}   ratio ${ratio(r.haproxyPath)}x (target >= 0.20x)   ${spread(r.haproxyPath)}`,
   );
+  cpu(r.haproxyPath);
   console.log(
     `router direct -> echo          ${fmt(r.routerDirect)}   ratio ${ratio(r.routerDirect)}x   ${spread(r.routerDirect)}`,
   );
+  cpu(r.routerDirect);
   for (const c of children.splice(0)) c.kill("SIGTERM");
   await gateway.stop();
   gateway = undefined;
