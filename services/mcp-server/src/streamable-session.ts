@@ -14,6 +14,7 @@ import {
   JSONRPC_ERROR,
   openSseStream,
   PostResponse,
+  requestIdKey,
   SESSION_HEADER,
   sseEvent,
 } from "@mcp-platform/shared";
@@ -25,8 +26,6 @@ interface Route {
   readonly index: number;
   readonly id: RequestId;
 }
-
-const key = (id: RequestId) => `${typeof id}:${String(id)}`;
 
 /** Settings of a session. */
 export interface StreamableSessionOptions {
@@ -73,7 +72,7 @@ export class StreamableSession implements ClientSession {
         keepAliveMs: this.options.keepAliveMs,
       });
       requests.forEach((request, index) => {
-        const k = key(request.id);
+        const k = requestIdKey(request.id);
         if (this.routes.has(k)) {
           duplicates.add(request);
           response.respond(index, {
@@ -109,7 +108,7 @@ export class StreamableSession implements ClientSession {
   send(message: JSONRPCMessage, relatedRequestId?: RequestId): Promise<void> {
     if (isResponse(message)) {
       if (message.id === undefined) return Promise.resolve();
-      const k = key(message.id);
+      const k = requestIdKey(message.id);
       const route = this.routes.get(k);
       if (route !== undefined) {
         this.routes.delete(k);
@@ -122,7 +121,7 @@ export class StreamableSession implements ClientSession {
       return Promise.resolve();
     }
     if (relatedRequestId !== undefined) {
-      this.routes.get(key(relatedRequestId))?.response.notify(message);
+      this.routes.get(requestIdKey(relatedRequestId))?.response.notify(message);
       return Promise.resolve();
     }
     // Without a stream the client has not asked for server messages; nothing is kept for it.

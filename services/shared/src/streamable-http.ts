@@ -19,6 +19,7 @@ import type {
   JSONRPCNotification,
   JSONRPCRequest,
   JSONRPCResultResponse,
+  RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
 import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
 import { JSONRPC_ERROR, sendJsonRpcError } from "./request-guard";
@@ -81,6 +82,14 @@ export function isError(message: JSONRPCMessage): message is JSONRPCErrorRespons
 /** Whether a validated message is a response of either kind. */
 export function isResponse(message: JSONRPCMessage): message is JSONRPCResultResponse | JSONRPCErrorResponse {
   return "result" in message || "error" in message;
+}
+
+/**
+ * A JSON-RPC request id as a map key that keeps `1` and `"1"` apart (they name different
+ * requests).
+ */
+export function requestIdKey(id: RequestId): string {
+  return `${typeof id}:${String(id)}`;
 }
 
 /** Whether a validated message is an `initialize` request (its params are checked where it is answered). */

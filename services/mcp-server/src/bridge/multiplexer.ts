@@ -13,7 +13,7 @@ import type {
   RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
-import { isNotification, isRequest, isResponse } from "@mcp-platform/shared";
+import { isNotification, isRequest, isResponse, requestIdKey } from "@mcp-platform/shared";
 import type { Logger } from "pino";
 import type { LinkPool, Slot } from "./pool";
 
@@ -43,8 +43,6 @@ interface Pending {
   readonly startedAt: number;
   readonly token?: { readonly rewritten: string; readonly original: ProgressToken };
 }
-
-const key = (id: RequestId) => `${typeof id}:${String(id)}`;
 
 /** Protocol version to announce to a client: its own when the SDK supports it, else the latest. */
 export function negotiateVersion(requested: unknown): string {
@@ -110,7 +108,8 @@ export class Multiplexer {
     if (isRequest(message)) return this.handleRequest(session, message);
     if (isNotification(message) && message.method === "notifications/cancelled") {
       const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
-      const id = requestId === undefined ? undefined : this.bySession.get(session)?.get(key(requestId));
+      const id =
+        requestId === undefined ? undefined : this.bySession.get(session)?.get(requestIdKey(requestId));
       if (id !== undefined) this.cancelOnLink(id, (message.params as { reason?: string }).reason);
     }
     // Other notifications (initialized, roots/list_changed) and responses concern the session only.
@@ -156,7 +155,7 @@ export class Multiplexer {
       startedAt: performance.now(),
       ...(token ? { token } : {}),
     });
-    own.set(key(request.id), id);
+    own.set(requestIdKey(request.id), id);
     if (token) this.tokens.set(token.rewritten, id);
     slot.inFlight++;
     try {
@@ -183,7 +182,7 @@ export class Multiplexer {
     const p = this.pending.get(id);
     if (p === undefined) return undefined;
     this.pending.delete(id);
-    this.bySession.get(p.session)?.delete(key(p.originalId));
+    this.bySession.get(p.session)?.delete(requestIdKey(p.originalId));
     if (p.token) this.tokens.delete(p.token.rewritten);
     p.slot.inFlight--;
     this.observer?.callEnded(p.method, p.tool, outcome, (performance.now() - p.startedAt) / 1000);

@@ -3,6 +3,7 @@
  * client's `notifications/cancelled` (which may reach any replica) can abort the right one.
  */
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { requestIdKey } from "@mcp-platform/shared";
 
 /** Requests in flight on this replica. */
 export class InFlight {
@@ -51,5 +52,5 @@ export class InFlight {
 }
 
 function keyOf(session: string, id: RequestId): string {
-  return `${session}\u0000${typeof id}:${String(id)}`;
+  return `${session}\u0000${requestIdKey(id)}`;
 }

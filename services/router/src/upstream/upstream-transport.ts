@@ -34,7 +34,7 @@ import type { JSONRPCMessage, JSONRPCRequest, RequestId } from "@modelcontextpro
 import { ErrorCode, JSONRPCMessageSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { createParser } from "eventsource-parser";
 import type { Dispatcher } from "undici";
-import { isNotification, isRequest } from "@mcp-platform/shared";
+import { isNotification, isRequest, isResponse, PROTOCOL_HEADER, SESSION_HEADER } from "@mcp-platform/shared";
 import { upstreamFetch, upstreamRequest } from "./upstream-fetch";
 
 /** `data` of the error delivered for a call whose stream ended without a response. */
@@ -183,9 +183,7 @@ export class UpstreamTransport implements Transport {
 
   /** A message from the instance, to the SDK client above. */
   private deliver(message: JSONRPCMessage): void {
-    if ("id" in message && !("method" in message) && message.id !== undefined) {
-      this.pending.delete(message.id);
-    }
+    if (isResponse(message) && message.id !== undefined) this.pending.delete(message.id);
     this.onmessage?.(message);
   }
 
@@ -198,9 +196,9 @@ export class UpstreamTransport implements Transport {
     const headers: Record<string, string> = {
       "content-type": "application/json",
       accept: "application/json, text/event-stream",
-      "mcp-session-id": sessionId,
+      [SESSION_HEADER]: sessionId,
     };
-    if (this.protocolVersion !== undefined) headers["mcp-protocol-version"] = this.protocolVersion;
+    if (this.protocolVersion !== undefined) headers[PROTOCOL_HEADER] = this.protocolVersion;
     const response = await this.request(() =>
       upstreamRequest(this.url, {
         method: "POST",
