@@ -43,7 +43,9 @@ export function cpuSeconds(pids) {
     const pid = Number(name);
     const parent = Number(fields[1]);
     ticks.set(pid, Number(fields[11]) + Number(fields[12]));
-    children.set(parent, [...(children.get(parent) ?? []), pid]);
+    const siblings = children.get(parent);
+    if (siblings === undefined) children.set(parent, [pid]);
+    else siblings.push(pid);
   }
   const tree = (pid) =>
     (ticks.get(pid) ?? 0) + (children.get(pid) ?? []).reduce((sum, c) => sum + tree(c), 0);

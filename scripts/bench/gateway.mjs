@@ -3,7 +3,8 @@
 // idle sessions open. Everything runs on loopback,
 // started by the same launcher as `npm run local` (scripts/local/launcher.ts); bounded in count.
 //
-//   node scripts/bench/gateway.mjs      (standalone; `npm run bench` calls benchGateway)
+//   node scripts/bench/gateway.mjs      (standalone; `npm run bench` calls startGateway and
+//                                        idleSessionMemory)
 import "../require-node.mjs";
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
