@@ -60,9 +60,14 @@ export function perCall(before, after, calls) {
   );
 }
 
-/** `perCall`'s figures as one line: `haproxy 62 · router-1 135 · load 95 µs`. */
-export function formatCpu(cpu) {
-  return `${Object.entries(cpu)
-    .map(([name, us]) => `${name} ${us.toFixed(0)}`)
-    .join(" · ")} µs`;
+/**
+ * `perCall`'s figures as one line, each with the share of one core the process was busy at
+ * `callsPerSecond` (µs per call × calls per second): `haproxy 62 µs (21%) · router-1 135 µs
+ * (46%)`. A process near 100% is the path's bottleneck, since a Node process runs its
+ * JavaScript on one core; shares that add up to the machine's cores mean the machine is.
+ */
+export function formatCpu(cpu, callsPerSecond) {
+  return Object.entries(cpu)
+    .map(([name, us]) => `${name} ${us.toFixed(0)} µs (${((us * callsPerSecond) / 1e4).toFixed(0)}%)`)
+    .join(" · ");
 }

@@ -11,7 +11,9 @@
 // keeps a slow spell from landing on one figure only. Bounded in count: (ROUNDS + 1) × 4 ×
 // BENCH_CALLS calls. Under each figure, from the same median round, the CPU time of every process
 // on its path (and of the load generator) divided by the round's calls: where a call's cost goes.
-// Two routers behind HAProxy each show their share; their sum is the routers' cost per call.
+// Two routers behind HAProxy each show their share; their sum is the routers' cost per call. Next
+// to each, the share of one core the process was busy: one near 100% bounds the figure (a Node
+// process runs its JavaScript on one core), shares adding up to the cores mean the machine does.
 import "../require-node.mjs";
 import { spawn } from "node:child_process";
 import { join, dirname } from "node:path";
@@ -105,7 +107,9 @@ try {
   const r = Object.fromEntries(Object.entries(rounds).map(([name, list]) => [name, median(list)]));
   const ratio = (x) => (x.callsPerSecond / r.plain.callsPerSecond).toFixed(2);
   const cpu = (x) => {
-    if (x.cpuPerCall !== undefined) console.log(`    cpu per call: ${formatCpu(x.cpuPerCall)}`);
+    if (x.cpuPerCall !== undefined) {
+      console.log(`    cpu per call (busy share of one core): ${formatCpu(x.cpuPerCall, x.callsPerSecond)}`);
+    }
   };
   console.log(`plain node http baseline       ${fmt(r.plain)}   ${spread(r.plain)}`);
   cpu(r.plain);

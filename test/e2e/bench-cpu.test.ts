@@ -63,4 +63,17 @@ describe("the bench's CPU figures", () => {
   it("gives 0 for a process that is gone", () => {
     expect(cpuSeconds({ gone: 2 ** 22 + 1 })).toStrictEqual({ gone: 0 });
   });
+
+  it("print each process's busy share of one core next to its CPU per call", () => {
+    // GIVEN 7,500 calls/s, a server at 128 µs and a load generator at 40 µs of CPU per call
+    const script = `import(${JSON.stringify(join(ROOT, "scripts", "bench", "cpu.mjs"))}).then((m) =>
+      process.stdout.write(m.formatCpu({ server: 128.4, load: 40 }, 7500)))`;
+
+    // WHEN the bench formats them
+    const run = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+
+    // THEN the server shows as busy 96% of a core (the bottleneck), the load generator 30%
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toBe("server 128 µs (96%) · load 40 µs (30%)");
+  });
 });
