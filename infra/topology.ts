@@ -52,7 +52,7 @@ export const SERVICE_DOCKERFILE = "services/Dockerfile";
  * for `EXPOSE` and the health check when no `PORT` is set.
  */
 export const SERVICE_DEFAULT_PORTS: Readonly<Record<ServiceImage, number>> = {
-  router: 3000,
+  router: CONTAINER_PORT.router,
   "mcp-server": 8080,
   "network-monitor": 11091,
 };

@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 
 const ROOT = join(__dirname, "..", "..");
 
-/** A child that starts a grandchild; the grandchild burns `cpuMs` of CPU, then idles until killed. */
+/** A child that starts a grandchild; the grandchild burns 300 ms of CPU, then idles until killed. */
 const PARENT = `
 const { spawn } = require("node:child_process");
 const grandchild = spawn(process.execPath, ["-e", \`
@@ -34,13 +34,21 @@ afterEach(async () => {
   }
 });
 
-/** `cpuSeconds(pids)` as the bench computes it, from a child Node. */
-function cpuSeconds(pids: Record<string, number>): Record<string, number> {
+/** What `expression` (over the module `m`) gives in a child Node that loaded cpu.mjs as the bench does. */
+function fromCpuModule(expression: string): string {
   const script = `import(${JSON.stringify(join(ROOT, "scripts", "bench", "cpu.mjs"))}).then((m) =>
-    process.stdout.write(JSON.stringify(m.cpuSeconds(${JSON.stringify(pids)}))))`;
+    process.stdout.write(${expression}))`;
   const run = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
-  if (run.status !== 0) throw new Error(run.stderr);
-  return JSON.parse(run.stdout) as Record<string, number>;
+  if (run.status !== 0 || run.stderr !== "") throw new Error(run.stderr);
+  return run.stdout;
+}
+
+/** `cpuSeconds(pids)` as the bench computes it. */
+function cpuSeconds(pids: Record<string, number>): Record<string, number> {
+  return JSON.parse(fromCpuModule(`JSON.stringify(m.cpuSeconds(${JSON.stringify(pids)}))`)) as Record<
+    string,
+    number
+  >;
 }
 
 describe("the bench's CPU figures", () => {
@@ -66,14 +74,11 @@ describe("the bench's CPU figures", () => {
 
   it("print each process's busy share of one core next to its CPU per call", () => {
     // GIVEN 7,500 calls/s, a server at 128 µs and a load generator at 40 µs of CPU per call
-    const script = `import(${JSON.stringify(join(ROOT, "scripts", "bench", "cpu.mjs"))}).then((m) =>
-      process.stdout.write(m.formatCpu({ server: 128.4, load: 40 }, 7500)))`;
 
     // WHEN the bench formats them
-    const run = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+    const line = fromCpuModule("m.formatCpu({ server: 128.4, load: 40 }, 7500)");
 
     // THEN the server shows as busy 96% of a core (the bottleneck), the load generator 30%
-    expect(run.stderr).toBe("");
-    expect(run.stdout).toBe("server 128 µs (96%) · load 40 µs (30%)");
+    expect(line).toBe("server 128 µs (96%) · load 40 µs (30%)");
   });
 });
