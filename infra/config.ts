@@ -239,6 +239,16 @@ export const EksSchema = z
     resources: WorkloadResourcesSchema.default(WorkloadResourcesSchema.parse({})),
     consul: ConsulClusterSchema.default({ replicas: 3, storageGi: 10 }),
     /**
+     * HAProxy pods behind the load balancer: two by default, so a node drain, a zone outage or a
+     * config rollout never leaves the gateway without a front door.
+     */
+    haproxy: z
+      .object({
+        replicas: z.number().int().min(1, "must be at least 1").max(10, "must be at most 10"),
+      })
+      .strict()
+      .default({ replicas: 2 }),
+    /**
      * Also publish each MCP service's direct 111xx port on the internet-facing load balancer. Off by
      * default: the direct ports carry no authentication, while the gateway can (`routerAuthTokens`).
      */

@@ -280,7 +280,8 @@ export function buildTopology(cfg: StackConfig): Topology {
     name: "haproxy",
     role: "infrastructure",
     image: { kind: "registry", ref: cfg.images.haproxy },
-    replicas: 1,
+    // One container publishes the host ports in dev; prod runs `eks.haproxy.replicas` pods.
+    replicas: cfg.target === "eks" && cfg.eks !== undefined ? cfg.eks.haproxy.replicas : 1,
     networks: both,
     port: cfg.ports.gateway,
     livePath: "/healthz",

@@ -43,8 +43,17 @@ export const CONFIG_HASH_ANNOTATION = "mcp-platform/haproxy-config-sha256";
 /**
  * Annotations for the AWS Load Balancer Controller: an NLB (`external`) with IP targets, on the
  * internet (the default scheme is internal), health-checked on HAProxy's `/healthz`.
+ *
+ * When the direct service ports are public and more than one HAProxy pod runs, the target groups
+ * stick each client's source IP to one pod: a direct port pins an MCP session to its mcp-server
+ * instance in that pod's own stick table, which the other pods do not share. The gateway needs no
+ * such stickiness (any router serves any session), so without public direct ports it stays off
+ * and clients spread evenly over the pods.
  */
-export function loadBalancerAnnotations(haproxy: ComponentSpec): Record<string, string> {
+export function loadBalancerAnnotations(
+  haproxy: ComponentSpec,
+  exposeServicePorts: boolean,
+): Record<string, string> {
   if (haproxy.livePath === undefined) throw new Error(`component "${haproxy.name}" has no health route`);
   const prefix = "service.beta.kubernetes.io/aws-load-balancer";
   return {
@@ -55,6 +64,9 @@ export function loadBalancerAnnotations(haproxy: ComponentSpec): Record<string, 
     [`${prefix}-healthcheck-port`]: String(haproxy.healthPort ?? haproxy.port),
     [`${prefix}-healthcheck-path`]: haproxy.livePath,
     [`${prefix}-attributes`]: "load_balancing.cross_zone.enabled=true",
+    ...(exposeServicePorts && haproxy.replicas > 1
+      ? { [`${prefix}-target-group-attributes`]: "stickiness.enabled=true,stickiness.type=source_ip" }
+      : {}),
   };
 }
 
@@ -154,7 +166,7 @@ export class FrontDoor extends pulumi.ComponentResource {
           name: loadBalancerServiceName(haproxy),
           namespace,
           labels: labelsOf(haproxy),
-          annotations: loadBalancerAnnotations(haproxy),
+          annotations: loadBalancerAnnotations(haproxy, args.exposeServicePorts),
         },
         spec: loadBalancerServiceSpec(topology, args.exposeServicePorts),
       },

@@ -217,16 +217,18 @@ describe("stack config", () => {
     ]);
   });
 
-  test("EKS settings default requests and limits, a 3-server Consul and a gateway-only load balancer", () => {
+  test("EKS settings default requests and limits, a 3-server Consul, two HAProxy pods and a gateway-only load balancer", () => {
     // GIVEN the prod config without the optional EKS keys
     const raw = structuredClone(rawStackConfig("prod")) as Record<string, any>;
     delete raw.eks.resources;
     delete raw.eks.consul;
+    delete raw.eks.haproxy;
     delete raw.eks.exposeServicePorts;
     // WHEN parsed
     const eks = parseStackConfig(raw).eks;
     // THEN the defaults apply, and the committed prod file states exactly those defaults
-    expect([eks?.resources, eks?.consul, eks?.exposeServicePorts]).toStrictEqual([
+    expect(stackConfig("prod").eks?.haproxy).toStrictEqual(eks?.haproxy);
+    expect([eks?.resources, eks?.consul, eks?.haproxy, eks?.exposeServicePorts]).toStrictEqual([
       {
         router: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } },
         mcpService: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
@@ -238,6 +240,7 @@ describe("stack config", () => {
         consul: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
       },
       { replicas: 3, storageGi: 10 },
+      { replicas: 2 },
       false,
     ]);
     expect(stackConfig("prod").eks?.resources).toStrictEqual(DEFAULT_RESOURCES);
@@ -272,6 +275,11 @@ describe("stack config", () => {
       "an even Consul quorum",
       (e) => (e.consul.replicas = 2),
       ["mcp-platform:eks.consul.replicas: 2 is even; a Raft quorum needs 1, 3, 5 or 7"],
+    ],
+    [
+      "no HAProxy pod",
+      (e) => (e.haproxy.replicas = 0),
+      ["mcp-platform:eks.haproxy.replicas: must be at least 1 (got 0)"],
     ],
     [
       "requests for an unknown workload",

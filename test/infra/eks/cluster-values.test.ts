@@ -2,13 +2,13 @@ import { loadBalancerControllerValues, metricsServerValues } from "../../../infr
 import { nodeArchitecture } from "../../../infra/eks/cluster";
 import { consulValues } from "../../../infra/eks/consul";
 import { loadBalancerControllerPolicy } from "../../../infra/eks/lbc-policy";
-import { loadBalancerServiceSpec, publicPorts } from "../../../infra/eks/front-door";
+import { loadBalancerAnnotations, loadBalancerServiceSpec, publicPorts } from "../../../infra/eks/front-door";
 import { irsaTrustPolicy } from "../../../infra/eks/irsa";
 import { namespaceLabels } from "../../../infra/eks/namespaces";
 import { subnetSpecs } from "../../../infra/eks/network";
 import { lifecyclePolicy, repositoryName } from "../../../infra/eks/registry";
 import { blockStorageClass, sharedStorageClass } from "../../../infra/eks/storage";
-import { buildTopology } from "../../../infra/topology";
+import { buildTopology, component } from "../../../infra/topology";
 import { stackConfig } from "../../helpers/stack-files";
 
 const prod = buildTopology(stackConfig("prod"));
@@ -137,6 +137,21 @@ describe("cluster decisions (pure)", () => {
         ...[11101, 11105, 11106, 11107].map((port) => ({ name: `direct-${port}`, port })),
       ].map((p) => ({ ...p, targetPort: p.name, protocol: "TCP" })),
     );
+  });
+
+  test("the NLB sticks clients to one HAProxy pod only for public direct ports with several pods", () => {
+    // GIVEN the prod HAProxy (two pods by default) and a one-pod variant
+    const haproxy = component(prod, "haproxy");
+    const single = { ...haproxy, replicas: 1 };
+    const key = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes";
+    // WHEN the annotations are derived / THEN only public direct ports on several pods get it:
+    // their sessions live in one pod's stick table; the gateway's sessions live in no pod
+    expect(haproxy.replicas).toBe(2);
+    expect(loadBalancerAnnotations(haproxy, true)[key]).toBe(
+      "stickiness.enabled=true,stickiness.type=source_ip",
+    );
+    expect(key in loadBalancerAnnotations(haproxy, false)).toBe(false);
+    expect(key in loadBalancerAnnotations(single, true)).toBe(false);
   });
 
   test("namespaces: restricted Pod Security in mcp-internal, readiness gates in mcp-platform", () => {

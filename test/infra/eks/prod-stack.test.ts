@@ -257,7 +257,7 @@ describe("prod stack on EKS (mocked)", () => {
     expect(replicas).toStrictEqual({
       ...Object.fromEntries(SCALED.map((n) => [n, undefined])),
       "network-monitor": 1,
-      haproxy: 1,
+      haproxy: 2,
     });
     expect(SCALED.every((n) => !("replicas" in object(T.deployment, n).spec))).toBe(true);
   });

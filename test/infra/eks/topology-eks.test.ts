@@ -40,6 +40,20 @@ describe("the topology's EKS side (pure)", () => {
     ]);
   });
 
+  test("HAProxy runs eks.haproxy.replicas pods on EKS and one container on Docker", () => {
+    // GIVEN the prod config, and the same config targeting Docker (its EKS settings still present)
+    const cfg = stackConfig("prod");
+    const onDocker = buildTopology({ ...cfg, target: "docker" });
+    const three = buildTopology({ ...cfg, eks: { ...cfg.eks!, haproxy: { replicas: 3 } } });
+    // THEN one container publishes the host ports in dev, and the pod count follows the config
+    expect([
+      component(prod, "haproxy").replicas,
+      component(three, "haproxy").replicas,
+      component(onDocker, "haproxy").replicas,
+      component(dev, "haproxy").replicas,
+    ]).toStrictEqual([2, 3, 1, 1]);
+  });
+
   test("requests and limits exist only with EKS settings, per workload kind", () => {
     const eks = stackConfig("prod").eks!;
     expect(Object.fromEntries(prod.components.map((c) => [c.name, c.resources]))).toStrictEqual({
