@@ -3,9 +3,9 @@
  * `claude mcp add`. Pure, so the README, the stack outputs and the tests agree.
  */
 
-/** The gateway's Streamable HTTP URL. */
-export function gatewayUrl(host: string, port: number): string {
-  return `http://${host}:${port}/mcp`;
+/** The gateway's Streamable HTTP URL; `https` when the front door terminates TLS. */
+export function gatewayUrl(host: string, port: number, scheme: "http" | "https" = "http"): string {
+  return `${scheme}://${host}:${port}/mcp`;
 }
 
 /** Cursor `~/.cursor/mcp.json` (or `.cursor/mcp.json`) content for the gateway. */

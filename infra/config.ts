@@ -205,6 +205,37 @@ export const ConsulClusterSchema = z
   })
   .strict();
 
+/** An ACM certificate's ARN; the capture is its region. */
+const ACM_CERTIFICATE_ARN =
+  /^arn:aws(?:-[a-z]+)*:acm:([a-z]{2}(?:-[a-z]+)+-\d):\d{12}:certificate\/[0-9a-f-]+$/;
+/** A fully qualified DNS name such as `mcp.example.com`. */
+const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+
+/**
+ * TLS on the load balancer: its listeners terminate TLS with an ACM certificate for `hostname`,
+ * a name the operator points at the load balancer (CNAME or alias record). Without it, the
+ * gateway is plain HTTP on the internet.
+ */
+export const TlsSchema = z
+  .object({
+    certificateArn: z
+      .string()
+      .regex(
+        ACM_CERTIFICATE_ARN,
+        "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)",
+      ),
+    hostname: z
+      .string()
+      .regex(DNS_NAME, "must be a lower-case DNS name such as mcp.example.com, covered by the certificate"),
+  })
+  .strict();
+export type Tls = z.infer<typeof TlsSchema>;
+
+/** The region of an ACM certificate ARN, or undefined for anything else. */
+export function certificateRegion(arn: string): string | undefined {
+  return ACM_CERTIFICATE_ARN.exec(arn)?.[1];
+}
+
 /** Cluster sizing and add-on versions of the EKS target. */
 export const EksSchema = z
   .object({
@@ -253,6 +284,8 @@ export const EksSchema = z
      * default: the direct ports carry no authentication, while the gateway can (`routerAuthTokens`).
      */
     exposeServicePorts: z.boolean({ error: "must be true or false" }).default(false),
+    /** TLS on every listener of the load balancer (off when unset). */
+    tls: TlsSchema.optional(),
   })
   .strict();
 export type Eks = z.infer<typeof EksSchema>;
@@ -340,6 +373,14 @@ export const StackConfigSchema = z
     if (cfg.target === "eks" && cfg.eks === undefined)
       issue(["eks"], "is required when target is eks", false);
     if (cfg.eks) {
+      // The NLB can only use a certificate from its own region.
+      const certRegion = cfg.eks.tls && certificateRegion(cfg.eks.tls.certificateArn);
+      if (certRegion !== undefined && certRegion !== cfg.eks.region) {
+        issue(
+          ["eks", "tls", "certificateArn"],
+          `is in ${certRegion}; the load balancer in ${cfg.eks.region} needs a certificate from ${cfg.eks.region}`,
+        );
+      }
       const ng = cfg.eks.nodeGroup;
       if (ng.minSize > ng.desiredSize || ng.desiredSize > ng.maxSize) {
         issue(

@@ -44,6 +44,13 @@ const RESOLVER_TIMINGS = [
 export interface RenderOptions {
   /** Address the frontends bind to: `*` in containers, `127.0.0.1` for local runs. */
   readonly bindAddress?: string;
+  /**
+   * A load balancer in front terminates TLS for every client frontend (prod with `eks.tls`):
+   * HAProxy then tells the backends `X-Forwarded-Proto: https`, replacing whatever the client
+   * sent, so the router names its public URLs (OAuth resource metadata) with the scheme the
+   * client used.
+   */
+  readonly tlsTerminatedInFront?: boolean;
 }
 
 const INDENT = "    ";
@@ -85,6 +92,13 @@ export function renderHaproxyConfig(
   options: RenderOptions = {},
 ): string {
   const bind = options.bindAddress ?? "*";
+  // Every frontend clients reach: the gateway and each direct service port.
+  const client = (port: number, backend: string) => [
+    `bind ${bind}:${port}`,
+    "option forwardfor",
+    ...(options.tlsTerminatedInFront === true ? ["http-request set-header X-Forwarded-Proto https"] : []),
+    `default_backend ${backend}`,
+  ];
   const stream = `${topology.haproxy.streamTimeoutSeconds}s`;
   const slots = topology.haproxy.serverSlots;
   const router = topology.components.find((c) => c.name === "router");
@@ -138,11 +152,7 @@ export function renderHaproxyConfig(
       "stats refresh 10s",
       "stats show-legends",
     ]),
-    section("frontend gateway", [
-      `bind ${bind}:${topology.ports.gateway}`,
-      "option forwardfor",
-      "default_backend router",
-    ]),
+    section("frontend gateway", client(topology.ports.gateway, "router")),
     section("backend router", [
       "balance roundrobin",
       ...healthCheck(router),
@@ -154,11 +164,7 @@ export function renderHaproxyConfig(
     const c = topology.components.find((x) => x.name === entry.component);
     if (c === undefined) throw new Error(`catalog entry "${entry.id}" has no component`);
     parts.push(
-      section(`frontend ${c.name}`, [
-        `bind ${bind}:${entry.port}`,
-        "option forwardfor",
-        `default_backend ${c.name}`,
-      ]),
+      section(`frontend ${c.name}`, client(entry.port, c.name)),
       section(`backend ${c.name}`, [
         "# Direct access talks to one mcp-server instance, whose sessions live in memory: keep a",
         "# session on the instance that created it (Mcp-Session-Id), and a client on one instance",

@@ -26,6 +26,7 @@ interface StackOutputs {
   readonly kubeconfig?: pulumi.Output<string>;
   readonly portForward?: Record<string, string>;
   readonly deployments?: pulumi.Output<string[]>;
+  readonly loadBalancerHostname?: pulumi.Output<string>;
 }
 
 const config = parseStackConfig(rawFromPulumiConfig(pulumi.runtime.allConfig()));
@@ -68,6 +69,7 @@ function eks(cfg: StackConfig, t: Topology): StackOutputs {
     kubeconfig: prod.kubeconfig,
     portForward: prod.portForward,
     deployments: prod.deployments,
+    loadBalancerHostname: prod.loadBalancerHostname,
   };
 }
 
@@ -95,3 +97,5 @@ export const kubeconfig = outputs.kubeconfig;
 export const portForward = outputs.portForward;
 /** Prod: every Deployment, as `<namespace>/<name>`. */
 export const deployments = outputs.deployments;
+/** Prod: the NLB's DNS name, which `eks.tls.hostname` must point at (CNAME or alias record). */
+export const loadBalancerHostname = outputs.loadBalancerHostname;

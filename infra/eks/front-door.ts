@@ -9,6 +9,7 @@ import { basename, dirname } from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { gatewayUrl } from "../client-config";
+import type { Tls } from "../config";
 import { HAPROXY_CONFIG_PATH, renderHaproxyConfig } from "../haproxy";
 import type { ComponentSpec, Topology } from "../topology";
 import { component } from "../topology";
@@ -51,9 +52,11 @@ export const CONFIG_HASH_ANNOTATION = "mcp-platform/haproxy-config-sha256";
  * and clients spread evenly over the pods.
  */
 export function loadBalancerAnnotations(
-  haproxy: ComponentSpec,
+  topology: Topology,
   exposeServicePorts: boolean,
+  tls?: Tls,
 ): Record<string, string> {
+  const haproxy = component(topology, "haproxy");
   if (haproxy.livePath === undefined) throw new Error(`component "${haproxy.name}" has no health route`);
   const prefix = "service.beta.kubernetes.io/aws-load-balancer";
   return {
@@ -67,7 +70,40 @@ export function loadBalancerAnnotations(
     ...(exposeServicePorts && haproxy.replicas > 1
       ? { [`${prefix}-target-group-attributes`]: "stickiness.enabled=true,stickiness.type=source_ip" }
       : {}),
+    ...(tls === undefined
+      ? {}
+      : {
+          // Every listener terminates TLS (no plain-text port beside it), on TLS 1.3 and 1.2 only;
+          // the NLB speaks plain TCP to HAProxy inside the VPC.
+          [`${prefix}-ssl-cert`]: tls.certificateArn,
+          [`${prefix}-ssl-ports`]: publicPorts(topology, exposeServicePorts).join(","),
+          [`${prefix}-ssl-negotiation-policy`]: TLS_POLICY,
+        }),
   };
+}
+
+/** The NLB's TLS policy: TLS 1.3 and 1.2 with forward secrecy (AWS's recommended policy). */
+export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+/**
+ * Where clients reach the front door: the operator's host name over TLS when `tls` is set (the
+ * certificate is for that name), else the load balancer's own name over plain HTTP.
+ */
+export function publicEndpoint(
+  loadBalancerHost: string,
+  tls: Tls | undefined,
+): { host: string; scheme: "http" | "https" } {
+  return tls === undefined
+    ? { host: loadBalancerHost, scheme: "http" }
+    : { host: tls.hostname, scheme: "https" };
+}
+
+/**
+ * The host names the router and the MCP services accept in `Host` beyond cluster-internal ones:
+ * the load balancer's, and the TLS host name that clients use when there is one.
+ */
+export function publicHostNames(loadBalancerHost: string, tls: Tls | undefined): string {
+  return tls === undefined ? loadBalancerHost : `${tls.hostname},${loadBalancerHost}`;
 }
 
 /**
@@ -107,6 +143,8 @@ export interface FrontDoorArgs {
   readonly namespace: string;
   /** Also publish the direct 111xx ports on the load balancer. */
   readonly exposeServicePorts: boolean;
+  /** TLS on the load balancer's listeners. */
+  readonly tls?: Tls;
 }
 
 /** HAProxy's ConfigMap, Deployment, Services and the internet-facing NLB. */
@@ -117,6 +155,8 @@ export class FrontDoor extends pulumi.ComponentResource {
   readonly loadBalancer: k8s.core.v1.Service;
   /** The NLB's DNS name, once the controller has provisioned it. */
   readonly hostname: pulumi.Output<string>;
+  /** `MCP_ALLOWED_HOSTS` for the router and the MCP services (`publicHostNames`). */
+  readonly allowedHosts: pulumi.Output<string>;
   readonly gatewayUrl: pulumi.Output<string>;
   /** Public direct URLs per service id, when the service ports are exposed. */
   readonly serviceUrls: pulumi.Output<Record<string, string>>;
@@ -129,7 +169,11 @@ export class FrontDoor extends pulumi.ComponentResource {
     // A fixed name cannot exist twice, so a replacement must delete first.
     const child = { parent: this, deleteBeforeReplace: true };
 
-    this.haproxyConfig = renderHaproxyConfig(topology, { kind: "kubernetes-dns" });
+    this.haproxyConfig = renderHaproxyConfig(
+      topology,
+      { kind: "kubernetes-dns" },
+      { tlsTerminatedInFront: args.tls !== undefined },
+    );
     const configName = `${haproxy.name}-config`;
     const configMap = new k8s.core.v1.ConfigMap(
       `${name}-config`,
@@ -166,7 +210,7 @@ export class FrontDoor extends pulumi.ComponentResource {
           name: loadBalancerServiceName(haproxy),
           namespace,
           labels: labelsOf(haproxy),
-          annotations: loadBalancerAnnotations(haproxy, args.exposeServicePorts),
+          annotations: loadBalancerAnnotations(topology, args.exposeServicePorts, args.tls),
         },
         spec: loadBalancerServiceSpec(topology, args.exposeServicePorts),
       },
@@ -177,10 +221,12 @@ export class FrontDoor extends pulumi.ComponentResource {
       if (host === undefined) throw new Error("the load balancer reported no hostname");
       return host;
     });
-    this.gatewayUrl = this.hostname.apply((host) => gatewayUrl(host, topology.ports.gateway));
-    this.serviceUrls = this.hostname.apply((host) =>
+    this.allowedHosts = this.hostname.apply((host) => publicHostNames(host, args.tls));
+    const endpoint = this.hostname.apply((host) => publicEndpoint(host, args.tls));
+    this.gatewayUrl = endpoint.apply(({ host, scheme }) => gatewayUrl(host, topology.ports.gateway, scheme));
+    this.serviceUrls = endpoint.apply(({ host, scheme }) =>
       args.exposeServicePorts
-        ? Object.fromEntries(topology.catalog.map((c) => [c.id, `http://${host}:${c.port}/mcp`]))
+        ? Object.fromEntries(topology.catalog.map((c) => [c.id, `${scheme}://${host}:${c.port}/mcp`]))
         : {},
     );
     this.registerOutputs({ gatewayUrl: this.gatewayUrl, serviceUrls: this.serviceUrls });

@@ -66,6 +66,8 @@ export class ProdStack extends pulumi.ComponentResource {
   readonly cursorConfig: pulumi.Output<string>;
   readonly claudeCodeCommand: pulumi.Output<string>;
   readonly serviceUrls: pulumi.Output<Record<string, string>>;
+  /** The NLB's DNS name. */
+  readonly loadBalancerHostname: pulumi.Output<string>;
   /** The admin kubeconfig, as a secret. */
   readonly kubeconfig: pulumi.Output<string>;
   readonly portForward: Record<string, string>;
@@ -166,7 +168,12 @@ export class ProdStack extends pulumi.ComponentResource {
     // The front door first: the router and services must accept its load balancer's host name.
     const frontDoor = new FrontDoor(
       `${name}-front-door`,
-      { topology, namespace: NAMESPACE.platform, exposeServicePorts: eks.exposeServicePorts },
+      {
+        topology,
+        namespace: NAMESPACE.platform,
+        exposeServicePorts: eks.exposeServicePorts,
+        ...(eks.tls === undefined ? {} : { tls: eks.tls }),
+      },
       { ...inCluster, dependsOn: [namespaces[NAMESPACE.platform], addons.loadBalancerController] },
     );
 
@@ -181,7 +188,7 @@ export class ProdStack extends pulumi.ComponentResource {
           namespace,
           image: registry.refs[spec.image.service],
           secretEnv: resolveSecretEnv(spec, this),
-          deployEnv: publicHostEnv(spec, frontDoor.hostname),
+          deployEnv: publicHostEnv(spec, frontDoor.allowedHosts),
           sharedStorageClass: STORAGE_CLASS.shared,
         },
         {
@@ -205,6 +212,7 @@ export class ProdStack extends pulumi.ComponentResource {
     this.cursorConfig = this.gatewayUrl.apply((url) => cursorConfig(url));
     this.claudeCodeCommand = this.gatewayUrl.apply((url) => claudeCodeCommand(url));
     this.serviceUrls = frontDoor.serviceUrls;
+    this.loadBalancerHostname = frontDoor.hostname;
     this.kubeconfig = cluster.kubeconfig;
     this.portForward = portForwardCommands(topology);
     this.deployments = pulumi.all(

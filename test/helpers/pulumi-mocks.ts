@@ -206,3 +206,17 @@ export function secretValue(input: unknown): unknown {
 export function ofType(resources: readonly Recorded[], type: string): Recorded[] {
   return resources.filter((r) => r.type === type);
 }
+
+/**
+ * The inputs of the Kubernetes object of one kind (`apps/v1:Deployment`) with that
+ * `metadata.name`; throws when there is none.
+ */
+export function kubernetesObject(
+  resources: readonly Recorded[],
+  kind: string,
+  name: string,
+): Record<string, any> {
+  const found = ofType(resources, `kubernetes:${kind}`).find((r) => r.inputs.metadata?.name === name);
+  if (!found) throw new Error(`no ${kind} named ${name}`);
+  return found.inputs;
+}

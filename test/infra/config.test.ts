@@ -1,4 +1,5 @@
 import {
+  certificateRegion,
   cpuMillis,
   DEFAULT_RESOURCES,
   memoryBytes,
@@ -7,6 +8,9 @@ import {
   StackConfigError,
 } from "../../infra/config";
 import { rawStackConfig, stackConfig } from "../helpers/stack-files";
+
+/** The id part of the test certificates' ARNs. */
+const CERT_ID = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
 
 /** The problems a raw config is rejected with; fails the test when it is accepted. */
 function problemsOf(raw: Record<string, unknown>): string[] {
@@ -282,6 +286,35 @@ describe("stack config", () => {
       ["mcp-platform:eks.haproxy.replicas: must be at least 1 (got 0)"],
     ],
     [
+      "a TLS certificate from another region than the load balancer",
+      (e) =>
+        (e.tls = {
+          certificateArn: `arn:aws:acm:us-east-1:123456789012:certificate/${CERT_ID}`,
+          hostname: "mcp.example.com",
+        }),
+      [
+        "mcp-platform:eks.tls.certificateArn: is in us-east-1; the load balancer in eu-west-1 needs a certificate from eu-west-1",
+      ],
+    ],
+    [
+      "a TLS certificate that is not an ACM ARN",
+      (e) => (e.tls = { certificateArn: "mcp.example.com.pem", hostname: "mcp.example.com" }),
+      [
+        'mcp-platform:eks.tls.certificateArn: must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>) (got "mcp.example.com.pem")',
+      ],
+    ],
+    [
+      "a TLS host name given as a URL",
+      (e) =>
+        (e.tls = {
+          certificateArn: `arn:aws:acm:eu-west-1:123456789012:certificate/${CERT_ID}`,
+          hostname: "https://mcp.example.com",
+        }),
+      [
+        'mcp-platform:eks.tls.hostname: must be a lower-case DNS name such as mcp.example.com, covered by the certificate (got "https://mcp.example.com")',
+      ],
+    ],
+    [
       "requests for an unknown workload",
       (e) => (e.resources.postgres = e.resources.router),
       ["mcp-platform:eks.resources.postgres is not a known key"],
@@ -291,6 +324,21 @@ describe("stack config", () => {
     const raw = structuredClone(rawStackConfig("prod")) as Record<string, any>;
     change(raw.eks);
     expect(problemsOf(raw)).toStrictEqual(expected);
+  });
+
+  test("TLS on the load balancer takes a certificate from the cluster's region and a host name", () => {
+    // GIVEN the prod config with a certificate in its own region
+    const raw = structuredClone(rawStackConfig("prod")) as Record<string, any>;
+    const tls = {
+      certificateArn: `arn:aws:acm:eu-west-1:123456789012:certificate/${CERT_ID}`,
+      hostname: "mcp.example.com",
+    };
+    raw.eks.tls = tls;
+    // WHEN parsed / THEN it is kept as given, and it stays off without it
+    expect(parseStackConfig(raw).eks?.tls).toStrictEqual(tls);
+    expect(stackConfig("prod").eks?.tls).toBeUndefined();
+    expect(certificateRegion(tls.certificateArn)).toBe("eu-west-1");
+    expect(certificateRegion("arn:aws:iam::123456789012:server-certificate/mcp")).toBeUndefined();
   });
 
   test("Kubernetes quantities compare in millicores and bytes", () => {

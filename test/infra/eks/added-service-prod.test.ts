@@ -1,5 +1,13 @@
 import type { Recorded } from "../../helpers/pulumi-mocks";
-import { MOCK_AWS, mockDigest, ofType, runProgram, settled, valueOf } from "../../helpers/pulumi-mocks";
+import {
+  kubernetesObject,
+  MOCK_AWS,
+  mockDigest,
+  ofType,
+  runProgram,
+  settled,
+  valueOf,
+} from "../../helpers/pulumi-mocks";
 import { ADDED_SERVICE, withAddedService } from "../../helpers/configs";
 import { stackConfigMap } from "../../helpers/stack-files";
 
@@ -8,11 +16,7 @@ const PACKAGE = `${ADDED_SERVICE.toolSet.package}@${ADDED_SERVICE.toolSet.versio
 
 let resources: Recorded[];
 let program: Record<string, unknown>;
-const object = (type: string, name: string): Record<string, any> => {
-  const found = ofType(resources, `kubernetes:${type}`).find((r) => r.inputs.metadata?.name === name);
-  if (!found) throw new Error(`no ${type} named ${name}`);
-  return found.inputs;
-};
+const object = (kind: string, name: string) => kubernetesObject(resources, kind, name);
 
 beforeAll(async () => {
   // GIVEN the prod config with the same service added / WHEN the program runs

@@ -2,7 +2,14 @@ import { loadBalancerControllerValues, metricsServerValues } from "../../../infr
 import { nodeArchitecture } from "../../../infra/eks/cluster";
 import { consulValues } from "../../../infra/eks/consul";
 import { loadBalancerControllerPolicy } from "../../../infra/eks/lbc-policy";
-import { loadBalancerAnnotations, loadBalancerServiceSpec, publicPorts } from "../../../infra/eks/front-door";
+import {
+  loadBalancerAnnotations,
+  loadBalancerServiceSpec,
+  publicEndpoint,
+  publicHostNames,
+  publicPorts,
+  TLS_POLICY,
+} from "../../../infra/eks/front-door";
 import { irsaTrustPolicy } from "../../../infra/eks/irsa";
 import { namespaceLabels } from "../../../infra/eks/namespaces";
 import { subnetSpecs } from "../../../infra/eks/network";
@@ -140,18 +147,50 @@ describe("cluster decisions (pure)", () => {
   });
 
   test("the NLB sticks clients to one HAProxy pod only for public direct ports with several pods", () => {
-    // GIVEN the prod HAProxy (two pods by default) and a one-pod variant
-    const haproxy = component(prod, "haproxy");
-    const single = { ...haproxy, replicas: 1 };
+    // GIVEN the prod topology (two HAProxy pods by default) and a one-pod variant
+    const cfg = stackConfig("prod");
+    const single = buildTopology({ ...cfg, eks: { ...cfg.eks!, haproxy: { replicas: 1 } } });
     const key = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes";
     // WHEN the annotations are derived / THEN only public direct ports on several pods get it:
     // their sessions live in one pod's stick table; the gateway's sessions live in no pod
-    expect(haproxy.replicas).toBe(2);
-    expect(loadBalancerAnnotations(haproxy, true)[key]).toBe(
+    expect(component(prod, "haproxy").replicas).toBe(2);
+    expect(loadBalancerAnnotations(prod, true)[key]).toBe(
       "stickiness.enabled=true,stickiness.type=source_ip",
     );
-    expect(key in loadBalancerAnnotations(haproxy, false)).toBe(false);
+    expect(key in loadBalancerAnnotations(prod, false)).toBe(false);
     expect(key in loadBalancerAnnotations(single, true)).toBe(false);
+  });
+
+  test("with TLS every public listener terminates TLS with the certificate, and clients use its host name", () => {
+    // GIVEN a certificate for mcp.example.com
+    const tls = {
+      certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+      hostname: "mcp.example.com",
+    };
+    const prefix = "service.beta.kubernetes.io/aws-load-balancer";
+    const tlsKeys = (a: Record<string, string>) =>
+      Object.fromEntries(Object.entries(a).filter(([k]) => /ssl-/.test(k.slice(prefix.length))));
+    // WHEN the annotations are derived, with and without the direct ports
+    // THEN the gateway (and each public direct port) gets a TLS listener on its own number
+    expect(tlsKeys(loadBalancerAnnotations(prod, false, tls))).toStrictEqual({
+      [`${prefix}-ssl-cert`]: tls.certificateArn,
+      [`${prefix}-ssl-ports`]: "3000",
+      [`${prefix}-ssl-negotiation-policy`]: TLS_POLICY,
+    });
+    expect(loadBalancerAnnotations(prod, true, tls)[`${prefix}-ssl-ports`]).toBe(
+      "3000,11101,11105,11106,11107",
+    );
+    expect(tlsKeys(loadBalancerAnnotations(prod, true))).toStrictEqual({});
+    // AND clients are told the TLS host name, which the services accept beside the NLB's own
+    const nlb = "k8s-mcpplatf-haproxyp-0123456789.elb.eu-west-1.amazonaws.com";
+    expect([publicEndpoint(nlb, tls), publicEndpoint(nlb, undefined)]).toStrictEqual([
+      { host: "mcp.example.com", scheme: "https" },
+      { host: nlb, scheme: "http" },
+    ]);
+    expect([publicHostNames(nlb, tls), publicHostNames(nlb, undefined)]).toStrictEqual([
+      `mcp.example.com,${nlb}`,
+      nlb,
+    ]);
   });
 
   test("namespaces: restricted Pod Security in mcp-internal, readiness gates in mcp-platform", () => {

@@ -59,6 +59,22 @@ describe("haproxy.cfg for the prod stack (Kubernetes DNS backends)", () => {
     ]);
   });
 
+  test("behind a TLS-terminating load balancer every client frontend says X-Forwarded-Proto: https", () => {
+    // GIVEN the prod topology / WHEN rendered for a load balancer that terminates TLS
+    const cfg = renderHaproxyConfig(prod, kube, { tlsTerminatedInFront: true });
+    const header = "http-request set-header X-Forwarded-Proto https";
+    // THEN haproxy accepts it, the gateway and each direct port set the header, stats does not
+    const check = haproxyCheck(cfg);
+    expect([check.status, check.output.includes("WARNING")]).toStrictEqual([0, false]);
+    const frontends = ["gateway", ...prod.catalog.map((c) => c.component)];
+    expect(frontends.map((f) => sectionLines(cfg, `frontend ${f}`).includes(header))).toStrictEqual(
+      frontends.map(() => true),
+    );
+    expect(sectionLines(cfg, "frontend stats")).not.toContain(header);
+    // AND without it no frontend claims https
+    expect(renderHaproxyConfig(prod, kube)).not.toContain("X-Forwarded-Proto");
+  });
+
   test("a 12-service prod config passes real haproxy -c", () => {
     const topology = buildTopology(configWithServices(12, "eks"));
     const check = haproxyCheck(renderHaproxyConfig(topology, kube));

@@ -1,0 +1,81 @@
+import { parseStackConfig, rawFromPulumiConfig } from "../../../infra/config";
+import { TLS_POLICY } from "../../../infra/eks/front-door";
+import { renderHaproxyConfig } from "../../../infra/haproxy";
+import { buildTopology } from "../../../infra/topology";
+import type { Recorded } from "../../helpers/pulumi-mocks";
+import { kubernetesObject, MOCK_AWS, runProgram, settled, valueOf } from "../../helpers/pulumi-mocks";
+import { stackConfigMap } from "../../helpers/stack-files";
+
+// One program run per file: the prod stack with TLS on the load balancer and public direct ports.
+const TLS = {
+  certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+  hostname: "mcp.example.com",
+};
+const LB = "service.beta.kubernetes.io/aws-load-balancer";
+
+let resources: Recorded[];
+let program: Record<string, unknown>;
+let configMap: Record<string, string>;
+const object = (kind: string, name: string) => kubernetesObject(resources, kind, name);
+
+beforeAll(async () => {
+  // GIVEN the prod config with a certificate and the direct ports public
+  const config = stackConfigMap("prod");
+  const eks = JSON.parse(config["mcp-platform:eks"] ?? "{}") as Record<string, unknown>;
+  const withTls = { ...eks, tls: TLS, exposeServicePorts: true };
+  configMap = { ...config, "mcp-platform:eks": JSON.stringify(withTls) };
+  // WHEN the program runs under mocks
+  ({ program, resources } = await runProgram("prod", configMap));
+  await settled();
+});
+
+describe("prod stack with TLS on the load balancer (mocked)", () => {
+  test("every NLB listener terminates TLS, and clients stick to one of the two HAProxy pods", () => {
+    const nlb = object("core/v1:Service", "haproxy-public");
+    const ports = [3000, 11101, 11105, 11106, 11107];
+    expect(nlb.spec.ports.map((p: { port: number }) => p.port)).toStrictEqual(ports);
+    expect(nlb.metadata.annotations).toMatchObject({
+      [`${LB}-ssl-cert`]: TLS.certificateArn,
+      [`${LB}-ssl-ports`]: ports.join(","),
+      [`${LB}-ssl-negotiation-policy`]: TLS_POLICY,
+      [`${LB}-target-group-attributes`]: "stickiness.enabled=true,stickiness.type=source_ip",
+    });
+    expect(object("apps/v1:Deployment", "haproxy").spec.replicas).toBe(2);
+    // AND HAProxy tells the router the scheme its clients used
+    expect(object("core/v1:ConfigMap", "haproxy-config").data["haproxy.cfg"]).toBe(
+      renderHaproxyConfig(
+        buildTopology(parseStackConfig(rawFromPulumiConfig(configMap))),
+        { kind: "kubernetes-dns" },
+        { tlsTerminatedInFront: true },
+      ),
+    );
+  });
+
+  test("the router and the services accept the TLS host name as well as the NLB's", () => {
+    const allowed = (name: string) =>
+      object("apps/v1:Deployment", name).spec.template.spec.containers[0].env.find(
+        (e: { name: string }) => e.name === "MCP_ALLOWED_HOSTS",
+      )?.value;
+    const expected = `${TLS.hostname},${MOCK_AWS.nlbHostname}`;
+    expect([allowed("router"), allowed("mcp-memory"), allowed("network-monitor")]).toStrictEqual([
+      expected,
+      expected,
+      undefined,
+    ]);
+  });
+
+  test("exports https URLs on the TLS host name, and the NLB name to point it at", async () => {
+    const url = `https://${TLS.hostname}:3000/mcp`;
+    expect(await valueOf(program.gatewayUrl as string)).toBe(url);
+    expect(JSON.parse(await valueOf(program.cursorConfig as string))).toStrictEqual({
+      mcpServers: { "mcp-platform": { url } },
+    });
+    expect(await valueOf(program.serviceUrls as Record<string, string>)).toStrictEqual({
+      files: `https://${TLS.hostname}:11101/mcp`,
+      memory: `https://${TLS.hostname}:11105/mcp`,
+      everything: `https://${TLS.hostname}:11106/mcp`,
+      echo: `https://${TLS.hostname}:11107/mcp`,
+    });
+    expect(await valueOf(program.loadBalancerHostname as string)).toBe(MOCK_AWS.nlbHostname);
+  });
+});

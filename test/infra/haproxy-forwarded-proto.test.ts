@@ -1,0 +1,76 @@
+import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo, Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { renderHaproxyConfig } from "../../infra/haproxy";
+import { buildTopology } from "../../infra/topology";
+import { stackConfig } from "../helpers/stack-files";
+
+// Real HAProxy with a config rendered for a TLS-terminating load balancer in front, forwarding
+// to a loopback HTTP server that answers with the X-Forwarded-Proto it received.
+
+let backend: Server;
+let haproxy: ChildProcess | undefined;
+let dir: string;
+let gatewayPort: number;
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+/** A port that was free a moment ago. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  const port = await listen(probe);
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** GET through HAProxy's gateway frontend; undefined while HAProxy is not answering yet. */
+async function viaGateway(headers: Record<string, string>): Promise<string | undefined> {
+  const res = await fetch(`http://127.0.0.1:${gatewayPort}/mcp`, { headers }).catch(() => undefined);
+  return res?.ok === true ? res.text() : undefined;
+}
+
+beforeAll(async () => {
+  backend = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/plain" }).end(String(req.headers["x-forwarded-proto"]));
+  });
+  const backendPort = await listen(backend);
+  gatewayPort = await freePort();
+  const dev = buildTopology(stackConfig("dev"));
+  const topology = {
+    ...dev,
+    ports: { ...dev.ports, gateway: gatewayPort, stats: await freePort() },
+    catalog: [],
+  };
+  const cfg = renderHaproxyConfig(
+    topology,
+    { kind: "static", servers: { router: [`127.0.0.1:${backendPort}`] } },
+    { bindAddress: "127.0.0.1", tlsTerminatedInFront: true },
+  );
+  dir = mkdtempSync(join(tmpdir(), "haproxy-proto-"));
+  writeFileSync(join(dir, "haproxy.cfg"), cfg);
+  haproxy = spawn("haproxy", ["-db", "-n", "1000", "-f", join(dir, "haproxy.cfg")], { stdio: "ignore" });
+  // Bounded wait for HAProxy to bind and pass the request on: 100 tries, 100 ms apart.
+  for (let i = 0; i < 100 && (await viaGateway({})) === undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+});
+
+afterAll(async () => {
+  haproxy?.kill("SIGKILL");
+  await new Promise((resolve) => backend.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("real HAProxy behind a TLS-terminating load balancer", () => {
+  test("the router is told https, whatever the client claimed", async () => {
+    expect(await viaGateway({})).toBe("https");
+    expect(await viaGateway({ "x-forwarded-proto": "http" })).toBe("https");
+  });
+});
