@@ -38,6 +38,13 @@ export function publicHostEnv<T>(spec: ComponentSpec, hostname: T): Record<strin
   return spec.role === "gateway" || spec.role === "mcp-service" ? { [ALLOWED_HOSTS_ENV]: hostname } : {};
 }
 
+/**
+ * Seconds a stopping HAProxy pod keeps accepting before its graceful stop: the NLB sends new
+ * connections to a target for a while after the controller deregisters it, and a pod that had
+ * already closed its listeners would refuse them. Its grace period grows by as much.
+ */
+export const HAPROXY_STOP_DELAY_SECONDS = 20;
+
 /** The pod annotation that carries the config's hash, so a config change rolls the pods. */
 export const CONFIG_HASH_ANNOTATION = "mcp-platform/haproxy-config-sha256";
 
@@ -199,6 +206,7 @@ export class FrontDoor extends pulumi.ComponentResource {
           },
         ],
         podAnnotations: { [CONFIG_HASH_ANNOTATION]: configHash(this.haproxyConfig) },
+        stopDelaySeconds: HAPROXY_STOP_DELAY_SECONDS,
       },
       { parent: this, dependsOn: [configMap] },
     );

@@ -197,6 +197,11 @@ export interface PodOptions {
   readonly mounts?: readonly PodMount[];
   /** Pod annotations, such as a config checksum that rolls the pods when the config changes. */
   readonly annotations?: Readonly<Record<string, pulumi.Input<string>>>;
+  /**
+   * Seconds a stopping pod keeps serving before it is signalled (a `preStop` sleep), added to
+   * its grace period: a load balancer needs that long to stop sending it new connections.
+   */
+  readonly stopDelaySeconds?: number;
 }
 
 /** The whole pod template of a component. */
@@ -218,6 +223,9 @@ export function podTemplate(
     ...probes(spec),
     securityContext: containerSecurityContext(),
     volumeMounts: mounts.map((m) => ({ name: m.name, mountPath: m.mountPath, readOnly: m.readOnly })),
+    ...(options.stopDelaySeconds === undefined
+      ? {}
+      : { lifecycle: { preStop: { exec: { command: ["sleep", String(options.stopDelaySeconds)] } } } }),
   };
   const pod: PodSpec = {
     containers: [container],
@@ -225,7 +233,8 @@ export function podTemplate(
     // No pod talks to the Kubernetes API, and Service env vars would leak into `ROUTER_*`.
     automountServiceAccountToken: false,
     enableServiceLinks: false,
-    terminationGracePeriodSeconds: STOP_GRACE_SECONDS,
+    // The grace period runs from the start of `preStop`, so a stop delay lengthens it.
+    terminationGracePeriodSeconds: STOP_GRACE_SECONDS + (options.stopDelaySeconds ?? 0),
     topologySpreadConstraints: spreadOf(spec),
     volumes: mounts.map((m) => ({ name: m.name, ...m.source })),
   };

@@ -86,6 +86,8 @@ export interface KubernetesWorkloadArgs {
   /** Extra mounts, such as HAProxy's config. */
   readonly mounts?: readonly PodMount[];
   readonly podAnnotations?: Readonly<Record<string, pulumi.Input<string>>>;
+  /** `PodOptions.stopDelaySeconds`: for pods a load balancer sends traffic to directly. */
+  readonly stopDelaySeconds?: number;
 }
 
 /** All replicas of one component, with their Service, scaling and disruption budget. */
@@ -139,6 +141,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
       ...(args.deployEnv ? { deployEnv: args.deployEnv } : {}),
       mounts,
       ...(args.podAnnotations ? { annotations: args.podAnnotations } : {}),
+      ...(args.stopDelaySeconds === undefined ? {} : { stopDelaySeconds: args.stopDelaySeconds }),
     });
     this.deployment = new k8s.apps.v1.Deployment(
       `${name}-deployment`,

@@ -94,6 +94,15 @@ describe("pod builders (pure)", () => {
     expect(envOf(component(prod, "haproxy"))).toStrictEqual([]);
   });
 
+  test("a stop delay keeps the pod serving for that long before its stop, within a longer grace period", () => {
+    // GIVEN HAProxy's pod with a 20 s stop delay (the NLB's deregistration lag)
+    const pod = podTemplate(component(prod, "haproxy"), { image: "haproxy:3", stopDelaySeconds: 20 })
+      .spec as Record<string, any>;
+    // THEN it sleeps before the signal, and the grace period still leaves the 30 s to stop
+    expect(pod.containers[0].lifecycle).toStrictEqual({ preStop: { exec: { command: ["sleep", "20"] } } });
+    expect(pod.terminationGracePeriodSeconds).toBe(50);
+  });
+
   test("a pod mounts a writable /tmp and its extra volumes, nothing else writable", () => {
     const spec = component(prod, "mcp-memory");
     const template = podTemplate(spec, {
@@ -117,6 +126,7 @@ describe("pod builders (pure)", () => {
       { name: "data", mountPath: "/data", readOnly: false },
     ]);
     expect([pod.enableServiceLinks, pod.terminationGracePeriodSeconds]).toStrictEqual([false, 30]);
+    expect(pod.containers[0].lifecycle).toBeUndefined();
     expect(template.metadata).toStrictEqual({ labels: labelsOf(spec) });
     expect(claimSpec(spec, "efs")).toStrictEqual({
       accessModes: ["ReadWriteMany"],

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { renderHaproxyConfig } from "../../../infra/haproxy";
 import { buildTopology } from "../../../infra/topology";
-import { configHash } from "../../../infra/eks/front-door";
+import { configHash, HAPROXY_STOP_DELAY_SECONDS } from "../../../infra/eks/front-door";
 import { containerSecurityContext } from "../../../infra/eks/pod-spec";
 import { haproxyCheck } from "../../helpers/haproxy";
 import type { Recorded } from "../../helpers/pulumi-mocks";
@@ -405,6 +405,15 @@ describe("prod stack on EKS (mocked)", () => {
     expect(object(T.deployment, "haproxy").spec.template.metadata.annotations).toStrictEqual({
       "mcp-platform/haproxy-config-sha256": configHash(expected),
     });
+    // AND a stopping HAProxy pod keeps accepting while the NLB deregisters it
+    expect([
+      podOf("haproxy").containers[0].lifecycle,
+      podOf("haproxy").terminationGracePeriodSeconds,
+    ]).toStrictEqual([
+      { preStop: { exec: { command: ["sleep", String(HAPROXY_STOP_DELAY_SECONDS)] } } },
+      30 + HAPROXY_STOP_DELAY_SECONDS,
+    ]);
+    expect(podOf("router").containers[0].lifecycle).toBeUndefined();
     const check = haproxyCheck(expected);
     expect([check.status, check.output.includes("WARNING")]).toStrictEqual([0, false]);
   });
