@@ -286,6 +286,18 @@ export const EksSchema = z
     exposeServicePorts: z.boolean({ error: "must be true or false" }).default(false),
     /** TLS on every listener of the load balancer (off when unset). */
     tls: TlsSchema.optional(),
+    /**
+     * The namespace of a Prometheus (or agent) that scrapes the pods' `prometheus.io/*`
+     * annotations: `mcp-internal`'s NetworkPolicies let it reach each pod's metrics port.
+     */
+    metricsScraper: z
+      .object({
+        namespace: z
+          .string()
+          .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "must be a Kubernetes namespace name"),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type Eks = z.infer<typeof EksSchema>;

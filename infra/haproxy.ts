@@ -9,7 +9,7 @@
  *   lists (local runs and tests).
  */
 import type { ComponentSpec, Topology } from "./topology";
-import { clusterHost } from "./topology";
+import { clusterHost, METRICS_PATH } from "./topology";
 
 /** Where HAProxy reads its config inside the official image (both targets mount it there). */
 export const HAPROXY_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg";
@@ -147,6 +147,8 @@ export function renderHaproxyConfig(
     section("frontend stats", [
       `bind ${bind}:${topology.ports.stats}`,
       "monitor-uri /healthz",
+      "# Prometheus metrics of every frontend, backend and server (HAProxy's built-in exporter).",
+      `http-request use-service prometheus-exporter if { path ${METRICS_PATH} }`,
       "stats enable",
       "stats uri /",
       "stats refresh 10s",

@@ -28,6 +28,9 @@ export type NamespaceName = (typeof NAMESPACE)[keyof typeof NAMESPACE];
 /** The Kubernetes Services' DNS suffix. */
 export const CLUSTER_DOMAIN = "svc.cluster.local";
 
+/** Where every component with metrics serves them, in the Prometheus text format, on its health port. */
+export const METRICS_PATH = "/metrics";
+
 /** Ports that Consul and the services listen on inside their containers. */
 export const CONTAINER_PORT = { consulHttp: 8500, consulDns: 8600, router: 3000 } as const;
 
@@ -99,6 +102,8 @@ export interface ComponentSpec {
   readonly readyPath?: string;
   /** The port serving `livePath`/`readyPath` when it is not `port` (HAProxy answers on its stats port). */
   readonly healthPort?: number;
+  /** `METRICS_PATH` when the component serves Prometheus metrics on its health port. */
+  readonly metricsPath?: string;
   /** Container requests and limits (prod only). */
   readonly resources?: Resources;
   readonly hostPorts: readonly PublishedPort[];
@@ -225,6 +230,7 @@ function mcpComponent(cfg: StackConfig, consulAddr: string, s: McpService): Comp
     port: s.port,
     livePath: "/health/live",
     readyPath: "/health/ready",
+    metricsPath: METRICS_PATH,
     hostPorts: [],
     env: {
       ...commonEnv(cfg, consulAddr, name, s.port),
@@ -286,6 +292,8 @@ export function buildTopology(cfg: StackConfig): Topology {
     port: cfg.ports.gateway,
     livePath: "/healthz",
     readyPath: "/healthz",
+    // HAProxy's built-in exporter on the stats port (infra/haproxy.ts).
+    metricsPath: METRICS_PATH,
     // `monitor-uri /healthz` lives on the stats frontend; the gateway port forwards to routers.
     healthPort: cfg.ports.stats,
     ...sizing(cfg, "haproxy"),
@@ -311,6 +319,7 @@ export function buildTopology(cfg: StackConfig): Topology {
     port: CONTAINER_PORT.router,
     livePath: "/health/live",
     readyPath: "/health/ready",
+    metricsPath: METRICS_PATH,
     hostPorts: [],
     env: { ...commonEnv(cfg, consulAddr, "router", CONTAINER_PORT.router), ...httpLimits(cfg) },
     secretEnv: {
@@ -339,6 +348,7 @@ export function buildTopology(cfg: StackConfig): Topology {
     port: cfg.ports.monitor,
     livePath: "/health/live",
     readyPath: "/health/ready",
+    metricsPath: METRICS_PATH,
     ...sizing(cfg, "networkMonitor"),
     hostPorts: [
       published("network-monitor", cfg.ports.monitor, cfg.ports.monitor, "monitor dashboard and API"),

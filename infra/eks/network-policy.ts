@@ -7,7 +7,8 @@
  * - HAProxy may reach the router's port and each MCP service's port;
  * - the router may reach each MCP service's port;
  * - the monitor and the Consul servers (which run the registered `/health/ready` checks) may reach
- *   each pod's health port.
+ *   each pod's health port, and so may the metrics scraper's namespace when `eks.metricsScraper`
+ *   names one (the health port also serves `/metrics`).
  *
  * Kubelet probes need no rule: the VPC CNI's policy agent always admits the node's own address.
  */
@@ -55,8 +56,16 @@ function healthPortOf(spec: ComponentSpec): number {
   return spec.healthPort ?? spec.port;
 }
 
-/** Every NetworkPolicy of `mcp-internal`, derived from the topology. */
-export function internalNetworkPolicies(topology: Topology): PolicyManifest[] {
+/** Every pod of a namespace, by the name label Kubernetes sets on every namespace. */
+export function namespacePeer(namespace: string): Peer {
+  return { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } };
+}
+
+/**
+ * Every NetworkPolicy of `mcp-internal`, derived from the topology; `scraperNamespace` is where
+ * a Prometheus (or agent) that scrapes the pods runs, if any.
+ */
+export function internalNetworkPolicies(topology: Topology, scraperNamespace?: string): PolicyManifest[] {
   const haproxy = component(topology, "haproxy");
   const monitor = component(topology, "network-monitor");
   const consul = component(topology, "consul");
@@ -66,7 +75,11 @@ export function internalNetworkPolicies(topology: Topology): PolicyManifest[] {
     ...peerOf(consul),
     podSelector: { matchLabels: { ...CONSUL_SERVER_LABELS } },
   };
-  const checkers = [peerOf(monitor), consulServers];
+  const checkers = [
+    peerOf(monitor),
+    consulServers,
+    ...(scraperNamespace === undefined ? [] : [namespacePeer(scraperNamespace)]),
+  ];
 
   const ingress = (spec: ComponentSpec, callers: Peer[]): PolicyManifest => ({
     name: `allow-${spec.name}-ingress`,
@@ -117,6 +130,8 @@ export function internalNetworkPolicies(topology: Topology): PolicyManifest[] {
 /** Arguments of `InternalNetworkPolicies`. */
 export interface InternalNetworkPoliciesArgs {
   readonly topology: Topology;
+  /** `eks.metricsScraper.namespace`. */
+  readonly scraperNamespace?: string;
 }
 
 /** Creates the policies of `internalNetworkPolicies` in `mcp-internal`. */
@@ -125,7 +140,7 @@ export class InternalNetworkPolicies extends pulumi.ComponentResource {
 
   constructor(name: string, args: InternalNetworkPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mcp-platform:eks:InternalNetworkPolicies", name, {}, opts);
-    this.policies = internalNetworkPolicies(args.topology).map(
+    this.policies = internalNetworkPolicies(args.topology, args.scraperNamespace).map(
       (p) =>
         new k8s.networking.v1.NetworkPolicy(
           `${name}-${p.name}`,

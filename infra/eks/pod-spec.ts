@@ -204,6 +204,19 @@ export interface PodOptions {
   readonly stopDelaySeconds?: number;
 }
 
+/**
+ * The conventional `prometheus.io/*` pod annotations, which Prometheus's Kubernetes discovery
+ * (and most agents) read: where a component serves its metrics. None for components without.
+ */
+export function scrapeAnnotations(spec: ComponentSpec): Record<string, string> {
+  if (spec.metricsPath === undefined) return {};
+  return {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": String(spec.healthPort ?? spec.port),
+    "prometheus.io/path": spec.metricsPath,
+  };
+}
+
 /** The whole pod template of a component. */
 export function podTemplate(
   spec: ComponentSpec,
@@ -238,10 +251,11 @@ export function podTemplate(
     topologySpreadConstraints: spreadOf(spec),
     volumes: mounts.map((m) => ({ name: m.name, ...m.source })),
   };
+  const annotations = { ...scrapeAnnotations(spec), ...options.annotations };
   return {
     metadata: {
       labels: labelsOf(spec),
-      ...(options.annotations ? { annotations: { ...options.annotations } } : {}),
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     },
     spec: pod,
   };

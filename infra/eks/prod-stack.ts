@@ -201,7 +201,10 @@ export class ProdStack extends pulumi.ComponentResource {
 
     new InternalNetworkPolicies(
       `${name}-network-policies`,
-      { topology },
+      {
+        topology,
+        ...(eks.metricsScraper === undefined ? {} : { scraperNamespace: eks.metricsScraper.namespace }),
+      },
       { ...inCluster, dependsOn: [namespaces[NAMESPACE.internal]] },
     );
 

@@ -281,6 +281,11 @@ describe("stack config", () => {
       ["mcp-platform:eks.consul.replicas: 2 is even; a Raft quorum needs 1, 3, 5 or 7"],
     ],
     [
+      "a metrics scraper namespace that cannot be one",
+      (e) => (e.metricsScraper = { namespace: "Monitoring" }),
+      ['mcp-platform:eks.metricsScraper.namespace: must be a Kubernetes namespace name (got "Monitoring")'],
+    ],
+    [
       "no HAProxy pod",
       (e) => (e.haproxy.replicas = 0),
       ["mcp-platform:eks.haproxy.replicas: must be at least 1 (got 0)"],

@@ -85,6 +85,8 @@ describe("haproxy.cfg renderer", () => {
     expect(sectionLines(cfg, "frontend stats")).toStrictEqual([
       "bind *:11099",
       "monitor-uri /healthz",
+      "# Prometheus metrics of every frontend, backend and server (HAProxy's built-in exporter).",
+      "http-request use-service prometheus-exporter if { path /metrics }",
       "stats enable",
       "stats uri /",
       "stats refresh 10s",

@@ -71,6 +71,27 @@ describe("mcp-internal NetworkPolicies (pure)", () => {
     expect(DNS_PEER.podSelector).toStrictEqual({ matchLabels: { "k8s-app": "kube-dns" } });
   });
 
+  test("a named metrics scraper's namespace may reach every pod's health port, and nothing more", () => {
+    // GIVEN a Prometheus in `monitoring` / WHEN the policies are derived with it
+    const withScraper = Object.fromEntries(
+      internalNetworkPolicies(prod, "monitoring").map((p) => [p.name, p.spec as Record<string, any>]),
+    );
+    const without = byName(prod);
+    const scraper = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } };
+    // THEN each ingress policy gains it on the health (and metrics) rule only
+    const ingressNames = Object.keys(without).filter((n) => n.endsWith("-ingress"));
+    expect(ingressNames).toHaveLength(5);
+    for (const name of ingressNames) {
+      const [callers, checkers] = withScraper[name]!.ingress;
+      const [ownCallers, ownCheckers] = without[name]!.ingress;
+      expect(callers).toStrictEqual(ownCallers);
+      expect(checkers).toStrictEqual({ ...ownCheckers, from: [...ownCheckers.from, scraper] });
+    }
+    // AND the other policies are unchanged
+    const others = Object.keys(without).filter((n) => !n.endsWith("-ingress"));
+    expect(others.map((n) => withScraper[n])).toStrictEqual(others.map((n) => without[n]));
+  });
+
   test("for any catalog, each service admits exactly its own port, and the router may reach exactly those", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 40 }), (n) => {

@@ -8,6 +8,7 @@ import {
   probes,
   resourcesOf,
   runAsUserOf,
+  scrapeAnnotations,
 } from "../../../infra/eks/pod-spec";
 import { claimSpec, deploymentSpec, isHeadless, serviceSpec } from "../../../infra/eks/workload";
 import { buildTopology, component } from "../../../infra/topology";
@@ -94,6 +95,30 @@ describe("pod builders (pure)", () => {
     expect(envOf(component(prod, "haproxy"))).toStrictEqual([]);
   });
 
+  test("pods announce where they serve metrics: each service on its own port, HAProxy on its stats port", () => {
+    // GIVEN every prod component / WHEN its scrape annotations are derived
+    const ports = Object.fromEntries(
+      prod.components.map((c) => [c.name, scrapeAnnotations(c)["prometheus.io/port"] ?? "none"]),
+    );
+    // THEN everything but Consul (which runs from its chart) is scraped on its health port
+    expect(ports).toStrictEqual({
+      consul: "none",
+      haproxy: "11099",
+      router: "3000",
+      "mcp-files": "11101",
+      "mcp-memory": "11105",
+      "mcp-everything": "11106",
+      "mcp-echo": "11107",
+      "network-monitor": "11091",
+    });
+    // AND a template's own annotations come on top of them
+    const template = podTemplate(component(prod, "haproxy"), { image: "haproxy:3", annotations: { a: "b" } });
+    expect((template.metadata as Record<string, any>).annotations).toStrictEqual({
+      ...scrapeAnnotations(component(prod, "haproxy")),
+      a: "b",
+    });
+  });
+
   test("a stop delay keeps the pod serving for that long before its stop, within a longer grace period", () => {
     // GIVEN HAProxy's pod with a 20 s stop delay (the NLB's deregistration lag)
     const pod = podTemplate(component(prod, "haproxy"), { image: "haproxy:3", stopDelaySeconds: 20 })
@@ -127,7 +152,14 @@ describe("pod builders (pure)", () => {
     ]);
     expect([pod.enableServiceLinks, pod.terminationGracePeriodSeconds]).toStrictEqual([false, 30]);
     expect(pod.containers[0].lifecycle).toBeUndefined();
-    expect(template.metadata).toStrictEqual({ labels: labelsOf(spec) });
+    expect(template.metadata).toStrictEqual({
+      labels: labelsOf(spec),
+      annotations: {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "11105",
+        "prometheus.io/path": "/metrics",
+      },
+    });
     expect(claimSpec(spec, "efs")).toStrictEqual({
       accessModes: ["ReadWriteMany"],
       storageClassName: "efs",

@@ -403,6 +403,9 @@ describe("prod stack on EKS (mocked)", () => {
       configMap: { name: "haproxy-config" },
     });
     expect(object(T.deployment, "haproxy").spec.template.metadata.annotations).toStrictEqual({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": "11099",
+      "prometheus.io/path": "/metrics",
       "mcp-platform/haproxy-config-sha256": configHash(expected),
     });
     // AND a stopping HAProxy pod keeps accepting while the NLB deregisters it

@@ -6,16 +6,17 @@ import type { AddressInfo, Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderHaproxyConfig } from "../../infra/haproxy";
-import { buildTopology } from "../../infra/topology";
+import { buildTopology, METRICS_PATH } from "../../infra/topology";
 import { stackConfig } from "../helpers/stack-files";
 
-// Real HAProxy with a config rendered for a TLS-terminating load balancer in front, forwarding
-// to a loopback HTTP server that answers with the X-Forwarded-Proto it received.
+// Real HAProxy with a rendered config (for a TLS-terminating load balancer in front), forwarding
+// its gateway to a loopback HTTP server that answers with the X-Forwarded-Proto it received.
 
 let backend: Server;
 let haproxy: ChildProcess | undefined;
 let dir: string;
 let gatewayPort: number;
+let statsPort: number;
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -42,18 +43,15 @@ beforeAll(async () => {
   });
   const backendPort = await listen(backend);
   gatewayPort = await freePort();
+  statsPort = await freePort();
   const dev = buildTopology(stackConfig("dev"));
-  const topology = {
-    ...dev,
-    ports: { ...dev.ports, gateway: gatewayPort, stats: await freePort() },
-    catalog: [],
-  };
+  const topology = { ...dev, ports: { ...dev.ports, gateway: gatewayPort, stats: statsPort }, catalog: [] };
   const cfg = renderHaproxyConfig(
     topology,
     { kind: "static", servers: { router: [`127.0.0.1:${backendPort}`] } },
     { bindAddress: "127.0.0.1", tlsTerminatedInFront: true },
   );
-  dir = mkdtempSync(join(tmpdir(), "haproxy-proto-"));
+  dir = mkdtempSync(join(tmpdir(), "haproxy-live-"));
   writeFileSync(join(dir, "haproxy.cfg"), cfg);
   haproxy = spawn("haproxy", ["-db", "-n", "1000", "-f", join(dir, "haproxy.cfg")], { stdio: "ignore" });
   // Bounded wait for HAProxy to bind and pass the request on: 100 tries, 100 ms apart.
@@ -68,9 +66,33 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe("real HAProxy behind a TLS-terminating load balancer", () => {
-  test("the router is told https, whatever the client claimed", async () => {
+describe("real HAProxy with a rendered config", () => {
+  test("behind a TLS-terminating load balancer the router is told https, whatever the client claimed", async () => {
     expect(await viaGateway({})).toBe("https");
     expect(await viaGateway({ "x-forwarded-proto": "http" })).toBe("https");
+  });
+
+  test("the stats port serves Prometheus metrics that count the gateway's requests", async () => {
+    // GIVEN the requests above (and the start-up wait's) went through the gateway
+    await viaGateway({});
+    // WHEN the exporter is scraped
+    const res = await fetch(`http://127.0.0.1:${statsPort}${METRICS_PATH}`);
+    const text = await res.text();
+    // THEN it is the Prometheus text format, and the router backend counted them
+    expect([res.status, res.headers.get("content-type")?.startsWith("text/plain")]).toStrictEqual([
+      200,
+      true,
+    ]);
+    const line = text
+      .split("\n")
+      .find((l) => l.startsWith('haproxy_backend_http_requests_total{proxy="router"}'));
+    expect(Number(line?.split(" ").at(-1))).toBeGreaterThanOrEqual(3);
+    // AND the stats page and the health check stay where they were
+    const [page, health] = await Promise.all(
+      ["/", "/healthz"].map((path) => fetch(`http://127.0.0.1:${statsPort}${path}`)),
+    );
+    expect([page?.status, (await page?.text())?.includes("Statistics Report"), health?.status]).toStrictEqual(
+      [200, true, 200],
+    );
   });
 });

@@ -6,7 +6,8 @@ import type { Recorded } from "../../helpers/pulumi-mocks";
 import { kubernetesObject, MOCK_AWS, runProgram, settled, valueOf } from "../../helpers/pulumi-mocks";
 import { stackConfigMap } from "../../helpers/stack-files";
 
-// One program run per file: the prod stack with TLS on the load balancer and public direct ports.
+// One program run per file: the prod stack with its optional settings on: TLS on the load
+// balancer, public direct ports and a metrics scraper.
 const TLS = {
   certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
   hostname: "mcp.example.com",
@@ -22,14 +23,14 @@ beforeAll(async () => {
   // GIVEN the prod config with a certificate and the direct ports public
   const config = stackConfigMap("prod");
   const eks = JSON.parse(config["mcp-platform:eks"] ?? "{}") as Record<string, unknown>;
-  const withTls = { ...eks, tls: TLS, exposeServicePorts: true };
+  const withTls = { ...eks, tls: TLS, exposeServicePorts: true, metricsScraper: { namespace: "monitoring" } };
   configMap = { ...config, "mcp-platform:eks": JSON.stringify(withTls) };
   // WHEN the program runs under mocks
   ({ program, resources } = await runProgram("prod", configMap));
   await settled();
 });
 
-describe("prod stack with TLS on the load balancer (mocked)", () => {
+describe("prod stack with TLS, public direct ports and a metrics scraper (mocked)", () => {
   test("every NLB listener terminates TLS, and clients stick to one of the two HAProxy pods", () => {
     const nlb = object("core/v1:Service", "haproxy-public");
     const ports = [3000, 11101, 11105, 11106, 11107];
@@ -62,6 +63,21 @@ describe("prod stack with TLS on the load balancer (mocked)", () => {
       expected,
       undefined,
     ]);
+  });
+
+  test("the scraper's namespace may reach each mcp-internal pod's metrics port", () => {
+    const scraper = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } };
+    for (const name of ["router", "mcp-files", "mcp-memory", "mcp-everything", "mcp-echo"]) {
+      const deployment = object("apps/v1:Deployment", name);
+      const port = Number(deployment.spec.template.metadata.annotations["prometheus.io/port"]);
+      const rules = object("networking.k8s.io/v1:NetworkPolicy", `allow-${name}-ingress`).spec.ingress;
+      const admitting = rules.filter(
+        (r: { from: unknown[]; ports: { port: number }[] }) =>
+          r.from.some((f) => JSON.stringify(f) === JSON.stringify(scraper)) &&
+          r.ports.some((p) => p.port === port),
+      );
+      expect(admitting).toHaveLength(1);
+    }
   });
 
   test("exports https URLs on the TLS host name, and the NLB name to point it at", async () => {
