@@ -498,6 +498,8 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
 /** Config keys read as secrets (`pulumi config set --secret`), outside the schema. */
 export const SECRET_KEYS = {
   routerSessionKey: "routerSessionKey",
+  /** Further session keys the routers open but never seal with, during a key rotation. */
+  routerSessionAcceptedKeys: "routerSessionAcceptedKeys",
   routerAuthTokens: "routerAuthTokens",
 } as const;
 

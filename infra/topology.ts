@@ -324,6 +324,7 @@ export function buildTopology(cfg: StackConfig): Topology {
     env: { ...commonEnv(cfg, consulAddr, "router", CONTAINER_PORT.router), ...httpLimits(cfg) },
     secretEnv: {
       ROUTER_SESSION_KEY: { key: SECRET_KEYS.routerSessionKey, whenMissing: "generate" },
+      ROUTER_SESSION_ACCEPTED_KEYS: { key: SECRET_KEYS.routerSessionAcceptedKeys, whenMissing: "omit" },
       ROUTER_AUTH_TOKENS: routerAuthTokens,
     },
     consulName: "router",

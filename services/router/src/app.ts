@@ -48,6 +48,8 @@ export interface RouterInfo {
   readonly discovery: "consul" | "static";
   readonly staticServices: StaticServices;
   readonly sessionKeyConfigured: boolean;
+  /** How many `ROUTER_SESSION_ACCEPTED_KEYS` there are (a rotation in progress when > 0). */
+  readonly acceptedSessionKeyCount: number;
   readonly authTokenCount: number;
   readonly allowedOrigins: readonly string[];
   readonly maxBodyBytes: number;
@@ -59,6 +61,7 @@ export function routerInfo(env: RouterEnv): RouterInfo {
     discovery: env.CONSUL_HTTP_ADDR === undefined ? "static" : "consul",
     staticServices: env.ROUTER_STATIC_SERVICES ?? {},
     sessionKeyConfigured: env.ROUTER_SESSION_KEY !== undefined,
+    acceptedSessionKeyCount: env.ROUTER_SESSION_ACCEPTED_KEYS.length,
     authTokenCount: env.ROUTER_AUTH_TOKENS?.length ?? 0,
     allowedOrigins: env.MCP_ALLOWED_ORIGINS,
     maxBodyBytes: env.MCP_MAX_BODY_BYTES,
@@ -104,6 +107,7 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
   }
   const sealer = new SessionSealer({
     secret: env.ROUTER_SESSION_KEY ?? ephemeralSecret(),
+    acceptedSecrets: env.ROUTER_SESSION_ACCEPTED_KEYS,
     ttlSeconds: env.ROUTER_SESSION_TTL_SECONDS,
   });
   const discovery = new Discovery({

@@ -35,6 +35,13 @@ export type StaticServices = z.infer<typeof StaticServicesSchema>;
 /** A peer router's base URL (`http://10.0.0.7:3000`), without path or trailing slash. */
 const peerUrlField = () => httpUrlField().transform((url) => url.replace(/\/+$/, ""));
 
+/** A secret session ids are sealed with: long enough for HKDF to make a strong key of it. */
+const sessionSecretField = () =>
+  z
+    .string()
+    .min(32, { error: "must be at least 32 characters" })
+    .regex(/^[^,\s]+$/, { error: "must not contain commas or whitespace" });
+
 /** Every variable the router reads. */
 export const RouterEnvSchema = commonEnvSchema({ port: ROUTER_DEFAULT_PORT, serviceName: "router" }).extend({
   /** Static discovery, used instead of (or besides) Consul. */
@@ -44,7 +51,12 @@ export const RouterEnvSchema = commonEnvSchema({ port: ROUTER_DEFAULT_PORT, serv
    * must share it; when unset, a random per-process key is used and sessions cannot move between
    * replicas (a warning says so at boot).
    */
-  ROUTER_SESSION_KEY: z.string().min(32, { error: "must be at least 32 characters" }).optional(),
+  ROUTER_SESSION_KEY: sessionSecretField().optional(),
+  /**
+   * Further secrets whose session ids this replica opens but never seals with (comma-separated):
+   * the next key before a rotation, the previous one after it (README "Rotate the session key").
+   */
+  ROUTER_SESSION_ACCEPTED_KEYS: commaListField(sessionSecretField()).default([]),
   /** Bearer tokens clients must present; when unset the router does not require one. */
   ROUTER_AUTH_TOKENS: routerAuthTokensField().optional(),
   /**

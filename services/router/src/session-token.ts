@@ -7,6 +7,10 @@
  * Format: `v1.` + base64url(iv ‖ AES-256-GCM ciphertext ‖ 16-byte tag). The key is derived with
  * HKDF-SHA256 from `ROUTER_SESSION_KEY`, which every replica shares. A token that does not open
  * (another key, tampered, truncated, expired, wrong kind) is simply not a session: 404.
+ *
+ * Rotation: `ROUTER_SESSION_ACCEPTED_KEYS` are further secrets whose tokens a replica opens but
+ * never seals with. Add the new key there everywhere, then make it `ROUTER_SESSION_KEY` with the
+ * old one accepted, then drop the old one: at no step does a replica meet a token it cannot open.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { z } from "zod";
@@ -102,6 +106,8 @@ export type NewSession =
 export interface SessionSealerOptions {
   /** `ROUTER_SESSION_KEY`: at least 32 characters, shared by every replica. */
   readonly secret: string;
+  /** `ROUTER_SESSION_ACCEPTED_KEYS`: secrets whose tokens are opened too, never sealed with. */
+  readonly acceptedSecrets?: readonly string[];
   /** How long a token stays valid. */
   readonly ttlSeconds: number;
   /** Clock in milliseconds, for tests. */
@@ -110,13 +116,16 @@ export interface SessionSealerOptions {
 
 /** Seals and opens session tokens with a key derived from the shared secret. */
 export class SessionSealer {
-  private readonly key: Buffer;
+  /** The sealing key first, then the accepted ones: `open` tries them in this order. */
+  private readonly keys: readonly Buffer[];
   private readonly ttlSeconds: number;
   private readonly now: () => number;
   private readonly opened = new Map<string, SessionPayload>();
 
   constructor(options: SessionSealerOptions) {
-    this.key = Buffer.from(hkdfSync("sha256", options.secret, HKDF_SALT, HKDF_INFO, 32));
+    this.keys = [options.secret, ...(options.acceptedSecrets ?? [])].map((secret) =>
+      Buffer.from(hkdfSync("sha256", secret, HKDF_SALT, HKDF_INFO, 32)),
+    );
     this.ttlSeconds = options.ttlSeconds;
     this.now = options.now ?? Date.now;
   }
@@ -129,7 +138,7 @@ export class SessionSealer {
       iat: Math.floor(this.now() / 1000),
     } as SessionPayload;
     const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", this.key, iv);
+    const cipher = createCipheriv("aes-256-gcm", this.keys[0]!, iv);
     cipher.setAAD(AAD);
     const body = Buffer.concat([cipher.update(JSON.stringify(payload), "utf8"), cipher.final()]);
     const sealed = Buffer.concat([iv, body, cipher.getAuthTag()]);
@@ -165,19 +174,28 @@ export class SessionSealer {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 8192) return undefined;
     const sealed = Buffer.from(token.slice(TOKEN_PREFIX.length), "base64url");
     if (sealed.length < IV_BYTES + TAG_BYTES + 2) return undefined;
-    try {
-      const decipher = createDecipheriv("aes-256-gcm", this.key, sealed.subarray(0, IV_BYTES));
-      decipher.setAAD(AAD);
-      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-      const plain = Buffer.concat([
-        decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
-      const parsed = SessionPayloadSchema.safeParse(JSON.parse(plain.toString("utf8")));
-      return parsed.success ? parsed.data : undefined;
-    } catch {
-      return undefined;
+    for (const key of this.keys) {
+      const payload = openWith(key, sealed);
+      if (payload !== undefined) return payload;
     }
+    return undefined;
+  }
+}
+
+/** The payload `sealed` carries when `key` opens it (authenticated), else undefined. */
+function openWith(key: Buffer, sealed: Buffer): SessionPayload | undefined {
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(0, IV_BYTES));
+    decipher.setAAD(AAD);
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    const plain = Buffer.concat([
+      decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
+    const parsed = SessionPayloadSchema.safeParse(JSON.parse(plain.toString("utf8")));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
 }
 

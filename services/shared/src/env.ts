@@ -30,6 +30,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  */
 export const SECRET_ENV_NAMES: readonly string[] = [
   "ROUTER_SESSION_KEY",
+  "ROUTER_SESSION_ACCEPTED_KEYS",
   "ROUTER_AUTH_TOKENS",
   "CONSUL_HTTP_TOKEN",
   "MCP_SERVER",

@@ -18,17 +18,24 @@ describe("dev stack with configured secrets and an added service (mocked)", () =
     config["mcp-platform:services"] = JSON.stringify(services);
     config["mcp-platform:githubToken"] = "ghp_test";
     config["mcp-platform:routerSessionKey"] = "configured-session-key";
+    config["mcp-platform:routerSessionAcceptedKeys"] = "previous-session-key";
     // WHEN the program runs
     const { program, resources } = await runProgram("dev", config, [
       "mcp-platform:githubToken",
       "mcp-platform:routerSessionKey",
+      "mcp-platform:routerSessionAcceptedKeys",
     ]);
     await valueOf(program.containers as string[]);
     const container = (name: string) =>
       ofType(resources, CONTAINER).find((r) => r.inputs.name === name)?.inputs;
     // THEN no key is generated, and secrets arrive as secret inputs
     expect(ofType(resources, "random:index/randomPassword:RandomPassword")).toStrictEqual([]);
-    expect(secretValue(container("router-1")?.envs)).toContain("ROUTER_SESSION_KEY=configured-session-key");
+    expect(secretValue(container("router-1")?.envs)).toEqual(
+      expect.arrayContaining([
+        "ROUTER_SESSION_KEY=configured-session-key",
+        "ROUTER_SESSION_ACCEPTED_KEYS=previous-session-key",
+      ]),
+    );
     expect(secretValue(container("mcp-github-1")?.envs)).toStrictEqual([
       "HOST=0.0.0.0",
       "PORT=11104",

@@ -5,6 +5,7 @@ import { silentLogger } from "../../helpers/log-capture";
 import { envIssues } from "../../helpers/env-issues";
 
 const SESSION_KEY = "0123456789abcdef0123456789abcdef-session";
+const ACCEPTED_KEY = "fedcba9876543210fedcba9876543210-previous";
 const TOKENS = ["token-aaaaaaaaaaaaaaaa", "token-bbbbbbbbbbbbbbbb"];
 
 describe("RouterEnvSchema", () => {
@@ -19,6 +20,7 @@ describe("RouterEnvSchema", () => {
       SERVICE_NAME: "router",
       LOG_LEVEL: "info",
       SHUTDOWN_TIMEOUT_MS: 25_000,
+      ROUTER_SESSION_ACCEPTED_KEYS: [],
       ROUTER_PEERS: [],
       ROUTER_SESSION_TTL_SECONDS: 604_800,
       ROUTER_CALL_TIMEOUT_MS: 60_000,
@@ -78,11 +80,17 @@ describe("RouterEnvSchema", () => {
 
   it("rejects weak secrets without showing them", () => {
     // GIVEN a short session key and a short token
-    const raw = { ROUTER_SESSION_KEY: "short-key", ROUTER_AUTH_TOKENS: "tiny,token-cccccccccccccccc" };
+    const raw = {
+      ROUTER_SESSION_KEY: "short-key",
+      ROUTER_SESSION_ACCEPTED_KEYS: `${"k".repeat(32)},also-short,${"with space".padEnd(32, "x")}`,
+      ROUTER_AUTH_TOKENS: "tiny,token-cccccccccccccccc",
+    };
 
     // WHEN / THEN
     expect(envIssues(() => loadEnv(RouterEnvSchema, raw))).toStrictEqual([
       ["ROUTER_SESSION_KEY", "must be at least 32 characters", "<redacted>"],
+      ["ROUTER_SESSION_ACCEPTED_KEYS[1]", "must be at least 32 characters", "<redacted>"],
+      ["ROUTER_SESSION_ACCEPTED_KEYS[2]", "must not contain commas or whitespace", "<redacted>"],
       ["ROUTER_AUTH_TOKENS[0]", "tokens must be at least 16 characters", "<redacted>"],
     ]);
   });
@@ -96,6 +104,7 @@ describe("router buildApp", () => {
       CONSUL_HTTP_ADDR: "http://consul:8500",
       ROUTER_STATIC_SERVICES: '{"files": ["http://127.0.0.1:11101/mcp"]}',
       ROUTER_SESSION_KEY: SESSION_KEY,
+      ROUTER_SESSION_ACCEPTED_KEYS: ACCEPTED_KEY,
       ROUTER_AUTH_TOKENS: TOKENS.join(","),
       MCP_ALLOWED_ORIGINS: "https://app.example.com",
       MCP_MAX_BODY_BYTES: "65536",
@@ -112,6 +121,7 @@ describe("router buildApp", () => {
       discovery: "consul",
       staticServices: { files: ["http://127.0.0.1:11101/mcp"] },
       sessionKeyConfigured: true,
+      acceptedSessionKeyCount: 1,
       authTokenCount: 2,
       allowedOrigins: ["https://app.example.com"],
       maxBodyBytes: 65_536,
@@ -121,7 +131,7 @@ describe("router buildApp", () => {
       streams: 0,
       sseSessions: 0,
     });
-    for (const secret of [SESSION_KEY, ...TOKENS]) expect(response.body).not.toContain(secret);
+    for (const secret of [SESSION_KEY, ACCEPTED_KEY, ...TOKENS]) expect(response.body).not.toContain(secret);
   });
 
   it("is not ready before it has discovered and listed the services, and never listens by itself", async () => {

@@ -105,6 +105,47 @@ describe("router replicas", () => {
     ]);
   });
 
+  it("keep every session through a session key rotation done in three rolling steps", async () => {
+    // GIVEN replicas on the old key, and a session opened there
+    const upstream = await builtin();
+    const services = JSON.stringify({ echo: [upstream] });
+    const [OLD, NEW] = [
+      "old-router-key-old-router-key-0123456789",
+      "new-router-key-new-router-key-0123456789",
+    ];
+    const onOld = await router({ ROUTER_STATIC_SERVICES: services, ROUTER_SESSION_KEY: OLD });
+    const before = String((await post(`${onOld.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
+    // WHEN replicas of each step of the rotation serve sessions sealed at every other step
+    const step1 = await router({
+      ROUTER_STATIC_SERVICES: services,
+      ROUTER_SESSION_KEY: OLD,
+      ROUTER_SESSION_ACCEPTED_KEYS: NEW,
+    });
+    const step2 = await router({
+      ROUTER_STATIC_SERVICES: services,
+      ROUTER_SESSION_KEY: NEW,
+      ROUTER_SESSION_ACCEPTED_KEYS: OLD,
+    });
+    const step3 = await router({ ROUTER_STATIC_SERVICES: services, ROUTER_SESSION_KEY: NEW });
+    const during = String((await post(`${step2.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
+    const echo = async (replica: TestRouter, session: string) =>
+      (
+        await post(`${replica.url}/mcp`, call(1, "echo__echo", { message: "hi" }), {
+          "mcp-session-id": session,
+        })
+      ).answer.status;
+    // THEN replicas that overlap in time (old and step 1, step 1 and 2, step 2 and 3) serve each
+    // other's sessions; only after the last step does a session sealed with the old key end
+    expect([
+      await echo(step1, before),
+      await echo(step2, before),
+      await echo(onOld, during),
+      await echo(step1, during),
+      await echo(step3, during),
+      await echo(step3, before),
+    ]).toStrictEqual([200, 200, 404, 200, 200, 404]);
+  });
+
   it("forward a client's cancellation to the replica running the call", async () => {
     // GIVEN two replicas that know each other, and a slow call with progress running on the first
     const upstream = await builtin();

@@ -16,10 +16,13 @@ const GATEWAY: NewSession = {
 };
 
 /** A sealer whose clock the test sets. */
-function sealer(options: { secret?: string; ttlSeconds?: number; at?: { now: number } } = {}): SessionSealer {
+function sealer(
+  options: { secret?: string; accepted?: string[]; ttlSeconds?: number; at?: { now: number } } = {},
+): SessionSealer {
   const clock = options.at ?? { now: 1_800_000_000_000 };
   return new SessionSealer({
     secret: options.secret ?? KEY,
+    acceptedSecrets: options.accepted ?? [],
     ttlSeconds: options.ttlSeconds ?? 3600,
     now: () => clock.now,
   });
@@ -39,6 +42,21 @@ describe("SessionSealer", () => {
     expect(token.startsWith(TOKEN_PREFIX)).toBe(true);
     expect(/^[\x21-\x7e]+$/.test(token)).toBe(true);
     expect(a.seal(GATEWAY).payload.n).not.toBe(payload.n);
+  });
+
+  it("opens tokens of its accepted keys too, and seals with its own key only", () => {
+    // GIVEN a replica sealing with NEW and accepting OLD, and one on OLD alone
+    const OLD = "old-key-old-key-old-key-old-key-0123";
+    const rotated = sealer({ accepted: [OLD] });
+    const old = sealer({ secret: OLD });
+    // WHEN each seals a session
+    const fromOld = old.seal(GATEWAY);
+    const fromRotated = rotated.seal(GATEWAY);
+    // THEN the rotated replica opens both; what it seals opens with its own key, not the old one
+    expect(rotated.open(fromOld.token)).toStrictEqual(fromOld.payload);
+    expect(rotated.open(fromRotated.token)).toStrictEqual(fromRotated.payload);
+    expect(sealer().open(fromRotated.token)).toStrictEqual(fromRotated.payload);
+    expect(old.open(fromRotated.token)).toBeUndefined();
   });
 
   it("does not open a token sealed with another key, or garbage", () => {
