@@ -284,6 +284,11 @@ export const EksSchema = z
      * default: the direct ports carry no authentication, while the gateway can (`routerAuthTokens`).
      */
     exposeServicePorts: z.boolean({ error: "must be true or false" }).default(false),
+    /**
+     * EFS automatic backups of the MCP services' volumes (AWS Backup: daily, kept 35 days in its
+     * own vault, so they outlive `pulumi destroy`). On by default.
+     */
+    backups: z.boolean({ error: "must be true or false" }).default(true),
     /** TLS on every listener of the load balancer (off when unset). */
     tls: TlsSchema.optional(),
     /**

@@ -111,6 +111,7 @@ export class ProdStack extends pulumi.ComponentResource {
         privateSubnetIds: network.privateSubnetIds,
         subnetCount: eks.availabilityZones,
         sharedUid: IMAGE_USER.build,
+        backups: eks.backups,
       },
       inCluster,
     );

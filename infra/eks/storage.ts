@@ -5,7 +5,8 @@
  *   (one ReadWriteOnce volume per server, bound in the server pod's zone);
  * - shared storage: an encrypted EFS file system with a mount target per private subnet, the EFS
  *   CSI driver and an `efs` class, for MCP services with a `volume`: every replica, in any zone,
- *   mounts the same data, as the dev stack's replicas share one Docker volume.
+ *   mounts the same data, as the dev stack's replicas share one Docker volume. EFS automatic
+ *   backups are on unless `eks.backups` is false.
  */
 import * as aws from "@pulumi/aws";
 import * as eks from "@pulumi/eks";
@@ -85,6 +86,8 @@ export interface ClusterStorageArgs {
   readonly subnetCount: number;
   /** The user that owns shared volumes. */
   readonly sharedUid: number;
+  /** Turn on EFS automatic backups (AWS Backup, daily, kept 35 days in its own vault). */
+  readonly backups: boolean;
 }
 
 /** The CSI drivers, the EFS file system and both storage classes. */
@@ -145,6 +148,13 @@ export class ClusterStorage extends pulumi.ComponentResource {
     const fileSystem = new aws.efs.FileSystem(
       `${name}-efs`,
       { encrypted: true, performanceMode: "generalPurpose", throughputMode: "elastic" },
+      { parent: this },
+    );
+    // Automatic backups live in AWS Backup's own vault: they outlive the file system, so data
+    // from a service volume can be restored after an accident, or after `pulumi destroy`.
+    new aws.efs.BackupPolicy(
+      `${name}-efs-backups`,
+      { fileSystemId: fileSystem.id, backupPolicy: { status: args.backups ? "ENABLED" : "DISABLED" } },
       { parent: this },
     );
     const mountTargets = Array.from(

@@ -228,10 +228,12 @@ describe("stack config", () => {
     delete raw.eks.consul;
     delete raw.eks.haproxy;
     delete raw.eks.exposeServicePorts;
+    delete raw.eks.backups;
     // WHEN parsed
     const eks = parseStackConfig(raw).eks;
     // THEN the defaults apply, and the committed prod file states exactly those defaults
     expect(stackConfig("prod").eks?.haproxy).toStrictEqual(eks?.haproxy);
+    expect([eks?.backups, stackConfig("prod").eks?.backups]).toStrictEqual([true, true]);
     expect([eks?.resources, eks?.consul, eks?.haproxy, eks?.exposeServicePorts]).toStrictEqual([
       {
         router: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } },

@@ -124,6 +124,14 @@ describe("prod stack on EKS (mocked)", () => {
       "subnet-private-1",
       "subnet-private-2",
     ]);
+    // AND the shared file system is backed up (on by default)
+    const [efs] = ofType(resources, "aws:efs/fileSystem:FileSystem");
+    expect(
+      ofType(resources, "aws:efs/backupPolicy:BackupPolicy").map((b) => [
+        b.inputs.fileSystemId,
+        b.inputs.backupPolicy,
+      ]),
+    ).toStrictEqual([[`${efs?.name}-id`, { status: "ENABLED" }]]);
   });
 
   test("pins every Helm chart to the version in config", () => {
