@@ -10,7 +10,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { gatewayUrl } from "../client-config";
 import type { Tls } from "../config";
-import { HAPROXY_CONFIG_PATH, renderHaproxyConfig } from "../haproxy";
+import { memoryBytes } from "../config";
+import { HAPROXY_CONFIG_PATH, maxConnectionsFor, renderHaproxyConfig } from "../haproxy";
 import type { ComponentSpec, Topology } from "../topology";
 import { component } from "../topology";
 import { labelsOf, portName, selectorOf } from "./pod-spec";
@@ -139,6 +140,12 @@ export function loadBalancerServiceSpec(
   };
 }
 
+/** HAProxy's `maxconn` from its container's memory limit, when it has one. */
+export function haproxyLimits(haproxy: ComponentSpec): { maxConnections?: number } {
+  const limit = haproxy.resources?.limits.memory;
+  return limit === undefined ? {} : { maxConnections: maxConnectionsFor(memoryBytes(limit)) };
+}
+
 /** The SHA-256 of a config text, hex. */
 export function configHash(text: string): string {
   return createHash("sha256").update(text).digest("hex");
@@ -179,7 +186,7 @@ export class FrontDoor extends pulumi.ComponentResource {
     this.haproxyConfig = renderHaproxyConfig(
       topology,
       { kind: "kubernetes-dns" },
-      { tlsTerminatedInFront: args.tls !== undefined },
+      { tlsTerminatedInFront: args.tls !== undefined, ...haproxyLimits(haproxy) },
     );
     const configName = `${haproxy.name}-config`;
     const configMap = new k8s.core.v1.ConfigMap(

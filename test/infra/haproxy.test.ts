@@ -1,4 +1,4 @@
-import { renderHaproxyConfig } from "../../infra/haproxy";
+import { DEFAULT_MAX_CONNECTIONS, maxConnectionsFor, renderHaproxyConfig } from "../../infra/haproxy";
 import { buildTopology, CONSUL_INTERNAL_IP } from "../../infra/topology";
 import type { Topology } from "../../infra/topology";
 import { configWithServices } from "../helpers/configs";
@@ -95,6 +95,19 @@ describe("haproxy.cfg renderer", () => {
     expect(sectionLines(cfg, "backend mcp-files")).toContain(
       "server-template mcp-files- 10 _mcp-files._tcp.service.consul resolvers consul resolve-prefer ipv4 init-addr none check",
     );
+  });
+
+  test("maxconn fits a memory limit with every connection at its worst, and stays 20000 without one", () => {
+    // GIVEN memory limits / WHEN the connection limit is derived
+    const mi = 1024 * 1024;
+    // THEN (limit - 64 MiB) / 33 KiB, never below 256; the dev render keeps the default
+    expect([256, 512, 1024, 64].map((m) => maxConnectionsFor(m * mi))).toStrictEqual([
+      5957, 13901, 29789, 256,
+    ]);
+    expect(sectionLines(renderHaproxyConfig(dev, consulDns), "global")).toContain(
+      `maxconn ${DEFAULT_MAX_CONNECTIONS}`,
+    );
+    expect(DEFAULT_MAX_CONNECTIONS).toBe(20_000);
   });
 
   test("the rendered dev config is stable", () => {

@@ -47,7 +47,7 @@ describe("prod stack with TLS, public direct ports and a metrics scraper (mocked
       renderHaproxyConfig(
         buildTopology(parseStackConfig(rawFromPulumiConfig(configMap))),
         { kind: "kubernetes-dns" },
-        { tlsTerminatedInFront: true },
+        { tlsTerminatedInFront: true, maxConnections: 5_957 },
       ),
     );
   });

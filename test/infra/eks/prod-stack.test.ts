@@ -402,7 +402,13 @@ describe("prod stack on EKS (mocked)", () => {
   });
 
   test("mounts the renderer's Kubernetes-DNS HAProxy config, which passes real haproxy -c", () => {
-    const expected = renderHaproxyConfig(buildTopology(prod), { kind: "kubernetes-dns" });
+    // With a 256Mi limit, HAProxy takes no more connections than fit in it at their worst.
+    const expected = renderHaproxyConfig(
+      buildTopology(prod),
+      { kind: "kubernetes-dns" },
+      { maxConnections: 5_957 },
+    );
+    expect(expected).toContain("\n    maxconn 5957\n");
     expect(object("kubernetes:core/v1:ConfigMap", "haproxy-config").data).toStrictEqual({
       "haproxy.cfg": expected,
     });
