@@ -12,6 +12,7 @@ import {
   E2E_PLATFORM,
   MCP_POST_HEADERS,
   messageOf,
+  metricSum,
   rawRequest,
   streamableClient,
   textOf,
@@ -184,6 +185,11 @@ describe("bad input at the gateway", () => {
     const client = await streamableClient(`${platform.gatewayUrl}/mcp`, TOKEN);
 
     // WHEN it calls a tool through every replica in turn (round-robin: one call each, and more)
+    const served = () =>
+      Promise.all(
+        platform.routers.map((r) => metricSum(r, "router_upstream_requests_total", { method: "tools/call" })),
+      );
+    const before = await served();
     const texts: string[] = [];
     for (let i = 0; i < 6; i++) {
       texts.push(
@@ -192,8 +198,10 @@ describe("bad input at the gateway", () => {
     }
     await client.close();
 
-    // THEN every call worked and no router exited
+    // THEN every call worked, each replica served some of them, and no router exited
+    const after = await served();
     expect(texts).toStrictEqual(["ok0", "ok1", "ok2", "ok3", "ok4", "ok5"].map((m) => `Echo: ${m}`));
+    expect(after.map((n, i) => n - (before[i] ?? 0) > 0)).toStrictEqual([true, true, true]);
     expect(platform.routers.map((r) => r.done)).toStrictEqual([false, false, false]);
   });
 });

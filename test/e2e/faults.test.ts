@@ -86,7 +86,8 @@ describe("a router killed during a call loop", () => {
       try {
         await echo(client, i);
       } catch (error) {
-        // Only once its stream's replica is gone may the client open a new session, and once.
+        // The client's policy, as the issue allows it: a new session only once its stream's
+        // replica is gone, and only once. The checks below are on what the calls got.
         if (ownerKilled && reinitialized === 0) {
           reinitialized++;
           client = await sseClient(`${live.gatewayUrl}/sse`);
@@ -115,12 +116,13 @@ describe("a router killed during a call loop", () => {
       },
     });
 
-    // THEN losing a bystander cost nothing once it was dead; losing the owner cost at most the
-    // call that found the stream gone, and one new session (or the SDK's own reconnect of the
-    // stream, which lands on a live replica) served the rest
+    // THEN losing a bystander cost nothing once it was dead (at most the one call in flight on
+    // it), so the client kept its session; losing the owner cost at most the call that found
+    // the stream gone, and one new session (or the SDK's own reconnect of the stream, which
+    // lands on a live replica) served the rest
     expect(failed(inPhase(first, "after"))).toStrictEqual([]);
+    expect(failed(first).length).toBeLessThanOrEqual(1 + inPhase(first, "during").length);
     expect(failed(inPhase(second, "after")).length).toBeLessThanOrEqual(1);
-    expect(reinitialized).toBeLessThanOrEqual(1);
     expect(second.slice(-15).every((r) => r.ok)).toBe(true);
   });
 });
@@ -180,6 +182,7 @@ describe("an MCP instance killed under load", () => {
     // THEN calls in flight on it failed at once (no timeout: the router saw the stream end),
     // every call started once it was dead succeeded, and a router ejected the instance
     expect(failed(inPhase(records, "after"))).toStrictEqual([]);
+    expect(inPhase(records, "after").length).toBeGreaterThan(30);
     expect(failed(records).length).toBeLessThanOrEqual(3 + inPhase(records, "during").length);
     for (const record of failed(records)) expect(record.error).toContain("failed during the request");
     expect((await ejected).instance).toBe(`${victim?.url}/mcp`);

@@ -120,6 +120,8 @@ export class HttpTarget extends EventEmitter<{ request: [TargetRequest] }> {
 export class McpTarget extends HttpTarget {
   /** The `Authorization` header of each `/mcp` request, in arrival order (undefined: none). */
   readonly authorizations: (string | undefined)[] = [];
+  /** Every request's path and `Authorization` header, whatever the path, in arrival order. */
+  readonly everyAuthorization: { path: string; authorization: string | undefined }[] = [];
   /** When set, `/mcp` answers 401 (as the router does) unless this bearer token is presented. */
   private bearer: string | undefined;
 
@@ -139,6 +141,7 @@ export class McpTarget extends HttpTarget {
 
   protected override handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? "/").split("?")[0] ?? "/";
+    this.everyAuthorization.push({ path, authorization: request.headers.authorization });
     if (path !== "/mcp") {
       super.handle(request, response);
       return;

@@ -30,12 +30,11 @@ describe("dev stack with configured secrets and an added service (mocked)", () =
       ofType(resources, CONTAINER).find((r) => r.inputs.name === name)?.inputs;
     // THEN no key is generated, and secrets arrive as secret inputs
     expect(ofType(resources, "random:index/randomPassword:RandomPassword")).toStrictEqual([]);
-    expect(secretValue(container("router-1")?.envs)).toEqual(
-      expect.arrayContaining([
-        "ROUTER_SESSION_KEY=configured-session-key",
-        "ROUTER_SESSION_ACCEPTED_KEYS=previous-session-key",
-      ]),
-    );
+    const routerEnv = secretValue(container("router-1")?.envs) as string[];
+    expect(routerEnv.filter((e) => e.startsWith("ROUTER_SESSION_"))).toStrictEqual([
+      "ROUTER_SESSION_KEY=configured-session-key",
+      "ROUTER_SESSION_ACCEPTED_KEYS=previous-session-key",
+    ]);
     expect(secretValue(container("mcp-github-1")?.envs)).toStrictEqual([
       "HOST=0.0.0.0",
       "PORT=11104",

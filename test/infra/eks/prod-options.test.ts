@@ -35,7 +35,14 @@ describe("prod stack with TLS, public direct ports and a metrics scraper (mocked
     const nlb = object("core/v1:Service", "haproxy-public");
     const ports = [3000, 11101, 11105, 11106, 11107];
     expect(nlb.spec.ports.map((p: { port: number }) => p.port)).toStrictEqual(ports);
-    expect(nlb.metadata.annotations).toMatchObject({
+    expect(nlb.metadata.annotations).toStrictEqual({
+      [`${LB}-type`]: "external",
+      [`${LB}-nlb-target-type`]: "ip",
+      [`${LB}-scheme`]: "internet-facing",
+      [`${LB}-healthcheck-protocol`]: "http",
+      [`${LB}-healthcheck-port`]: "11099",
+      [`${LB}-healthcheck-path`]: "/healthz",
+      [`${LB}-attributes`]: "load_balancing.cross_zone.enabled=true",
       [`${LB}-ssl-cert`]: TLS.certificateArn,
       [`${LB}-ssl-ports`]: ports.join(","),
       [`${LB}-ssl-negotiation-policy`]: TLS_POLICY,

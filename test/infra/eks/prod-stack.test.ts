@@ -2,7 +2,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderHaproxyConfig } from "../../../infra/haproxy";
 import { buildTopology } from "../../../infra/topology";
 import { configHash, HAPROXY_STOP_DELAY_SECONDS } from "../../../infra/eks/front-door";
-import { containerSecurityContext } from "../../../infra/eks/pod-spec";
 import { haproxyCheck } from "../../helpers/haproxy";
 import type { Recorded } from "../../helpers/pulumi-mocks";
 import {
@@ -30,6 +29,15 @@ const PLATFORM = ["network-monitor", "haproxy"];
 const SCALED = ["router", "mcp-files", "mcp-memory", "mcp-everything", "mcp-echo"];
 const REGISTRY = `${MOCK_AWS.account}.dkr.ecr.${MOCK_AWS.region}.amazonaws.com`;
 const prod = stackConfig("prod");
+/** What every container must run with, written out (not derived from the code under test). */
+const HARDENED = {
+  runAsNonRoot: true,
+  privileged: false,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+  seccompProfile: { type: "RuntimeDefault" },
+};
 const eks = prod.eks!;
 
 let resources: Recorded[];
@@ -295,7 +303,7 @@ describe("prod stack on EKS (mocked)", () => {
         ],
       );
       expect([name, c.resources]).toStrictEqual([name, sized[name as keyof typeof sized]]);
-      expect([name, c.securityContext]).toStrictEqual([name, containerSecurityContext()]);
+      expect([name, c.securityContext]).toStrictEqual([name, HARDENED]);
       expect([name, pod.securityContext.runAsNonRoot, pod.automountServiceAccountToken]).toStrictEqual([
         name,
         true,
@@ -473,6 +481,7 @@ describe("prod stack on EKS (mocked)", () => {
         r.type !== T.release &&
         typeof r.inputs.metadata?.name === "string",
     );
+    expect(fixed.length).toBeGreaterThan(30);
     expect(fixed.filter((r) => !r.deleteBeforeReplace).map((r) => r.name)).toStrictEqual([]);
   });
 

@@ -28,10 +28,11 @@ afterEach(async () => {
 
 describe.each(TRANSPORTS)("a child killed mid-call, over %s", (transport) => {
   test("fails the in-flight call clearly, readiness drops and recovers, and the next call succeeds", async () => {
-    // GIVEN one bridged child, restarted 1.5 s after it goes down, and a call in flight on it
+    // GIVEN one bridged child, restarted 3 s after it goes down (a wide window to see readiness
+    // false in), and a call in flight on it
     const server = await startMcpServer({
       MCP_SERVER: npmServer("mcp-server-everything", "stdio"),
-      MCP_BRIDGE_BACKOFF_MS: "1500",
+      MCP_BRIDGE_BACKOFF_MS: "3000",
     });
     const client = await connect(server, transport);
     clients.push(client);

@@ -247,10 +247,12 @@ describe("probeTarget against real local servers", () => {
         routerToken: TOKEN,
       });
 
-      // THEN it passes and no request carried an Authorization header
+      // THEN it passes and no request, health check or MCP, carried an Authorization header
       expect(result.up).toBe(true);
       expect(server.authorizations.length).toBeGreaterThanOrEqual(3);
-      expect(server.authorizations.every((value) => value === undefined)).toBe(true);
+      const paths = new Set(server.everyAuthorization.map((r) => r.path));
+      expect([paths.has("/health"), paths.has("/mcp")]).toStrictEqual([true, true]);
+      expect(server.everyAuthorization.filter((r) => r.authorization !== undefined)).toStrictEqual([]);
     });
   });
 

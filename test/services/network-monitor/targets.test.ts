@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { ZodError } from "zod";
 import {
   nextIndex,
   parseCatalogServices,
@@ -20,8 +21,9 @@ describe("parseCatalogServices", () => {
   });
 
   it("rejects an answer that is not a name → tags map", () => {
-    expect(() => parseCatalogServices(["router"])).toThrow();
-    expect(() => parseCatalogServices({ router: "x" })).toThrow();
+    // A validation error, not an accident such as a TypeError
+    expect(() => parseCatalogServices(["router"])).toThrow(ZodError);
+    expect(() => parseCatalogServices({ router: "x" })).toThrow(ZodError);
   });
 });
 
@@ -73,7 +75,7 @@ describe("parseHealthEntries", () => {
         Checks: [],
       },
     ];
-    expect(() => parseHealthEntries("s", body)).toThrow();
+    expect(() => parseHealthEntries("s", body)).toThrow(ZodError);
   });
 });
 

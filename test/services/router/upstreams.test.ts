@@ -172,16 +172,17 @@ describe("Upstreams.forward", () => {
   });
 
   it("times out a call that goes quiet, but not one that keeps reporting progress", async () => {
-    // GIVEN the built-in `progress` tool: 6 steps 100 ms apart, and a 350 ms call timeout
+    // GIVEN the built-in `progress` tool: 12 steps 100 ms apart (1.2 s in all), and a 600 ms call
+    // timeout: six times the gap between two progress notifications, half the whole call
     const live = await startBuiltinServer();
     apps.push(live.app);
     const { upstreams: u } = pool();
     u.update(new Map([["echo", [live.url]]]));
     const slow = {
       method: "tools/call",
-      params: { name: "progress", arguments: { steps: 6, intervalMs: 100 } },
+      params: { name: "progress", arguments: { steps: 12, intervalMs: 100 } },
     };
-    const timing = { timeout: 350, resetTimeoutOnProgress: true };
+    const timing = { timeout: 600, resetTimeoutOnProgress: true };
 
     // WHEN called with and without a progress handler
     const seen: number[] = [];
@@ -192,7 +193,7 @@ describe("Upstreams.forward", () => {
     const quiet = await u.forward("echo", slow, timing).catch((e: unknown) => e);
 
     // THEN progress kept the first alive; the second timed out
-    expect([text(withProgress), seen]).toStrictEqual(["done after 6 steps", [0, 1, 2, 3, 4, 5]]);
+    expect([text(withProgress), seen]).toStrictEqual(["done after 12 steps", [...Array(12).keys()]]);
     expect([(quiet as McpError).code]).toStrictEqual([ErrorCode.RequestTimeout]);
   });
 
