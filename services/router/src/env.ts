@@ -36,11 +36,7 @@ export type StaticServices = z.infer<typeof StaticServicesSchema>;
 const peerUrlField = () => httpUrlField().transform((url) => url.replace(/\/+$/, ""));
 
 /** A secret session ids are sealed with: long enough for HKDF to make a strong key of it. */
-const sessionSecretField = () =>
-  z
-    .string()
-    .min(32, { error: "must be at least 32 characters" })
-    .regex(/^[^,\s]+$/, { error: "must not contain commas or whitespace" });
+const sessionSecretField = () => z.string().min(32, { error: "must be at least 32 characters" });
 
 /** Every variable the router reads. */
 export const RouterEnvSchema = commonEnvSchema({ port: ROUTER_DEFAULT_PORT, serviceName: "router" }).extend({
@@ -54,9 +50,12 @@ export const RouterEnvSchema = commonEnvSchema({ port: ROUTER_DEFAULT_PORT, serv
   ROUTER_SESSION_KEY: sessionSecretField().optional(),
   /**
    * Further secrets whose session ids this replica opens but never seals with (comma-separated):
-   * the next key before a rotation, the previous one after it (README "Rotate the session key").
+   * the next key before a rotation, the previous one after it (README, "Configuration"). Being
+   * a list, its keys cannot contain commas or whitespace.
    */
-  ROUTER_SESSION_ACCEPTED_KEYS: commaListField(sessionSecretField()).default([]),
+  ROUTER_SESSION_ACCEPTED_KEYS: commaListField(
+    sessionSecretField().regex(/^[^,\s]+$/, { error: "must not contain commas or whitespace" }),
+  ).default([]),
   /** Bearer tokens clients must present; when unset the router does not require one. */
   ROUTER_AUTH_TOKENS: routerAuthTokensField().optional(),
   /**
