@@ -117,6 +117,11 @@ export interface ComponentSpec {
   readonly volume?: { readonly mountPath: string; readonly sizeGi: number };
 }
 
+/** The port a component's health routes (and its metrics) answer on. */
+export function healthPortOf(spec: Pick<ComponentSpec, "port" | "healthPort">): number {
+  return spec.healthPort ?? spec.port;
+}
+
 /** One MCP service of the catalog, as the router and HAProxy see it. */
 export interface CatalogEntry {
   /** Service id: the `<service>` in `<service>__<tool>` and in `/services/<service>/mcp`. */

@@ -6,6 +6,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ComponentSpec, NetworkName } from "../topology";
+import { healthPortOf } from "../topology";
 
 /** Arguments of `DockerWorkload`. */
 export interface DockerWorkloadArgs {
@@ -37,7 +38,7 @@ export interface DockerWorkloadArgs {
  */
 export function healthcheckTest(spec: ComponentSpec): string[] {
   if (spec.livePath === undefined) throw new Error(`component "${spec.name}" has no health path`);
-  const url = `http://127.0.0.1:${spec.healthPort ?? spec.port}${spec.livePath}`;
+  const url = `http://127.0.0.1:${healthPortOf(spec)}${spec.livePath}`;
   if (spec.image.kind === "build") {
     return ["CMD", "node", "-e", `fetch('${url}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`];
   }

@@ -13,7 +13,7 @@ import type { Tls } from "../config";
 import { memoryBytes } from "../config";
 import { HAPROXY_CONFIG_PATH, maxConnectionsFor, renderHaproxyConfig } from "../haproxy";
 import type { ComponentSpec, Topology } from "../topology";
-import { component } from "../topology";
+import { component, healthPortOf } from "../topology";
 import { labelsOf, portName, selectorOf } from "./pod-spec";
 import { KubernetesWorkload } from "./workload";
 
@@ -72,7 +72,7 @@ export function loadBalancerAnnotations(
     [`${prefix}-nlb-target-type`]: "ip",
     [`${prefix}-scheme`]: "internet-facing",
     [`${prefix}-healthcheck-protocol`]: "http",
-    [`${prefix}-healthcheck-port`]: String(haproxy.healthPort ?? haproxy.port),
+    [`${prefix}-healthcheck-port`]: String(healthPortOf(haproxy)),
     [`${prefix}-healthcheck-path`]: haproxy.livePath,
     [`${prefix}-attributes`]: "load_balancing.cross_zone.enabled=true",
     ...(exposeServicePorts && haproxy.replicas > 1

@@ -15,7 +15,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ComponentSpec, Topology } from "../topology";
-import { component, NAMESPACE, namespaceOf } from "../topology";
+import { component, healthPortOf, NAMESPACE, namespaceOf } from "../topology";
 import { CONSUL_SERVER_LABELS } from "./consul";
 import { PART_OF, roleSelector, selectorOf } from "./pod-spec";
 
@@ -29,9 +29,14 @@ export interface PolicyManifest {
   readonly spec: PolicySpec;
 }
 
+/** Every pod of a namespace, by the name label Kubernetes sets on every namespace. */
+export function namespacePeer(namespace: string): Peer {
+  return { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } };
+}
+
 /** The cluster DNS pods (CoreDNS keeps the `kube-dns` label on EKS). */
 export const DNS_PEER: Peer = {
-  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+  ...namespacePeer("kube-system"),
   podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
 };
 
@@ -48,17 +53,7 @@ export function peerOf(spec: ComponentSpec): Peer {
   const podSelector = { matchLabels: selectorOf(spec) };
   const ns = namespaceOf(spec);
   if (ns === NAMESPACE.internal) return { podSelector };
-  return { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } }, podSelector };
-}
-
-/** The port a component's health routes answer on. */
-function healthPortOf(spec: ComponentSpec): number {
-  return spec.healthPort ?? spec.port;
-}
-
-/** Every pod of a namespace, by the name label Kubernetes sets on every namespace. */
-export function namespacePeer(namespace: string): Peer {
-  return { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } };
+  return { ...namespacePeer(ns), podSelector };
 }
 
 /**

@@ -9,6 +9,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ComponentSpec, Role } from "../topology";
+import { healthPortOf } from "../topology";
 
 type PodSpec = k8s.types.input.core.v1.PodSpec;
 type Container = k8s.types.input.core.v1.Container;
@@ -110,7 +111,7 @@ export function probes(spec: ComponentSpec): {
   if (spec.livePath === undefined || spec.readyPath === undefined) {
     throw new Error(`component "${spec.name}" has no health routes to probe`);
   }
-  const port = spec.healthPort ?? spec.port;
+  const port = healthPortOf(spec);
   const get = (path: string) => ({ path, port, scheme: "HTTP" });
   return {
     startupProbe: { httpGet: get(spec.livePath), periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 24 },
@@ -212,7 +213,7 @@ export function scrapeAnnotations(spec: ComponentSpec): Record<string, string> {
   if (spec.metricsPath === undefined) return {};
   return {
     "prometheus.io/scrape": "true",
-    "prometheus.io/port": String(spec.healthPort ?? spec.port),
+    "prometheus.io/port": String(healthPortOf(spec)),
     "prometheus.io/path": spec.metricsPath,
   };
 }

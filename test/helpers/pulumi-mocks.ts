@@ -208,15 +208,15 @@ export function ofType(resources: readonly Recorded[], type: string): Recorded[]
 }
 
 /**
- * The inputs of the Kubernetes object of one kind (`apps/v1:Deployment`) with that
- * `metadata.name`; throws when there is none.
+ * The inputs of the Kubernetes object of one type token (`kubernetes:apps/v1:Deployment`) with
+ * that `metadata.name`; throws when there is none.
  */
 export function kubernetesObject(
   resources: readonly Recorded[],
-  kind: string,
+  type: string,
   name: string,
 ): Record<string, any> {
-  const found = ofType(resources, `kubernetes:${kind}`).find((r) => r.inputs.metadata?.name === name);
-  if (!found) throw new Error(`no ${kind} named ${name}`);
+  const found = ofType(resources, type).find((r) => r.inputs.metadata?.name === name);
+  if (!found) throw new Error(`no ${type} named ${name}`);
   return found.inputs;
 }

@@ -16,7 +16,7 @@ const PACKAGE = `${ADDED_SERVICE.toolSet.package}@${ADDED_SERVICE.toolSet.versio
 
 let resources: Recorded[];
 let program: Record<string, unknown>;
-const object = (kind: string, name: string) => kubernetesObject(resources, kind, name);
+const object = (kind: string, name: string) => kubernetesObject(resources, `kubernetes:${kind}`, name);
 
 beforeAll(async () => {
   // GIVEN the prod config with the same service added / WHEN the program runs

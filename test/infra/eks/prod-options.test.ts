@@ -17,7 +17,7 @@ const LB = "service.beta.kubernetes.io/aws-load-balancer";
 let resources: Recorded[];
 let program: Record<string, unknown>;
 let configMap: Record<string, string>;
-const object = (kind: string, name: string) => kubernetesObject(resources, kind, name);
+const object = (kind: string, name: string) => kubernetesObject(resources, `kubernetes:${kind}`, name);
 
 beforeAll(async () => {
   // GIVEN the prod config with a certificate and the direct ports public

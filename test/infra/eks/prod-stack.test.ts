@@ -5,6 +5,7 @@ import { configHash, HAPROXY_STOP_DELAY_SECONDS } from "../../../infra/eks/front
 import { haproxyCheck } from "../../helpers/haproxy";
 import type { Recorded } from "../../helpers/pulumi-mocks";
 import {
+  kubernetesObject,
   MOCK_AWS,
   mockDigest,
   ofType,
@@ -42,12 +43,8 @@ const eks = prod.eks!;
 
 let resources: Recorded[];
 let program: Record<string, unknown>;
-/** The inputs of one Kubernetes object by kind and `metadata.name`. */
-const object = (type: string, name: string): Record<string, any> => {
-  const found = ofType(resources, type).find((r) => r.inputs.metadata?.name === name);
-  if (!found) throw new Error(`no ${type} named ${name}`);
-  return found.inputs;
-};
+/** The inputs of one Kubernetes object by type token and `metadata.name`. */
+const object = (type: string, name: string) => kubernetesObject(resources, type, name);
 const names = (type: string) =>
   ofType(resources, type)
     .map((r) => `${r.inputs.metadata.namespace ?? "-"}/${r.inputs.metadata.name}`)
