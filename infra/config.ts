@@ -18,6 +18,22 @@ export const PORT_RANGES = {
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 /** Env names that carry credentials and so must come from `pulumi config set --secret`. */
 const SECRET_LOOKING_ENV = /(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|CREDENTIALS?)$/;
+/**
+ * Variables the platform sets on every MCP service container (its address, identity, Consul and
+ * bridge wiring); a service's `env` or `secretEnv` overriding one would break the wiring, and
+ * `MCP_BRIDGE_ENV` would hand its value to the bridged child.
+ */
+const PLATFORM_ENV: readonly string[] = [
+  "HOST",
+  "PORT",
+  "SERVICE_NAME",
+  "SERVICE_ADDRESS",
+  "CONSUL_HTTP_ADDR",
+  "CONSUL_HTTP_TOKEN",
+  "MCP_SERVER",
+  "MCP_BRIDGE_ENV",
+  "MCP_BRIDGE_PROCESSES",
+];
 /** An exact semver version: no ranges, tags or `latest`. */
 const PINNED_VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
 /** An npm package name, optionally scoped. */
@@ -361,6 +377,19 @@ export const StackConfigSchema = z
       if (first !== undefined)
         issue(["services", i, "name"], `"${s.name}" is already used by services[${first}]`);
       else names.set(s.name, i);
+      for (const [field, keys] of [
+        ["env", Object.keys(s.env)],
+        ["secretEnv", Object.keys(s.secretEnv)],
+      ] as const) {
+        for (const key of keys) {
+          if (PLATFORM_ENV.includes(key)) {
+            issue(
+              ["services", i, field, key],
+              "is set by the platform for every service; it cannot be overridden",
+            );
+          }
+        }
+      }
       for (const key of Object.keys(s.env)) {
         if (SECRET_LOOKING_ENV.test(key)) {
           issue(

@@ -221,6 +221,15 @@ function sizing(cfg: StackConfig, kind: keyof NonNullable<StackConfig["eks"]>["r
   return cfg.eks === undefined ? {} : { resources: cfg.eks.resources[kind] };
 }
 
+/**
+ * `MCP_BRIDGE_ENV` of a bridged service: the names of its `env` and `secretEnv`, which its stdio
+ * server receives next to `toolSet.env` (a bridged child sees nothing else of the container's).
+ */
+function bridgeEnv(s: McpService, mcpServer: string | undefined): Record<string, string> {
+  const names = [...new Set([...Object.keys(s.env), ...Object.keys(s.secretEnv)])].sort();
+  return mcpServer === undefined || names.length === 0 ? {} : { MCP_BRIDGE_ENV: names.join(",") };
+}
+
 function mcpComponent(cfg: StackConfig, consulAddr: string, s: McpService): ComponentSpec {
   const name = `mcp-${s.name}`;
   const mcpServer = mcpServerEnv(s.toolSet);
@@ -242,6 +251,7 @@ function mcpComponent(cfg: StackConfig, consulAddr: string, s: McpService): Comp
       ...httpLimits(cfg),
       ...(mcpServer === undefined ? {} : { MCP_SERVER: mcpServer }),
       MCP_BRIDGE_PROCESSES: String(s.bridgeProcesses),
+      ...bridgeEnv(s, mcpServer),
       ...s.env,
     },
     secretEnv: Object.fromEntries(

@@ -60,6 +60,7 @@ describe("planLocalRun", () => {
       LOG_LEVEL: "warn",
       MCP_ALLOWED_ORIGINS: "http://localhost:3000,http://127.0.0.1:3000",
       MCP_BRIDGE_PROCESSES: "1",
+      MCP_BRIDGE_ENV: "MEMORY_FILE_PATH",
       MEMORY_FILE_PATH: "/tmp/run/memory-data/memory.jsonl",
       MCP_SERVER: JSON.stringify({ command: "/repo/node_modules/.bin/mcp-server-memory", args: [] }),
     });

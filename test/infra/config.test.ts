@@ -166,6 +166,17 @@ describe("stack config", () => {
       ],
     ],
     [
+      "a service overriding a variable the platform sets",
+      (r) => {
+        r.services[0].env = { PORT: "9999" };
+        r.services[1].secretEnv = { CONSUL_HTTP_TOKEN: "consulToken" };
+      },
+      [
+        "mcp-platform:services[0].env.PORT: is set by the platform for every service; it cannot be overridden",
+        "mcp-platform:services[1].secretEnv.CONSUL_HTTP_TOKEN: is set by the platform for every service; it cannot be overridden",
+      ],
+    ],
+    [
       "the eks target without eks settings",
       (r) => (r.target = "eks"),
       ["mcp-platform:eks: is required when target is eks (got (missing))"],

@@ -197,6 +197,23 @@ describe("topology", () => {
     ).toBe('{"command":"y","args":["a"],"env":{"K":"v"}}');
   });
 
+  test("a bridged service's env and secretEnv names reach its stdio server through MCP_BRIDGE_ENV", () => {
+    // GIVEN a stdio service with plain and secret variables, and a built-in one with a variable
+    const raw = structuredClone(rawStackConfig("dev")) as Record<string, any>;
+    raw.services[0].env = { ROOT_LABEL: "docs", ALLOW_WRITE: "1" };
+    raw.services[0].secretEnv = { GITHUB_TOKEN: "githubToken", ALLOW_WRITE: "allowWrite" };
+    const echo = raw.services.findIndex((s: { name: string }) => s.name === "echo");
+    raw.services[echo].env = { GREETING: "hi" };
+    const t = buildTopology(parseStackConfig(raw));
+    const env = (name: string) => t.components.find((c) => c.name === name)?.env ?? {};
+    // THEN the stdio service names them once, sorted; the built-in one needs no bridge
+    expect(env("mcp-files").MCP_BRIDGE_ENV).toBe("ALLOW_WRITE,GITHUB_TOKEN,ROOT_LABEL");
+    expect(env("mcp-echo").GREETING).toBe("hi");
+    expect("MCP_BRIDGE_ENV" in env("mcp-echo")).toBe(false);
+    // AND a stdio service without variables sets none
+    expect("MCP_BRIDGE_ENV" in env("mcp-everything")).toBe(false);
+  });
+
   test("HPA bounds exist only with EKS settings, with per-service overrides", () => {
     // GIVEN prod with an override on one service
     const raw = structuredClone(rawStackConfig("prod")) as Record<string, any>;

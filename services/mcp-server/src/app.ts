@@ -9,6 +9,7 @@ import { startInProcessLink } from "./bridge/in-process-link";
 import type { Link } from "./bridge/link";
 import { Multiplexer } from "./bridge/multiplexer";
 import { LinkPool } from "./bridge/pool";
+import type { StdioCommand } from "./bridge/stdio-link";
 import { startStdioLink } from "./bridge/stdio-link";
 import { createBuiltinServer } from "./builtin-tools";
 import { McpMetrics } from "./metrics";
@@ -35,6 +36,8 @@ export type ToolSetInfo =
 export interface McpServerInfo {
   readonly toolSet: ToolSetInfo;
   readonly bridgeProcesses: number;
+  /** Names of the server's variables the bridged child also receives (`MCP_BRIDGE_ENV`). */
+  readonly bridgeEnv: readonly string[];
   readonly allowedOrigins: readonly string[];
   readonly maxBodyBytes: number;
 }
@@ -55,6 +58,7 @@ export function mcpServerInfo(env: McpServerEnv): McpServerInfo {
   return {
     toolSet: toolSetInfo(env.MCP_SERVER),
     bridgeProcesses: env.MCP_BRIDGE_PROCESSES,
+    bridgeEnv: env.MCP_BRIDGE_ENV,
     allowedOrigins: env.MCP_ALLOWED_ORIGINS,
     maxBodyBytes: env.MCP_MAX_BODY_BYTES,
   };
@@ -67,15 +71,44 @@ export const SESSION_IDLE_MS = 30 * 60_000;
 /** Interval of SSE keep-alive comments (clients and balancers give up on silent streams). */
 export const KEEP_ALIVE_MS = 15_000;
 
+/**
+ * The stdio command a bridged child runs: `MCP_SERVER` with its `env` on top of the variables
+ * `MCP_BRIDGE_ENV` names, taken from `environment`. A named variable that is unset is logged once
+ * and left out: the child then starts as it would without it.
+ */
+export function bridgeCommand(
+  env: McpServerEnv,
+  entry: McpServerEntry,
+  environment: Readonly<Record<string, string | undefined>>,
+  logger: BuildContext<McpServerEnv>["logger"],
+): StdioCommand {
+  const passed: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const name of env.MCP_BRIDGE_ENV) {
+    const value = environment[name];
+    if (value === undefined) missing.push(name);
+    else passed[name] = value;
+  }
+  if (missing.length > 0) {
+    logger.warn(
+      { variables: missing },
+      "MCP_BRIDGE_ENV names variables that are not set; the child starts without them",
+    );
+  }
+  return { ...entry, env: { ...passed, ...entry.env } };
+}
+
 /** The link each pool slot runs: the configured stdio server, or the built-in tools in process. */
-function linkStarter(env: McpServerEnv, logger: BuildContext<McpServerEnv>["logger"]) {
+function linkStarter(options: BuildContext<McpServerEnv>) {
+  const { env, logger } = options;
   const entry = env.MCP_SERVER;
   if (entry === undefined) {
     return (_index: number, generation: number): Promise<Link> =>
       startInProcessLink(`builtin#${generation}`, createBuiltinServer());
   }
+  const command = bridgeCommand(env, entry, options.environment ?? process.env, logger);
   return (index: number, generation: number): Link =>
-    startStdioLink(`stdio[${index}]#${generation}`, entry, logger);
+    startStdioLink(`stdio[${index}]#${generation}`, command, logger);
 }
 
 /**
@@ -92,7 +125,7 @@ export function buildApp(options: BuildContext<McpServerEnv>): FastifyInstance {
   const size = env.MCP_SERVER === undefined ? 1 : env.MCP_BRIDGE_PROCESSES;
   const pool: LinkPool = new LinkPool({
     size,
-    start: linkStarter(env, logger),
+    start: linkStarter(options),
     logger,
     initialBackoffMs: env.MCP_BRIDGE_BACKOFF_MS,
     maxBackoffMs: Math.max(env.MCP_BRIDGE_BACKOFF_MS, 10_000),

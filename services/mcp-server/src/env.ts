@@ -1,10 +1,17 @@
 /**
  * The mcp-server's environment (DESIGN.md "How a service is started", mcp-server table),
- * validated at boot. The stdio bridge and the built-in tool set that use these values come in
- * later issues; for now they are parsed, so a bad deployment fails at start, and summarised in
- * `/info`.
+ * validated at boot, so a bad deployment fails at start with the variable and the reason; the
+ * values are summarised in `/info`.
  */
-import { commonEnvSchema, integerField, jsonField, mcpTransportEnvShape } from "@mcp-platform/shared";
+import {
+  commaListField,
+  commonEnvSchema,
+  envNameField,
+  integerField,
+  jsonField,
+  mcpTransportEnvShape,
+  SECRET_ENV_NAMES,
+} from "@mcp-platform/shared";
 import { z } from "zod";
 
 /** Default mcp-server port inside its container; each deployment sets its 111xx PORT. */
@@ -36,6 +43,17 @@ export const McpServerEnvSchema = commonEnvSchema({
   MCP_SERVER: jsonField(McpServerEntrySchema).optional(),
   /** Number of long-lived bridge child processes. */
   MCP_BRIDGE_PROCESSES: integerField(1, MAX_BRIDGE_PROCESSES).default(1),
+  /**
+   * Names of variables of this server's own environment that the bridged child also receives
+   * (the service's configured `env` and `secretEnv`). A child otherwise gets only a minimal safe
+   * environment (`PATH`, `HOME`, …) plus `MCP_SERVER.env`, so nothing of the platform's own
+   * settings reaches third-party code unasked. The platform's own secrets cannot be named.
+   */
+  MCP_BRIDGE_ENV: commaListField(
+    envNameField().refine((name) => !SECRET_ENV_NAMES.includes(name), {
+      error: "must not name the platform's own secret variables",
+    }),
+  ).default([]),
   /** First delay before restarting a child that went down; doubles per failure up to 10 s. */
   MCP_BRIDGE_BACKOFF_MS: integerField(10, 60_000).default(250),
   ...mcpTransportEnvShape,

@@ -47,6 +47,11 @@ export function commaListField<T extends z.ZodType<unknown, string>>(item: T) {
     .pipe(z.array(item));
 }
 
+/** The name of an environment variable (letters, digits and `_`, not starting with a digit). */
+export function envNameField() {
+  return z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "must list environment variable names" });
+}
+
 /** JSON text whose parsed value must satisfy `schema`. */
 export function jsonField<T extends z.ZodType>(schema: T) {
   return z

@@ -10,7 +10,7 @@
  *
  * Registered with fastify-plugin so the `readiness` decoration and the metrics hook apply to the
  * whole app, not just this plugin's scope. `Readiness` holds the named checks behind
- * `/health/ready`; later issues register theirs (e.g. the mcp-server's "bridge child is running").
+ * `/health/ready`; each service registers its own (e.g. the mcp-server's "a bridge child is up").
  */
 import { hostname } from "node:os";
 import type { AddressInfo } from "node:net";

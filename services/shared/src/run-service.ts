@@ -25,6 +25,11 @@ import { errorText, onTerminationSignals, shutdownGracefully } from "./shutdown"
 export interface BuildContext<E extends CommonEnv> extends ServiceAppContext {
   /** The validated environment. */
   readonly env: E;
+  /**
+   * The raw environment `env` was loaded from (`process.env` when unset), for values a service
+   * hands on by name, such as the variables a bridged stdio server receives.
+   */
+  readonly environment?: Readonly<Record<string, string | undefined>>;
 }
 
 /** A service as `runService` runs it. */
@@ -78,7 +83,7 @@ export async function runService<E extends CommonEnv>(
 
   let app: FastifyInstance;
   try {
-    app = await definition.buildApp({ env, logger, version: definition.version });
+    app = await definition.buildApp({ env, environment, logger, version: definition.version });
     await app.ready();
   } catch (error) {
     logger.fatal({ err: error }, "cannot build the app");

@@ -1,7 +1,7 @@
 import { loadEnv } from "@mcp-platform/shared";
-import { buildApp, toolSetInfo } from "../../../services/mcp-server/src/app";
+import { bridgeCommand, buildApp, toolSetInfo } from "../../../services/mcp-server/src/app";
 import { McpServerEnvSchema } from "../../../services/mcp-server/src/env";
-import { silentLogger } from "../../helpers/log-capture";
+import { capturingLogger, fields, silentLogger } from "../../helpers/log-capture";
 import { envIssues } from "../../helpers/env-issues";
 
 const GITHUB_SERVER = {
@@ -23,6 +23,7 @@ describe("McpServerEnvSchema", () => {
       LOG_LEVEL: "info",
       SHUTDOWN_TIMEOUT_MS: 25_000,
       MCP_BRIDGE_PROCESSES: 1,
+      MCP_BRIDGE_ENV: [],
       MCP_BRIDGE_BACKOFF_MS: 250,
       MCP_ALLOWED_ORIGINS: [],
       MCP_MAX_BODY_BYTES: 1_048_576,
@@ -58,9 +59,57 @@ describe("McpServerEnvSchema", () => {
     expect(envIssues(() => loadEnv(McpServerEnvSchema, { MCP_SERVER: value }))).toStrictEqual(expected);
   });
 
+  it("reads MCP_BRIDGE_ENV as variable names, refusing the platform's own secrets", () => {
+    expect(
+      loadEnv(McpServerEnvSchema, { MCP_BRIDGE_ENV: "MEMORY_FILE_PATH, GITHUB_TOKEN" }).MCP_BRIDGE_ENV,
+    ).toStrictEqual(["MEMORY_FILE_PATH", "GITHUB_TOKEN"]);
+    expect(envIssues(() => loadEnv(McpServerEnvSchema, { MCP_BRIDGE_ENV: "OK,NOT-A-NAME" }))).toStrictEqual([
+      ["MCP_BRIDGE_ENV[1]", "must list environment variable names", '"OK,NOT-A-NAME"'],
+    ]);
+    expect(
+      envIssues(() => loadEnv(McpServerEnvSchema, { MCP_BRIDGE_ENV: "CONSUL_HTTP_TOKEN" })),
+    ).toStrictEqual([
+      ["MCP_BRIDGE_ENV[0]", "must not name the platform's own secret variables", '"CONSUL_HTTP_TOKEN"'],
+    ]);
+  });
+
   it("bounds MCP_BRIDGE_PROCESSES to 1..64", () => {
     expect(envIssues(() => loadEnv(McpServerEnvSchema, { MCP_BRIDGE_PROCESSES: "65" }))).toStrictEqual([
       ["MCP_BRIDGE_PROCESSES", "must be an integer between 1 and 64", '"65"'],
+    ]);
+  });
+});
+
+describe("bridgeCommand", () => {
+  it("hands the child the named variables of the server's environment, and nothing else of it", () => {
+    // GIVEN a server whose environment holds the tool's variables next to the platform's own
+    const env = loadEnv(McpServerEnvSchema, {
+      MCP_SERVER: JSON.stringify({ command: "tool", args: ["--x"], env: { MODE: "entry" } }),
+      MCP_BRIDGE_ENV: "GITHUB_TOKEN,MODE,UNSET_ONE",
+    });
+    const environment = {
+      GITHUB_TOKEN: "ghp_value",
+      MODE: "service",
+      CONSUL_HTTP_TOKEN: "consul-secret",
+      PORT: "11104",
+    };
+    const { logger, lines } = capturingLogger("warn");
+
+    // WHEN the child's command is built
+    const command = bridgeCommand(env, env.MCP_SERVER!, environment, logger);
+
+    // THEN it carries the named variables, MCP_SERVER's own env winning, and no other variable
+    expect(command).toStrictEqual({
+      command: "tool",
+      args: ["--x"],
+      env: { GITHUB_TOKEN: "ghp_value", MODE: "entry" },
+    });
+    // AND a named variable that is not set is reported once, by name
+    expect(fields(lines, ["msg", "variables"])).toStrictEqual([
+      {
+        msg: "MCP_BRIDGE_ENV names variables that are not set; the child starts without them",
+        variables: ["UNSET_ONE"],
+      },
     ]);
   });
 });
@@ -73,8 +122,14 @@ describe("mcp-server buildApp", () => {
       PORT: "11104",
       MCP_SERVER: JSON.stringify(GITHUB_SERVER),
       MCP_BRIDGE_PROCESSES: "2",
+      MCP_BRIDGE_ENV: "GITHUB_TOKEN",
     });
-    const app = buildApp({ env, logger: silentLogger(), version: "0.1.0" });
+    const app = buildApp({
+      env,
+      environment: { GITHUB_TOKEN: "ghp_other_secret" },
+      logger: silentLogger(),
+      version: "0.1.0",
+    });
 
     // WHEN /info is requested
     const response = await app.inject({ method: "GET", url: "/info" });
@@ -92,6 +147,7 @@ describe("mcp-server buildApp", () => {
           envNames: ["GITHUB_API_URL", "GITHUB_PERSONAL_ACCESS_TOKEN"],
         },
         bridgeProcesses: 2,
+        bridgeEnv: ["GITHUB_TOKEN"],
         allowedOrigins: [],
         maxBodyBytes: 1_048_576,
         processesUp: 0,
@@ -99,6 +155,7 @@ describe("mcp-server buildApp", () => {
       },
     ]);
     expect(response.body).not.toContain("ghp_secret_value");
+    expect(response.body).not.toContain("ghp_other_secret");
   });
 
   it("reports the built-in tool set when MCP_SERVER is unset", () => {

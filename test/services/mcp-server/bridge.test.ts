@@ -2,7 +2,7 @@
  * The stdio bridge against real npm MCP servers (devDependencies), as a real process, through
  * the official SDK client on both transports.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -18,6 +18,7 @@ import {
 jest.setTimeout(60_000);
 
 const dir = mkdtempSync(join(tmpdir(), "mcp-bridge-"));
+const memoryFile = join(dir, "memory.jsonl");
 const servers: Record<"everything" | "filesystem" | "memory", McpServerUnderTest> = {} as never;
 const clients: Client[] = [];
 
@@ -25,11 +26,11 @@ beforeAll(async () => {
   [servers.everything, servers.filesystem, servers.memory] = await Promise.all([
     startMcpServer({ MCP_SERVER: npmServer("mcp-server-everything", "stdio"), MCP_BRIDGE_PROCESSES: "2" }),
     startMcpServer({ MCP_SERVER: npmServer("mcp-server-filesystem", dir) }),
+    // Configured as the platform configures it: the service's own variable, handed on by name.
     startMcpServer({
-      MCP_SERVER: JSON.stringify({
-        command: JSON.parse(npmServer("mcp-server-memory")).command,
-        env: { MEMORY_FILE_PATH: join(dir, "memory.jsonl") },
-      }),
+      MCP_SERVER: npmServer("mcp-server-memory"),
+      MEMORY_FILE_PATH: memoryFile,
+      MCP_BRIDGE_ENV: "MEMORY_FILE_PATH",
     }),
   ]);
 });
@@ -89,6 +90,12 @@ describe.each(TRANSPORTS)("bridged npm servers over %s", (transport) => {
     const found = await c.callTool({ name: "open_nodes", arguments: { names: [entity.name] } });
     const graph = JSON.parse((found.content as { text: string }[])[0]!.text) as { entities: unknown[] };
     expect(graph.entities).toStrictEqual([entity]);
+    // AND it is stored where the service's MEMORY_FILE_PATH says (the volume, in the stacks)
+    const stored = readFileSync(memoryFile, "utf8")
+      .split("\n")
+      .filter((line) => line !== "")
+      .map((line) => JSON.parse(line) as { type: string; name?: string });
+    expect(stored).toContainEqual({ type: "entity", ...entity });
   });
 });
 
