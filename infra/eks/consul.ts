@@ -6,6 +6,10 @@
  *
  * Services register with a server agent over the HTTP API, and that agent runs their
  * `/health/ready` check, so the servers need ingress to `mcp-internal` (see `network-policy.ts`).
+ * An agent's services are its own: the `consul` Service keeps each client pod on one server
+ * (`sessionAffinity: ClientIP`), so an instance's registration, its periodic "still held?" check
+ * and its deregistration all reach the agent that holds it. Should that server go away, the next
+ * check finds the instance missing on the server it reaches now and registers it there.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -68,6 +72,7 @@ export function consulServiceSpec(spec: ComponentSpec): k8s.types.input.core.v1.
   return {
     type: "ClusterIP",
     selector: { ...CONSUL_SERVER_LABELS },
+    sessionAffinity: "ClientIP",
     ports: [
       { name: "http", port: spec.port, targetPort: spec.port, protocol: "TCP" },
       {

@@ -155,6 +155,43 @@ describe.each(CASES)("$service process", (c) => {
     });
   });
 
+  it("registers again when Consul has lost the instance (a restarted dev agent)", async () => {
+    // GIVEN a started service that checks its registration every second
+    const proc = startService(c.service, {
+      HOST: "127.0.0.1",
+      PORT: "0",
+      CONSUL_HTTP_ADDR: consul.url,
+      CONSUL_RESYNC_INTERVAL_MS: "1000",
+      ...c.env,
+    });
+    const port = (await proc.waitForLog((line) => line.msg === "listening")).port as number;
+    await proc.waitForLog((line) => line.msg === "registered in consul");
+    const id = `${c.name}-${hostname()}-${port}`;
+
+    // WHEN the agent no longer knows its ID
+    const answer = (call: { path: string }) =>
+      call.path === "/v1/catalog/services" ? "{}" : call.path.startsWith("/v1/health/") ? "[]" : "";
+    consul.respondWith((call) =>
+      call.method === "GET" && call.path === `/v1/agent/service/${id}`
+        ? { status: 404, body: `unknown service ID: ${id}` }
+        : { status: 200, body: answer(call) },
+    );
+    await proc.waitForLog((line) => line.msg === "registered in consul again");
+
+    // THEN it put the same registration again, and still deregisters that ID on SIGTERM
+    const puts = consul.calls.filter((call) => call.method === "PUT");
+    expect(puts.map((call) => call.path)).toStrictEqual([
+      "/v1/agent/service/register",
+      "/v1/agent/service/register",
+    ]);
+    expect(puts[1]?.body).toStrictEqual(puts[0]?.body);
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toStrictEqual({ code: 0, signal: null });
+    expect(consul.calls.filter((call) => call.method === "PUT").at(-1)?.path).toBe(
+      `/v1/agent/service/deregister/${id}`,
+    );
+  });
+
   it("refuses a bad environment: exit 1 and one stderr line naming the variable", async () => {
     // GIVEN an environment with an invalid value
     const proc = startService(c.service, { HOST: "127.0.0.1", PORT: "0", ...c.badEnv });

@@ -14,6 +14,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { request } from "undici";
 import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
+import { errorText } from "./shutdown";
 
 /** Bind addresses that mean "every interface" and so cannot be advertised. */
 const WILDCARD_HOSTS: ReadonlySet<string> = new Set(["0.0.0.0", "::", "[::]", "::0"]);
@@ -144,10 +145,14 @@ export class ConsulError extends Error {
   /** Whether retrying could help (network error, 429 or 5xx). */
   readonly retryable: boolean;
 
-  constructor(message: string, retryable: boolean) {
+  /** The HTTP status Consul answered, when it answered. */
+  readonly status: number | undefined;
+
+  constructor(message: string, retryable: boolean, status?: number) {
     super(message);
     this.name = "ConsulError";
     this.retryable = retryable;
+    this.status = status;
   }
 }
 
@@ -185,17 +190,39 @@ export class ConsulAgent {
   async register(registration: ConsulServiceRegistration, call: CallOptions = {}): Promise<void> {
     await this.withRetry(
       `register ${registration.ID}`,
-      () => this.put("/v1/agent/service/register?replace-existing-checks=true", registration, call.signal),
+      () =>
+        this.send(
+          "PUT",
+          "/v1/agent/service/register?replace-existing-checks=true",
+          registration,
+          call.signal,
+        ),
       call.retry ?? REGISTER_RETRY,
       call.signal,
     );
+  }
+
+  /**
+   * `GET /v1/agent/service/<id>`: whether the agent still holds the instance. It loses it when it
+   * restarts without state (a dev agent), or after the instance's check was critical for
+   * `CONSUL_CHECK.deregisterCriticalAfter`. One attempt; failures throw `ConsulError`.
+   */
+  async isRegistered(id: string, call: Pick<CallOptions, "signal"> = {}): Promise<boolean> {
+    try {
+      await this.send("GET", `/v1/agent/service/${encodeURIComponent(id)}`, undefined, call.signal);
+      return true;
+    } catch (error) {
+      if (error instanceof ConsulError && error.status === 404) return false;
+      throw error;
+    }
   }
 
   /** `PUT /v1/agent/service/deregister/<id>`, retried briefly (default `DEREGISTER_RETRY`). */
   async deregister(id: string, call: CallOptions = {}): Promise<void> {
     await this.withRetry(
       `deregister ${id}`,
-      () => this.put(`/v1/agent/service/deregister/${encodeURIComponent(id)}`, undefined, call.signal),
+      () =>
+        this.send("PUT", `/v1/agent/service/deregister/${encodeURIComponent(id)}`, undefined, call.signal),
       call.retry ?? DEREGISTER_RETRY,
       call.signal,
     );
@@ -221,6 +248,7 @@ export class ConsulAgent {
           throw new ConsulError(
             `consul ${what} at ${this.options.address} failed after ${n} attempt(s): ${err.message}`,
             err.retryable,
+            err.status,
           );
         }
         const waitMs = backoffDelay(policy, n);
@@ -230,12 +258,17 @@ export class ConsulAgent {
     }
   }
 
-  private async put(path: string, body: unknown, signal: AbortSignal | undefined): Promise<void> {
+  private async send(
+    method: "GET" | "PUT",
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const timeout = this.options.requestTimeoutMs ?? 5000;
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (this.options.token !== undefined) headers["x-consul-token"] = this.options.token;
     const response = await request(`${this.options.address}${path}`, {
-      method: "PUT",
+      method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       headersTimeout: timeout,
@@ -246,7 +279,65 @@ export class ConsulAgent {
     const text = await response.body.text();
     if (response.statusCode >= 200 && response.statusCode < 300) return;
     const retryable = response.statusCode === 429 || response.statusCode >= 500;
-    throw new ConsulError(`HTTP ${response.statusCode}: ${text.trim().slice(0, 200)}`, retryable);
+    throw new ConsulError(
+      `HTTP ${response.statusCode}: ${text.trim().slice(0, 200)}`,
+      retryable,
+      response.statusCode,
+    );
+  }
+}
+
+/** Options of `RegistrationKeeper`. */
+export interface RegistrationKeeperOptions {
+  readonly agent: ConsulAgent;
+  readonly registration: ConsulServiceRegistration;
+  /** How often the agent is asked whether it still holds the registration. */
+  readonly intervalMs: number;
+  readonly logger: Logger;
+}
+
+/**
+ * Keeps an instance registered for as long as it runs. A registration made once at start is lost
+ * when the agent loses its state (a dev agent restarted, a replaced Consul server) or reaps the
+ * instance after its check was critical for a minute (a long not-ready spell); the instance would
+ * then serve on, unseen by HAProxy, the routers and the monitor. Every `intervalMs` the keeper
+ * asks the agent and registers again when the instance is missing. A failed round (Consul
+ * unreachable) is logged and retried on the next one.
+ */
+export class RegistrationKeeper {
+  private readonly timer: NodeJS.Timeout;
+  private readonly stopping = new AbortController();
+  private round: Promise<void> | undefined;
+
+  constructor(private readonly options: RegistrationKeeperOptions) {
+    this.timer = setInterval(() => {
+      this.round ??= this.check().finally(() => (this.round = undefined));
+    }, options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops checking; resolves once a round in progress has ended (so none races a deregistration). */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.stopping.abort();
+    await this.round;
+  }
+
+  private async check(): Promise<void> {
+    const { agent, registration, logger } = this.options;
+    const signal = this.stopping.signal;
+    try {
+      if (await agent.isRegistered(registration.ID, { signal })) return;
+      logger.warn({ consulId: registration.ID }, "consul no longer holds this instance; registering again");
+      await agent.register(registration, { signal, retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 } });
+      logger.info({ consulId: registration.ID }, "registered in consul again");
+    } catch (error) {
+      if (signal.aborted) return;
+      logger.warn(
+        { consulId: registration.ID, err: errorText(error) },
+        "cannot check the consul registration; retrying later",
+      );
+    }
   }
 }
 

@@ -60,6 +60,8 @@ export function commonEnvSchema(defaults: CommonEnvDefaults) {
     CONSUL_HTTP_ADDR: consulAddressField().optional(),
     /** Consul ACL token (Consul's standard variable), sent as `X-Consul-Token`. */
     CONSUL_HTTP_TOKEN: z.string().min(1).optional(),
+    /** How often a registered service checks that Consul still holds it (and registers again). */
+    CONSUL_RESYNC_INTERVAL_MS: integerField(1000, 600_000).default(30_000),
     /** Address advertised in Consul; derived from HOST or the network interfaces when unset. */
     SERVICE_ADDRESS: hostField().optional(),
     /** pino log level. */

@@ -5,7 +5,8 @@
  * 1. Load and validate the environment; on error print one line to stderr and exit 1.
  * 2. Build the app, listen on HOST:PORT, log `{"msg":"listening","port":…,"url":…}`.
  * 3. Register in Consul when CONSUL_HTTP_ADDR is set (bounded retries; exit 1 if they run out,
- *    so the orchestrator restarts the instance rather than leave it running unseen).
+ *    so the orchestrator restarts the instance rather than leave it running unseen), then check
+ *    every CONSUL_RESYNC_INTERVAL_MS that Consul still holds it, registering again if not.
  * 4. On SIGTERM/SIGINT: not ready → deregister → drain (SHUTDOWN_TIMEOUT_MS) → exit 0
  *    (1 if the drain deadline passed or the shutdown was caused by a failure).
  */
@@ -13,7 +14,13 @@ import { hostname } from "node:os";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { z } from "zod";
-import { buildRegistration, ConsulAgent, resolveAdvertiseAddress, urlHost } from "./consul";
+import {
+  buildRegistration,
+  ConsulAgent,
+  RegistrationKeeper,
+  resolveAdvertiseAddress,
+  urlHost,
+} from "./consul";
 import type { CommonEnv } from "./env";
 import { loadEnv } from "./env";
 import { createLogger } from "./logger";
@@ -79,6 +86,7 @@ export async function runService<E extends CommonEnv>(
       : new ConsulAgent({ address: env.CONSUL_HTTP_ADDR, token: env.CONSUL_HTTP_TOKEN, logger });
   const startup = new AbortController();
   let registrationId: string | undefined;
+  let keeper: RegistrationKeeper | undefined;
   let stopping: Promise<void> | undefined;
 
   let app: FastifyInstance;
@@ -97,7 +105,13 @@ export async function runService<E extends CommonEnv>(
       const steps: ShutdownStep[] = [];
       const id = registrationId;
       if (consul !== undefined && id !== undefined) {
-        steps.push({ name: "consul deregistration", run: (signal) => consul.deregister(id, { signal }) });
+        steps.push({
+          name: "consul deregistration",
+          run: async (signal) => {
+            await keeper?.stop();
+            await consul.deregister(id, { signal });
+          },
+        });
       }
       const result = await shutdownGracefully({ app, logger, timeoutMs: env.SHUTDOWN_TIMEOUT_MS, steps });
       const code = failure || result === "forced" ? 1 : 0;
@@ -146,6 +160,14 @@ export async function runService<E extends CommonEnv>(
   try {
     await consul.register(registration, { signal: startup.signal });
     logger.info({ consulId: registration.ID, check: registration.Check.HTTP }, "registered in consul");
+    if (stopping === undefined) {
+      keeper = new RegistrationKeeper({
+        agent: consul,
+        registration,
+        intervalMs: env.CONSUL_RESYNC_INTERVAL_MS,
+        logger,
+      });
+    }
   } catch (error) {
     if (startup.signal.aborted) return;
     registrationId = undefined;

@@ -188,6 +188,8 @@ describe("prod stack on EKS (mocked)", () => {
     expect(object(T.service, "consul").spec).toStrictEqual({
       type: "ClusterIP",
       selector: { app: "consul", component: "server" },
+      // Each pod keeps to one server agent: the one that holds its registration.
+      sessionAffinity: "ClientIP",
       ports: [
         { name: "http", port: 8500, targetPort: 8500, protocol: "TCP" },
         { name: "dns-tcp", port: 8600, targetPort: 8600, protocol: "TCP" },

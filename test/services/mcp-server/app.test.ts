@@ -22,6 +22,7 @@ describe("McpServerEnvSchema", () => {
       SERVICE_NAME: "mcp-server",
       LOG_LEVEL: "info",
       SHUTDOWN_TIMEOUT_MS: 25_000,
+      CONSUL_RESYNC_INTERVAL_MS: 30_000,
       MCP_BRIDGE_PROCESSES: 1,
       MCP_BRIDGE_ENV: [],
       MCP_BRIDGE_BACKOFF_MS: 250,

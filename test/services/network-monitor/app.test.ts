@@ -27,6 +27,7 @@ describe("MonitorEnvSchema", () => {
       SERVICE_NAME: "network-monitor",
       LOG_LEVEL: "info",
       SHUTDOWN_TIMEOUT_MS: 25_000,
+      CONSUL_RESYNC_INTERVAL_MS: 30_000,
       MONITOR_INTERVAL_MS: 10_000,
       MONITOR_RETENTION_MINUTES: 60,
       MONITOR_PROBE_TIMEOUT_MS: 2_000,

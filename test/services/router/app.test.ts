@@ -20,6 +20,7 @@ describe("RouterEnvSchema", () => {
       SERVICE_NAME: "router",
       LOG_LEVEL: "info",
       SHUTDOWN_TIMEOUT_MS: 25_000,
+      CONSUL_RESYNC_INTERVAL_MS: 30_000,
       ROUTER_SESSION_ACCEPTED_KEYS: [],
       ROUTER_PEERS: [],
       ROUTER_SESSION_TTL_SECONDS: 604_800,

@@ -4,6 +4,7 @@ import {
   ConsulAgent,
   ConsulError,
   REGISTER_RETRY,
+  RegistrationKeeper,
   resolveAdvertiseAddress,
   serviceInstanceId,
   urlHost,
@@ -257,6 +258,141 @@ describe("ConsulAgent", () => {
     expect(consul.calls.map((call) => [call.method, call.path, call.body])).toStrictEqual([
       ["PUT", "/v1/agent/service/deregister/mcp-files-host%2F1-11101", undefined],
     ]);
+  });
+});
+
+describe("ConsulAgent.isRegistered", () => {
+  let consul: ConsulDouble;
+
+  beforeEach(async () => {
+    consul = await ConsulDouble.start();
+  });
+
+  afterEach(async () => {
+    await consul.close();
+  });
+
+  it("GETs the instance by escaped ID and tells held (200) from unknown (404)", async () => {
+    // GIVEN an agent that holds one ID only
+    consul.respondWith((call) => ({ status: call.path.endsWith("/held-1") ? 200 : 404 }));
+    const agent = new ConsulAgent({
+      address: consul.url,
+      token: "acl-secret",
+      logger: capturingLogger().logger,
+    });
+
+    // WHEN both are asked about / THEN
+    expect([await agent.isRegistered("held-1"), await agent.isRegistered("gone/2")]).toStrictEqual([
+      true,
+      false,
+    ]);
+    expect(
+      consul.calls.map((call) => [call.method, call.path, call.headers["x-consul-token"]]),
+    ).toStrictEqual([
+      ["GET", "/v1/agent/service/held-1", "acl-secret"],
+      ["GET", "/v1/agent/service/gone%2F2", "acl-secret"],
+    ]);
+  });
+
+  it("throws on any other answer, keeping its status", async () => {
+    consul.respondWith(() => ({ status: 500, body: "no leader" }));
+    const agent = new ConsulAgent({ address: consul.url, logger: capturingLogger().logger });
+    const error = (await rejection(agent.isRegistered("x"))) as ConsulError;
+    expect([error.name, error.status, error.message]).toStrictEqual([
+      "ConsulError",
+      500,
+      "HTTP 500: no leader",
+    ]);
+  });
+});
+
+describe("RegistrationKeeper", () => {
+  let consul: ConsulDouble;
+  let keeper: RegistrationKeeper | undefined;
+
+  beforeEach(async () => {
+    consul = await ConsulDouble.start();
+  });
+
+  afterEach(async () => {
+    await keeper?.stop();
+    await consul.close();
+  });
+
+  const start = (logger = capturingLogger().logger) => {
+    keeper = new RegistrationKeeper({
+      agent: new ConsulAgent({ address: consul.url, logger }),
+      registration,
+      intervalMs: 10,
+      logger,
+    });
+  };
+  const registrations = () => consul.calls.filter((call) => call.method === "PUT");
+
+  it("registers again once the agent has lost the instance, and only then", async () => {
+    // GIVEN an agent that has forgotten the instance (a restarted dev agent) until it is registered
+    let held = false;
+    consul.respondWith((call) => {
+      if (call.method === "PUT") held = true;
+      return { status: call.method === "GET" && !held ? 404 : 200 };
+    });
+    const { logger, lines } = capturingLogger();
+
+    // WHEN the keeper runs for a few more rounds after the re-registration
+    start(logger);
+    const put = await consul.waitForCall((call) => call.method === "PUT");
+    const after = consul.calls.length;
+    await consul.waitForCall((call) => consul.calls.indexOf(call) >= after + 3);
+
+    // THEN the same registration went out once, and the later rounds only asked
+    expect([put.path, put.query, put.body]).toStrictEqual([
+      "/v1/agent/service/register",
+      "replace-existing-checks=true",
+      registration,
+    ]);
+    expect(registrations()).toHaveLength(1);
+    expect(fields(lines, ["level", "msg", "consulId"])).toStrictEqual([
+      {
+        level: "warn",
+        msg: "consul no longer holds this instance; registering again",
+        consulId: registration.ID,
+      },
+      { level: "info", msg: "registered in consul again", consulId: registration.ID },
+    ]);
+  });
+
+  it("logs a round it cannot finish and tries again on the next one", async () => {
+    // GIVEN a Consul without a leader
+    consul.respondWith(() => ({ status: 500, body: "No cluster leader" }));
+    const { logger, lines } = capturingLogger();
+
+    // WHEN the keeper runs two rounds
+    start(logger);
+    await consul.waitForCall((call) => consul.calls.indexOf(call) >= 1);
+
+    // THEN it asked twice, registered nothing, and said why
+    expect(registrations()).toStrictEqual([]);
+    expect(fields(lines.slice(0, 1), ["level", "msg", "err"])).toStrictEqual([
+      {
+        level: "warn",
+        msg: "cannot check the consul registration; retrying later",
+        err: "HTTP 500: No cluster leader",
+      },
+    ]);
+  });
+
+  it("stops asking once stopped", async () => {
+    // GIVEN a running keeper that has asked at least once
+    start();
+    await consul.waitForCall(() => true);
+
+    // WHEN it stops, and ten of its intervals pass
+    await keeper?.stop();
+    const count = consul.calls.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    // THEN no further call was made
+    expect(consul.calls.length).toBe(count);
   });
 });
 

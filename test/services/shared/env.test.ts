@@ -37,6 +37,7 @@ describe("commonEnvSchema + loadEnv", () => {
       SERVICE_NAME: "router",
       LOG_LEVEL: "info",
       SHUTDOWN_TIMEOUT_MS: 25_000,
+      CONSUL_RESYNC_INTERVAL_MS: 30_000,
     });
   });
 
@@ -51,6 +52,7 @@ describe("commonEnvSchema + loadEnv", () => {
       SERVICE_ADDRESS: "",
       LOG_LEVEL: "debug",
       SHUTDOWN_TIMEOUT_MS: "5000",
+      CONSUL_RESYNC_INTERVAL_MS: "15000",
       UNRELATED: "ignored",
     };
 
@@ -66,6 +68,7 @@ describe("commonEnvSchema + loadEnv", () => {
       CONSUL_HTTP_TOKEN: "acl-token",
       LOG_LEVEL: "debug",
       SHUTDOWN_TIMEOUT_MS: 5000,
+      CONSUL_RESYNC_INTERVAL_MS: 15_000,
     });
   });
 
