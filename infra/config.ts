@@ -55,7 +55,12 @@ const envMap = z.record(
 /** Autoscaling bounds for one HPA-managed workload (prod). */
 export const AutoscalingSchema = z
   .object({
-    minReplicas: z.number().int().min(1, "must be at least 1").default(3),
+    // An HPA keeps at least two pods (the policy pack's hpa-bounds); one instance is `singleton`.
+    minReplicas: z
+      .number()
+      .int()
+      .min(2, "must be at least 2 (a service that must run as one instance is `singleton: true`)")
+      .default(3),
     maxReplicas: z.number().int().min(1, "must be at least 1").default(10),
     cpuPercent: z.number().int().min(1).max(100, "must be at most 100").default(70),
     memoryPercent: z.number().int().min(1).max(100, "must be at most 100").default(80),
@@ -101,6 +106,12 @@ export const McpServiceSchema = z
     replicas: z.number().int().min(1, "must be at least 1").max(20, "must be at most 20").default(1),
     autoscaling: AutoscalingSchema.partial().optional(),
     bridgeProcesses: z.number().int().min(1).max(16).default(1),
+    /**
+     * Exactly one instance with one bridge process, in both stacks (no HPA in prod, and updates
+     * stop the old pod before starting the new one): for a tool that keeps its state in a file
+     * that concurrent writers would overwrite, such as server-memory's graph.
+     */
+    singleton: z.boolean().default(false),
     env: envMap.default({}),
     /** Env var name -> name of a secret config key (`pulumi config set --secret <key>`). */
     secretEnv: z
@@ -373,6 +384,18 @@ export const StackConfigSchema = z
 
     const names = new Map<string, number>();
     cfg.services.forEach((s, i) => {
+      if (s.singleton) {
+        if (s.replicas !== 1)
+          issue(["services", i, "replicas"], `${s.replicas} replicas: a singleton runs exactly 1`);
+        if (s.bridgeProcesses !== 1) {
+          issue(
+            ["services", i, "bridgeProcesses"],
+            `${s.bridgeProcesses} processes: a singleton runs exactly 1`,
+          );
+        }
+        if (s.autoscaling !== undefined)
+          issue(["services", i, "autoscaling"], "a singleton does not autoscale");
+      }
       const first = names.get(s.name);
       if (first !== undefined)
         issue(["services", i, "name"], `"${s.name}" is already used by services[${first}]`);

@@ -94,6 +94,8 @@ export interface ComponentSpec {
   readonly replicas: number;
   /** HPA bounds in prod; only the router and MCP services scale. */
   readonly autoscaling?: Autoscaling;
+  /** Never two instances at once, not even during an update (prod: `Recreate`). */
+  readonly singleton?: boolean;
   readonly networks: readonly NetworkName[];
   /** The port the process listens on inside its container. */
   readonly port: number;
@@ -238,7 +240,8 @@ function mcpComponent(cfg: StackConfig, consulAddr: string, s: McpService): Comp
     role: "mcp-service",
     image: { kind: "build", service: "mcp-server" },
     replicas: s.replicas,
-    autoscaling: scaling(cfg, s.autoscaling),
+    autoscaling: s.singleton ? undefined : scaling(cfg, s.autoscaling),
+    ...(s.singleton ? { singleton: true } : {}),
     ...sizing(cfg, "mcpService"),
     networks: [NETWORK.internal],
     port: s.port,

@@ -35,7 +35,8 @@ export function serviceSpec(spec: ComponentSpec): k8s.types.input.core.v1.Servic
 
 /**
  * The Deployment spec. Replicas are set only for a fixed-size component; rolling updates add a
- * pod before removing one, so a single-replica front door never drops to zero.
+ * pod before removing one, so a single-replica front door never drops to zero. A singleton is
+ * the exception: its old pod stops before the new one starts, so two never write its state.
  */
 export function deploymentSpec(
   spec: ComponentSpec,
@@ -45,7 +46,10 @@ export function deploymentSpec(
     ...(spec.autoscaling === undefined ? { replicas: spec.replicas } : {}),
     revisionHistoryLimit: 5,
     selector: { matchLabels: selectorOf(spec) },
-    strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+    strategy:
+      spec.singleton === true
+        ? { type: "Recreate" }
+        : { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
     template,
   };
 }

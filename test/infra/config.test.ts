@@ -83,6 +83,7 @@ describe("stack config", () => {
       toolSet: { kind: "builtin", name: "diagnostics" },
       replicas: 1,
       bridgeProcesses: 1,
+      singleton: false,
       env: {},
       secretEnv: {},
     });
@@ -174,6 +175,25 @@ describe("stack config", () => {
       [
         "mcp-platform:services[0].env.PORT: is set by the platform for every service; it cannot be overridden",
         "mcp-platform:services[1].secretEnv.CONSUL_HTTP_TOKEN: is set by the platform for every service; it cannot be overridden",
+      ],
+    ],
+    [
+      "a singleton with more than one instance or process, or an HPA",
+      (r) => {
+        r.services[1] = { ...r.services[1], singleton: true, replicas: 2, bridgeProcesses: 3 };
+        r.services[1].autoscaling = { maxReplicas: 4 };
+      },
+      [
+        "mcp-platform:services[1].replicas: 2 replicas: a singleton runs exactly 1",
+        "mcp-platform:services[1].bridgeProcesses: 3 processes: a singleton runs exactly 1",
+        "mcp-platform:services[1].autoscaling: a singleton does not autoscale",
+      ],
+    ],
+    [
+      "an HPA that may shrink to one pod",
+      (r) => (r.services[0].autoscaling = { minReplicas: 1 }),
+      [
+        "mcp-platform:services[0].autoscaling.minReplicas: must be at least 2 (a service that must run as one instance is `singleton: true`) (got 1)",
       ],
     ],
     [

@@ -217,10 +217,10 @@ describe("topology", () => {
   test("HPA bounds exist only with EKS settings, with per-service overrides", () => {
     // GIVEN prod with an override on one service
     const raw = structuredClone(rawStackConfig("prod")) as Record<string, any>;
-    raw.services[1].autoscaling = { maxReplicas: 4 };
+    raw.services[0].autoscaling = { maxReplicas: 4 };
     const t = buildTopology(parseStackConfig(raw));
-    // THEN the override merges over the stack's defaults, and dev has none
-    expect(t.components.find((c) => c.name === "mcp-memory")?.autoscaling).toStrictEqual({
+    // THEN the override merges over the stack's defaults, the singleton has none, and dev none
+    expect(t.components.find((c) => c.name === "mcp-files")?.autoscaling).toStrictEqual({
       minReplicas: 3,
       maxReplicas: 4,
       cpuPercent: 70,
@@ -232,6 +232,8 @@ describe("topology", () => {
       cpuPercent: 70,
       memoryPercent: 80,
     });
+    const memory = t.components.find((c) => c.name === "mcp-memory");
+    expect([memory?.autoscaling, memory?.singleton, memory?.replicas]).toStrictEqual([undefined, true, 1]);
     expect(buildTopology(stackConfig("dev")).components.some((c) => c.autoscaling !== undefined)).toBe(false);
   });
 });

@@ -27,7 +27,7 @@ const T = {
 };
 const INTERNAL = ["router", "mcp-files", "mcp-memory", "mcp-everything", "mcp-echo"];
 const PLATFORM = ["network-monitor", "haproxy"];
-const SCALED = ["router", "mcp-files", "mcp-memory", "mcp-everything", "mcp-echo"];
+const SCALED = ["router", "mcp-files", "mcp-everything", "mcp-echo"];
 const REGISTRY = `${MOCK_AWS.account}.dkr.ecr.${MOCK_AWS.region}.amazonaws.com`;
 const prod = stackConfig("prod");
 /** What every container must run with, written out (not derived from the code under test). */
@@ -271,10 +271,26 @@ describe("prod stack on EKS (mocked)", () => {
     );
     expect(replicas).toStrictEqual({
       ...Object.fromEntries(SCALED.map((n) => [n, undefined])),
+      "mcp-memory": 1,
       "network-monitor": 1,
       haproxy: 2,
     });
     expect(SCALED.every((n) => !("replicas" in object(T.deployment, n).spec))).toBe(true);
+  });
+
+  test("the singleton memory service runs one pod that an update stops before starting the next", () => {
+    const strategies = Object.fromEntries(
+      [...INTERNAL, ...PLATFORM].map((n) => [n, object(T.deployment, n).spec.strategy]),
+    );
+    const rolling = { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
+    expect(strategies).toStrictEqual({
+      ...Object.fromEntries([...INTERNAL, ...PLATFORM].map((n) => [n, rolling])),
+      "mcp-memory": { type: "Recreate" },
+    });
+    // AND one process in it, and a PDB that still lets a node drain move it
+    const memoryEnv = podOf("mcp-memory").containers[0].env as { name: string; value?: string }[];
+    expect(memoryEnv.find((e) => e.name === "MCP_BRIDGE_PROCESSES")?.value).toBe("1");
+    expect(object(T.pdb, "mcp-memory").spec.maxUnavailable).toBe(1);
   });
 
   test("every container has probes on its health routes, requests and limits, and a hardened security context", () => {
