@@ -30,7 +30,7 @@ export async function startBuiltinServer(
 }
 
 /** How the fake answers `tools/call`. */
-export type CallBehaviour = "answer" | "end-without-answer" | "reset-mid-stream";
+export type CallBehaviour = "answer" | "end-without-answer" | "reset-mid-stream" | "never-answer";
 
 /** One request the fake received. */
 export interface FakeRequest {
@@ -51,7 +51,9 @@ export class FakeMcpServer {
   ];
   /** Open standalone GET streams (the router's sessions listen on them). */
   private readonly streams = new Set<ServerResponse>();
-  private readonly streamEvents = new EventEmitter<{ opened: [] }>();
+  private readonly streamEvents = new EventEmitter<{ opened: []; callClosed: [] }>();
+  /** Call streams (`never-answer`) the router has closed. */
+  callStreamsClosed = 0;
 
   private constructor(private readonly server: Server) {
     this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
@@ -69,6 +71,11 @@ export class FakeMcpServer {
   /** Resolves once at least one standalone stream is open. */
   async streamOpen(): Promise<void> {
     if (this.streams.size === 0) await once(this.streamEvents, "opened");
+  }
+
+  /** Resolves once the router has closed a `never-answer` call stream. */
+  async callStreamClosed(): Promise<void> {
+    if (this.callStreamsClosed === 0) await once(this.streamEvents, "callClosed");
   }
 
   /** Sends a notification (e.g. `notifications/tools/list_changed`) on every open stream. */
@@ -122,6 +129,13 @@ export class FakeMcpServer {
         res.flushHeaders();
         if (this.behaviour === "end-without-answer") return void res.end();
         if (this.behaviour === "reset-mid-stream") return void res.destroy();
+        if (this.behaviour === "never-answer") {
+          res.once("close", () => {
+            this.callStreamsClosed++;
+            this.streamEvents.emit("callClosed");
+          });
+          return;
+        }
         const answer = {
           jsonrpc: "2.0",
           id: message.id,

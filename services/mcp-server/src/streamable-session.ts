@@ -130,6 +130,18 @@ export class StreamableSession implements ClientSession {
   }
 
   /**
+   * The client cancelled a request: it gets no response, so its POST completes without one (or
+   * ends its stream), and the id may be used again.
+   */
+  cancelled(requestId: RequestId): void {
+    const k = requestIdKey(requestId);
+    const route = this.routes.get(k);
+    if (route === undefined) return;
+    this.routes.delete(k);
+    route.response.respond(route.index, undefined);
+  }
+
+  /**
    * Closes the session (DELETE, expiry, shutdown): requests still unanswered get an error, so
    * no POST waits for an answer that cannot come, and the standalone stream ends.
    */

@@ -35,9 +35,19 @@ function fakeLink(name: string): Link & { sent: JSONRPCMessage[] } {
   return link;
 }
 
-function session(id: string): ClientSession & { got: [JSONRPCMessage, RequestId | undefined][] } {
+function session(id: string): ClientSession & {
+  got: [JSONRPCMessage, RequestId | undefined][];
+  cancels: RequestId[];
+} {
   const got: [JSONRPCMessage, RequestId | undefined][] = [];
-  return { id, got, send: async (message, related) => void got.push([message, related]) };
+  const cancels: RequestId[] = [];
+  return {
+    id,
+    got,
+    cancels,
+    send: async (message, related) => void got.push([message, related]),
+    cancelled: (requestId) => void cancels.push(requestId),
+  };
 }
 
 async function setup(size: number) {
@@ -131,6 +141,12 @@ describe("multiplexer", () => {
       method: "notifications/cancelled",
       params: { requestId: "req-7", reason: "user" },
     });
+    // A repeated cancellation changes nothing.
+    await mux.handleClient(a, {
+      jsonrpc: "2.0",
+      method: "notifications/cancelled",
+      params: { requestId: "req-7" },
+    });
     mux.handleLink(slots[0]!, { jsonrpc: "2.0", id: 1, result: { content: [] } });
     expect(links[0]!.sent.at(-1)).toStrictEqual({
       jsonrpc: "2.0",
@@ -138,6 +154,8 @@ describe("multiplexer", () => {
       params: { requestId: 1, reason: "user" },
     });
     expect(a.got).toStrictEqual([]);
+    // AND the session is told, once, so it can release what waits for the answer
+    expect(a.cancels).toStrictEqual(["req-7"]);
     await pool.close();
   });
 

@@ -166,6 +166,43 @@ describe("Streamable HTTP on the wire", () => {
     expect(after.status).toBe(404);
   });
 
+  test("a cancelled call's POST ends without an answer, and its id is free again", async () => {
+    // GIVEN a long call running in a session, its stream open (the first progress came)
+    const session = await openSession();
+    const running = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(`${server.base}/mcp`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...session.headers,
+        },
+      });
+      req.on("response", resolve).on("error", reject);
+      req.end(JSON.stringify(call(8, "progress", { steps: 50, intervalMs: 200 }, { progressToken: 1 })));
+    });
+    let text = "";
+    running.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+    const ended = new Promise((resolve) => running.once("end", resolve));
+    // WHEN the client cancels it
+    const cancel = await session.post({
+      jsonrpc: "2.0",
+      method: "notifications/cancelled",
+      params: { requestId: 8, reason: "user" },
+    });
+    await ended;
+    // THEN the stream ended carrying progress only (a cancelled request gets no response)
+    expect(cancel.status).toBe(202);
+    expect(events(text).map((e) => e.method ?? `response ${String(e.id)}`)).toContain(
+      "notifications/progress",
+    );
+    expect(events(text).every((e) => e.method === "notifications/progress")).toBe(true);
+    // AND the id may be used again at once
+    expect(JSON.parse((await session.post(call(8, "echo", { message: "again" }))).text)).toStrictEqual(
+      answer(8, "again"),
+    );
+  });
+
   test("a session holds one standalone GET stream at a time", async () => {
     // GIVEN a session with its standalone stream open
     const session = await openSession();

@@ -197,6 +197,33 @@ describe("Upstreams.forward", () => {
     expect([(quiet as McpError).code]).toStrictEqual([ErrorCode.RequestTimeout]);
   });
 
+  it("closes a cancelled call's upstream stream, so its connection does not stay open", async () => {
+    // GIVEN an instance that streams a call's answer but never sends it
+    const fake = await FakeMcpServer.start();
+    fakes.push(fake);
+    fake.behaviour = "never-answer";
+    const { upstreams: u } = pool();
+    u.update(new Map([["fake", [fake.url]]]));
+    const controller = new AbortController();
+    const call = u
+      .forward("fake", { method: "tools/call", params: { name: "probe" } }, { signal: controller.signal })
+      .catch((e: unknown) => e);
+    while (!fake.requests.some((r) => (r.body as { method?: string } | undefined)?.method === "tools/call")) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+
+    // WHEN the caller cancels it
+    controller.abort("the client cancelled");
+
+    // THEN the call ends, the instance is told, and the stream it held open is closed
+    expect(((await call) as McpError).message).toBe("MCP error -32001: the client cancelled");
+    await fake.callStreamClosed();
+    const cancel = fake.requests.find(
+      (r) => (r.body as { method?: string } | undefined)?.method === "notifications/cancelled",
+    );
+    expect((cancel?.body as { params?: { reason?: string } }).params?.reason).toBe("the client cancelled");
+  });
+
   it("says there is no healthy instance when a service has none", async () => {
     const { upstreams: u } = pool();
     await expect(u.forward("nothing", echo("x"))).rejects.toThrow('No healthy instance of service "nothing"');

@@ -24,6 +24,11 @@ export const INTERNAL_ERROR = -32603;
 export interface ClientSession {
   readonly id: string;
   send(message: JSONRPCMessage, relatedRequestId?: RequestId): Promise<void>;
+  /**
+   * The client cancelled request `requestId`: it gets no response (MCP cancellation), so
+   * whatever waits for one (a Streamable HTTP POST) must be released.
+   */
+  cancelled?(requestId: RequestId): void;
 }
 
 /** How a forwarded call ended, for metrics. */
@@ -110,7 +115,10 @@ export class Multiplexer {
       const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
       const id =
         requestId === undefined ? undefined : this.bySession.get(session)?.get(requestIdKey(requestId));
-      if (id !== undefined) this.cancelOnLink(id, (message.params as { reason?: string }).reason);
+      if (id !== undefined) {
+        this.cancelOnLink(id, (message.params as { reason?: string }).reason);
+        session.cancelled?.(requestId!);
+      }
     }
     // Other notifications (initialized, roots/list_changed) and responses concern the session only.
   }

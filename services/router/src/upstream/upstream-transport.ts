@@ -123,6 +123,8 @@ export class UpstreamTransport implements Transport {
   private readonly inner: StreamableHTTPClientTransport;
   /** Requests sent and not answered yet. */
   private readonly pending = new Set<RequestId>();
+  /** The SSE answers being read, by request: a cancelled request's is closed. */
+  private readonly streams = new Map<RequestId, Dispatcher.ResponseData["body"]>();
   private protocolVersion: string | undefined;
   /** Aborts the requests this transport POSTs itself when it closes. */
   private readonly aborter = new AbortController();
@@ -162,7 +164,13 @@ export class UpstreamTransport implements Transport {
     if (isRequest(message)) this.pending.add(message.id);
     else if (isNotification(message) && message.method === "notifications/cancelled") {
       const id = (message.params as { requestId?: RequestId } | undefined)?.requestId;
-      if (id !== undefined) this.pending.delete(id);
+      if (id !== undefined) {
+        this.pending.delete(id);
+        // Nothing more of its answer is wanted (the SDK cancels on timeout and on the caller's
+        // abort); closing the stream frees its connection even if the instance never ends it.
+        this.streams.get(id)?.destroy();
+        this.streams.delete(id);
+      }
     }
     try {
       const sessionId = this.inner.sessionId;
@@ -214,6 +222,8 @@ export class UpstreamTransport implements Transport {
     }
     const type = String(response.headers["content-type"] ?? "");
     if (type.startsWith("text/event-stream")) {
+      // Cancelled while its answer was on the way: nothing of it is wanted.
+      if (!this.pending.has(message.id)) return void response.body.destroy();
       void this.readStream(response.body, message.id);
       return;
     }
@@ -236,6 +246,7 @@ export class UpstreamTransport implements Transport {
         if (event.event === undefined || event.event === "message") events.push(event.data);
       },
     });
+    this.streams.set(id, body);
     try {
       body.setEncoding("utf8");
       for await (const chunk of body) {
@@ -253,8 +264,9 @@ export class UpstreamTransport implements Transport {
         }
       }
     } catch {
-      // The connection dropped mid-stream; what was delivered stands.
+      // The connection dropped mid-stream, or the call was cancelled; what was delivered stands.
     }
+    if (this.streams.get(id) === body) this.streams.delete(id);
     this.lost(id);
   }
 
