@@ -163,11 +163,19 @@ describe("bad input at the gateway", () => {
     });
     const noSession = await post(toolsList, {}, "/messages");
     const unknown = await post(toolsList, {}, "/messages?s=v1.AAAA&sessionId=x");
-    expect([errorOf(get), get.headers.allow, errorOf(noSession), errorOf(unknown)]).toStrictEqual([
+    const repeated = await post(toolsList, {}, "/messages?s=a&s=b&sessionId=x");
+    expect([
+      errorOf(get),
+      get.headers.allow,
+      errorOf(noSession),
+      errorOf(unknown),
+      errorOf(repeated),
+    ]).toStrictEqual([
       [405, -32000, "Method Not Allowed: open a session with POST first"],
       "POST, GET, DELETE",
-      [400, -32000, "Bad Request: sessionId query parameter is required"],
+      [400, -32000, "Bad Request: one s and one sessionId query parameter are required"],
       [404, -32001, "Session not found"],
+      [400, -32000, "Bad Request: one s and one sessionId query parameter are required"],
     ]);
   });
 

@@ -20,6 +20,7 @@ import {
   sendJsonRpcError,
   sessionIdOf,
   sessionNotFound,
+  singleQueryValue,
   STREAM_ACCEPT,
 } from "@mcp-platform/shared";
 import type { Sessions } from "./sessions";
@@ -117,14 +118,14 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
     return reply;
   });
 
-  app.post<{ Querystring: { sessionId?: string } }>("/messages", async (request, reply) => {
-    const id = request.query.sessionId;
-    if (id === undefined || id === "") {
+  app.post("/messages", async (request, reply) => {
+    const id = singleQueryValue(request.query, "sessionId");
+    if (id === undefined) {
       return sendJsonRpcError(
         reply,
         400,
         JSONRPC_ERROR.refused,
-        "Bad Request: sessionId query parameter is required",
+        "Bad Request: one sessionId query parameter is required",
       );
     }
     const transport = sessions.sse(id);

@@ -152,6 +152,7 @@ export class SessionSealer {
 
   /** The payload of a valid, unexpired token, or undefined for anything else. */
   open(token: string): SessionPayload | undefined {
+    if (typeof token !== "string") return undefined;
     const cached = this.opened.get(token);
     if (cached !== undefined) return this.fresh(cached) ? cached : undefined;
     const payload = this.decrypt(token);
@@ -206,6 +207,24 @@ function openWith(key: Buffer, sealed: Buffer): SessionPayload | undefined {
 export function compactCapabilities(capabilities: Record<string, unknown>): Record<string, unknown> {
   if (JSON.stringify(capabilities).length <= MAX_CAPABILITIES_BYTES) return capabilities;
   return Object.fromEntries(Object.keys(capabilities).map((key) => [key, {}]));
+}
+
+/** Longest client name or version a token keeps: the header carrying it must stay small. */
+export const MAX_CLIENT_INFO_CHARS = 64;
+
+/**
+ * The client's name and version as the token keeps them, cut to `MAX_CLIENT_INFO_CHARS` each: the
+ * session id travels in a header on every request, and a long `clientInfo` would otherwise make it
+ * larger than servers and balancers accept (431, or 502 through HAProxy).
+ */
+export function compactClientInfo(info: { name: string; version: string }): {
+  name: string;
+  version: string;
+} {
+  return {
+    name: info.name.slice(0, MAX_CLIENT_INFO_CHARS),
+    version: info.version.slice(0, MAX_CLIENT_INFO_CHARS),
+  };
 }
 
 /** A random secret for a router started without `ROUTER_SESSION_KEY`. */

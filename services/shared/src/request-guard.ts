@@ -28,6 +28,15 @@ export function jsonRpcErrorBody(code: number, message: string): Record<string, 
   return { jsonrpc: "2.0", error: { code, message }, id: null };
 }
 
+/**
+ * A query parameter given exactly once and not empty, or undefined. Fastify's query parser turns
+ * a repeated parameter (`?s=a&s=b`) into an array, which a handler must not take for a string.
+ */
+export function singleQueryValue(query: unknown, name: string): string | undefined {
+  const value = (query as Record<string, unknown> | null | undefined)?.[name];
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
 /** Send an HTTP error as a JSON-RPC error body. */
 export function sendJsonRpcError(
   reply: FastifyReply,

@@ -146,7 +146,21 @@ describe("bad input over HTTP", () => {
       400,
       {
         jsonrpc: "2.0",
-        error: { code: -32000, message: "Bad Request: sessionId query parameter is required" },
+        error: { code: -32000, message: "Bad Request: one sessionId query parameter is required" },
+        id: null,
+      },
+    ],
+    [
+      "a legacy POST naming two sessions",
+      () =>
+        rawPost(
+          `${server.base}/messages?sessionId=a&sessionId=b`,
+          JSON.stringify({ jsonrpc: "2.0", id: 5, method: "ping" }),
+        ),
+      400,
+      {
+        jsonrpc: "2.0",
+        error: { code: -32000, message: "Bad Request: one sessionId query parameter is required" },
         id: null,
       },
     ],

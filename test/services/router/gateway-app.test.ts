@@ -105,6 +105,36 @@ describe("router replicas", () => {
     ]);
   });
 
+  it("seal a session id that stays usable whatever the size of the client's clientInfo", async () => {
+    // GIVEN a client that names itself at length (20 kB; the body limit is 1 MiB)
+    const upstream = await builtin();
+    const r = await router({ ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [upstream] }) });
+    const init = await post(`${r.url}/mcp`, {
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-06-18",
+        capabilities: {},
+        clientInfo: { name: "n".repeat(20_000), version: "v".repeat(5_000) },
+      },
+    });
+    const session = String(init.answer.headers["mcp-session-id"]);
+
+    // WHEN it calls with the id it got
+    const called = await post(`${r.url}/mcp`, call(1, "echo__echo", { message: "hi" }), {
+      "mcp-session-id": session,
+    });
+
+    // THEN the id is small, because the token keeps 64 characters of each, and it works
+    expect(session.length).toBeLessThan(1000);
+    expect(called.message).toStrictEqual({
+      jsonrpc: "2.0",
+      id: 1,
+      result: { content: [{ type: "text", text: "hi" }] },
+    });
+  });
+
   it("keep every session through a session key rotation done in three rolling steps", async () => {
     // GIVEN replicas on the old key, and a session opened there
     const upstream = await builtin();

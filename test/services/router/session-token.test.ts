@@ -2,6 +2,7 @@ import fc from "fast-check";
 import type { NewSession } from "../../../services/router/src/session-token";
 import {
   compactCapabilities,
+  compactClientInfo,
   MAX_CAPABILITIES_BYTES,
   SessionSealer,
   TOKEN_PREFIX,
@@ -125,6 +126,18 @@ describe("compactCapabilities", () => {
     expect([compactCapabilities(small), compactCapabilities(large)]).toStrictEqual([
       small,
       { sampling: {}, experimental: {} },
+    ]);
+  });
+});
+
+describe("compactClientInfo", () => {
+  it("keeps at most 64 characters of the client's name and version", () => {
+    expect([
+      compactClientInfo({ name: "claude-code", version: "2.1.0" }),
+      compactClientInfo({ name: "x".repeat(100), version: "1".repeat(65) }),
+    ]).toStrictEqual([
+      { name: "claude-code", version: "2.1.0" },
+      { name: "x".repeat(64), version: "1".repeat(64) },
     ]);
   });
 });

@@ -29,7 +29,7 @@ import {
 } from "@mcp-platform/shared";
 import { errorObject, FORWARDED_METHODS } from "../mcp/gateway-handler";
 import type { GatewaySession } from "../session-token";
-import { compactCapabilities } from "../session-token";
+import { compactCapabilities, compactClientInfo } from "../session-token";
 import type { RouterContext } from "./context";
 import { sessionOf } from "./context";
 
@@ -99,7 +99,7 @@ function initialize(context: RouterContext, message: JSONRPCRequest, reply: Fast
     t: "gateway",
     pv: result.protocolVersion,
     cc: compactCapabilities(params.capabilities as Record<string, unknown>),
-    ci: { name: params.clientInfo.name, version: params.clientInfo.version },
+    ci: compactClientInfo(params.clientInfo),
   });
   context.metrics.sessions.inc({ endpoint: "gateway" });
   return reply.code(200).header(SESSION_HEADER, token).send({ jsonrpc: "2.0", id: message.id, result });

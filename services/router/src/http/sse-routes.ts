@@ -22,6 +22,7 @@ import {
   keepSseAlive,
   sendJsonRpcError,
   sessionNotFound,
+  singleQueryValue,
 } from "@mcp-platform/shared";
 import { errorObject } from "../mcp/gateway-handler";
 import type { RouterContext } from "./context";
@@ -37,7 +38,11 @@ interface SseEntry {
   readonly res: ServerResponse;
 }
 
-type MessagesQuery = { Querystring: { s?: string; sessionId?: string } };
+/** `?s=<sealed stream>&sessionId=<SDK session id>`; either may arrive repeated (an array). */
+type MessagesQuery = { Querystring: { s?: unknown; sessionId?: unknown } };
+
+/** Asked when `s` or `sessionId` is missing, empty or repeated. */
+const MESSAGES_QUERY_REQUIRED = "Bad Request: one s and one sessionId query parameter are required";
 
 /** The legacy SSE sessions whose stream this replica holds. */
 export class SseSessions {
@@ -76,7 +81,7 @@ export class SseSessions {
     nonce: string,
   ): Promise<FastifyReply> {
     const entry = this.entries.get(nonce);
-    if (entry === undefined || entry.transport.sessionId !== request.query.sessionId) {
+    if (entry === undefined || entry.transport.sessionId !== singleQueryValue(request.query, "sessionId")) {
       return sessionNotFound(reply);
     }
     reply.hijack();
@@ -132,26 +137,22 @@ export function sseRoutes(app: FastifyInstance, context: RouterContext, sessions
   });
 
   app.post<MessagesQuery>(MESSAGES_PATH, async (request, reply) => {
-    const { s, sessionId } = request.query;
-    if (s === undefined || s === "" || sessionId === undefined || sessionId === "") {
-      return sendJsonRpcError(
-        reply,
-        400,
-        JSONRPC_ERROR.refused,
-        "Bad Request: sessionId query parameter is required",
-      );
+    const s = singleQueryValue(request.query, "s");
+    const sessionId = singleQueryValue(request.query, "sessionId");
+    if (s === undefined || sessionId === undefined) {
+      return sendJsonRpcError(reply, 400, JSONRPC_ERROR.refused, MESSAGES_QUERY_REQUIRED);
     }
     const session = context.sealer.open(s);
     if (session?.t !== "sse") return sessionNotFound(reply);
     if (session.o === context.peers.selfUrl) return sessions.post(request, reply, session.n);
-    return forwardToOwner(context, session.o, request, reply);
+    return forwardToOwner(context, session.o, { s, sessionId }, request, reply);
   });
 }
 
 /** The internal endpoint an owner receives forwarded POSTs on. */
 export function internalSseRoute(app: FastifyInstance, context: RouterContext, sessions: SseSessions): void {
   app.post<MessagesQuery>(INTERNAL_PATHS.sseMessage, async (request, reply) => {
-    const session = context.sealer.open(request.query.s ?? "");
+    const session = context.sealer.open(singleQueryValue(request.query, "s") ?? "");
     if (session?.t !== "sse" || session.o !== context.peers.selfUrl) {
       return sessionNotFound(reply);
     }
@@ -163,10 +164,11 @@ export function internalSseRoute(app: FastifyInstance, context: RouterContext, s
 async function forwardToOwner(
   context: RouterContext,
   owner: string,
+  ids: { readonly s: string; readonly sessionId: string },
   request: FastifyRequest<MessagesQuery>,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
-  const query = new URLSearchParams({ s: request.query.s ?? "", sessionId: request.query.sessionId ?? "" });
+  const query = new URLSearchParams(ids);
   try {
     const answer = await context.peers.post(
       `${owner}${INTERNAL_PATHS.sseMessage}?${query.toString()}`,
