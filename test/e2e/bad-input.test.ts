@@ -62,7 +62,7 @@ describe("bad input at the gateway", () => {
     expect(errorOf(await post("{not json", { "mcp-session-id": session }))).toStrictEqual([
       400,
       -32700,
-      "Parse error: the body is not valid JSON",
+      "Parse error: the body is not valid JSON (or it holds a __proto__ or constructor.prototype key, which is refused)",
     ]);
   });
 

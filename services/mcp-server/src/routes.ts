@@ -11,7 +11,7 @@ import {
   invalidRequest,
   isInitialize,
   JSONRPC_ERROR,
-  mcpErrorHandler,
+  mcpBodyRules,
   noStreamWithoutSession,
   parseMessages,
   POST_ACCEPT,
@@ -42,7 +42,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
     allowedHosts: options.allowedHosts,
   });
   app.addHook("onRequest", guard.hook());
-  app.setErrorHandler(mcpErrorHandler(options.maxBodyBytes));
+  mcpBodyRules(app, options.maxBodyBytes);
 
   /** The session named by `Mcp-Session-Id`, or undefined once 400/404 has been answered. */
   const sessionOf = (request: FastifyRequest, reply: FastifyReply): StreamableSession | undefined => {

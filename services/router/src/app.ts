@@ -15,7 +15,7 @@ import type { BuildContext } from "@mcp-platform/shared";
 import {
   createMetrics,
   createServiceApp,
-  mcpErrorHandler,
+  mcpBodyRules,
   Readiness,
   RequestGuard,
   resolveAdvertiseAddress,
@@ -207,7 +207,7 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
     });
     mcp.addHook("onRequest", guard.hook());
     mcp.addHook("onRequest", auth.hook());
-    mcp.setErrorHandler(mcpErrorHandler(env.MCP_MAX_BODY_BYTES));
+    mcpBodyRules(mcp, env.MCP_MAX_BODY_BYTES);
     gatewayRoutes(mcp, context);
     sseRoutes(mcp, context, sse);
     passthroughRoutes(mcp, context);

@@ -10,7 +10,7 @@
  *   page is served from a public multi-label name, which fails this.
  */
 import { isIP } from "node:net";
-import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 /** JSON-RPC error codes used at the HTTP layer. */
 export const JSONRPC_ERROR = {
@@ -149,9 +149,25 @@ function afterUpload(
   });
 }
 
+/** The JSON-RPC parse error's message. */
+export const PARSE_ERROR_MESSAGE =
+  "Parse error: the body is not valid JSON (or it holds a __proto__ or constructor.prototype key, which is refused)";
+
+/**
+ * How an MCP scope (the routes of `/mcp`, `/sse`, `/messages`) reads bodies: JSON only (fastify's
+ * `text/plain` parser is removed, so such a body gets the same 415 as any other non-JSON type,
+ * not a misleading "not a JSON-RPC message"), and errors as `mcpErrorHandler` answers them.
+ */
+export function mcpBodyRules(scope: FastifyInstance, maxBodyBytes: number): void {
+  scope.removeContentTypeParser("text/plain");
+  scope.setErrorHandler(mcpErrorHandler(maxBodyBytes));
+}
+
 /**
  * Error handler for MCP routes: a body that is not JSON is a JSON-RPC parse error (400), an
  * oversized one is refused with 413, and anything else is an internal error without internals.
+ * Fastify's JSON parser also refuses `__proto__` and `constructor.prototype` keys (prototype
+ * pollution) with the same error as broken JSON, so the parse error names both causes.
  */
 export function mcpErrorHandler(maxBodyBytes: number) {
   return (
@@ -182,12 +198,7 @@ export function mcpErrorHandler(maxBodyBytes: number) {
       error.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ||
       error.statusCode === 400
     ) {
-      return sendJsonRpcError(
-        reply,
-        400,
-        JSONRPC_ERROR.parseError,
-        "Parse error: the body is not valid JSON",
-      );
+      return sendJsonRpcError(reply, 400, JSONRPC_ERROR.parseError, PARSE_ERROR_MESSAGE);
     }
     request.log.error({ reqId: request.id, err: error }, "MCP request failed");
     return sendJsonRpcError(reply, 500, JSONRPC_ERROR.internalError, "Internal error");

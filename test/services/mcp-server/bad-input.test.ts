@@ -57,6 +57,9 @@ afterAll(async () => {
 const inSession = (body: string, extra: Record<string, string> = {}) =>
   rawPost(`${server.base}/mcp`, body, { "mcp-session-id": sessionId, ...PROTOCOL, ...extra });
 
+const PARSE_ERROR =
+  "Parse error: the body is not valid JSON (or it holds a __proto__ or constructor.prototype key, which is refused)";
+
 describe("bad input over HTTP", () => {
   test.each<[string, () => Promise<{ status: number; text: string }>, number, unknown]>([
     [
@@ -65,9 +68,27 @@ describe("bad input over HTTP", () => {
       400,
       {
         jsonrpc: "2.0",
-        error: { code: -32700, message: "Parse error: the body is not valid JSON" },
+        error: { code: -32700, message: PARSE_ERROR },
         id: null,
       },
+    ],
+    [
+      "a JSON-RPC body sent as text/plain",
+      () =>
+        inSession(JSON.stringify({ jsonrpc: "2.0", id: 9, method: "ping" }), {
+          "content-type": "text/plain",
+        }),
+      415,
+      { jsonrpc: "2.0", error: { code: -32600, message: "Content-Type must be application/json" }, id: null },
+    ],
+    [
+      "JSON with a __proto__ key",
+      () =>
+        inSession(
+          '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x","__proto__":{"a":1}}}}',
+        ),
+      400,
+      { jsonrpc: "2.0", error: { code: -32700, message: PARSE_ERROR }, id: null },
     ],
     [
       "an oversized body",

@@ -159,6 +159,31 @@ describe("multiplexer", () => {
     await pool.close();
   });
 
+  test("logging/setLevel is answered for the session itself, and only with a valid level", async () => {
+    const { mux, links, pool } = await setup(1);
+    const a = session("a");
+    mux.attach(a);
+    await mux.handleClient(a, {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "logging/setLevel",
+      params: { level: "info" },
+    });
+    await mux.handleClient(a, {
+      jsonrpc: "2.0",
+      id: 2,
+      method: "logging/setLevel",
+      params: { level: "loud" },
+    });
+    expect(a.got).toStrictEqual([
+      [{ jsonrpc: "2.0", id: 1, result: {} }, 1],
+      [{ jsonrpc: "2.0", id: 2, error: { code: -32602, message: "Invalid params for logging/setLevel" } }, 2],
+    ]);
+    // AND nothing of it reached the shared child
+    expect(links[0]!.sent).toStrictEqual([]);
+    await pool.close();
+  });
+
   test("list_changed from a link goes to every session", async () => {
     const { mux, slots, pool } = await setup(1);
     const sessions = [session("a"), session("b"), session("c")];

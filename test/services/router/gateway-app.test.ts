@@ -135,6 +135,25 @@ describe("router replicas", () => {
     });
   });
 
+  it("accept logging/setLevel with a valid level only", async () => {
+    const r = await router({ ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }) });
+    const session = String((await post(`${r.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
+    const setLevel = async (id: number, params: unknown) =>
+      (
+        await post(
+          `${r.url}/mcp`,
+          { jsonrpc: "2.0", id, method: "logging/setLevel", params },
+          {
+            "mcp-session-id": session,
+          },
+        )
+      ).message;
+    expect([await setLevel(1, { level: "debug" }), await setLevel(2, { level: "bogus" })]).toStrictEqual([
+      { jsonrpc: "2.0", id: 1, result: {} },
+      { jsonrpc: "2.0", id: 2, error: { code: -32602, message: "Invalid params for logging/setLevel" } },
+    ]);
+  });
+
   it("keep every session through a session key rotation done in three rolling steps", async () => {
     // GIVEN replicas on the old key, and a session opened there
     const upstream = await builtin();
@@ -240,6 +259,24 @@ describe("router replicas", () => {
       404,
       { code: -32001, message: "Session not found" },
     ]);
+  });
+
+  it("answer a legacy SSE message that is not JSON with the same 415 on every replica", async () => {
+    // GIVEN an SSE stream on one replica
+    const env = { ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }) };
+    const [owner, other] = [await router(env), await router(env)];
+    const stream = await openSse(`${owner.url}/sse`);
+    closers.push(async () => stream.close());
+    const endpoint = (await stream.next((e) => e.event === "endpoint")).data;
+
+    // WHEN a JSON-RPC message is posted to each replica as text/plain
+    const asText = (url: string) =>
+      post(url, JSON.stringify(call(5, "echo__echo", { message: "x" })), { "content-type": "text/plain" });
+    const answers = [await asText(`${owner.url}${endpoint}`), await asText(`${other.url}${endpoint}`)];
+
+    // THEN both refuse it alike
+    const refused = [415, { code: -32600, message: "Content-Type must be application/json" }];
+    expect(answers.map((a) => [a.answer.status, a.message?.error])).toStrictEqual([refused, refused]);
   });
 });
 

@@ -12,8 +12,12 @@ import type {
   ProgressToken,
   RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
-import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
-import { isNotification, isRequest, isResponse, requestIdKey } from "@mcp-platform/shared";
+import {
+  LATEST_PROTOCOL_VERSION,
+  SetLevelRequestSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from "@modelcontextprotocol/sdk/types.js";
+import { isNotification, isRequest, isResponse, JSONRPC_ERROR, requestIdKey } from "@mcp-platform/shared";
 import type { Logger } from "pino";
 import type { LinkPool, Slot } from "./pool";
 
@@ -126,7 +130,19 @@ export class Multiplexer {
   private async handleRequest(session: ClientSession, request: JSONRPCRequest): Promise<void> {
     const reply = (result: Record<string, unknown>) =>
       session.send({ jsonrpc: "2.0", id: request.id, result }, request.id);
-    if (request.method === "ping" || request.method === "logging/setLevel") return reply({});
+    if (request.method === "ping") return reply({});
+    if (request.method === "logging/setLevel") {
+      // One child serves many sessions, so no session's level is passed on; a valid one is accepted.
+      if (SetLevelRequestSchema.safeParse(request).success) return reply({});
+      return session.send(
+        {
+          jsonrpc: "2.0",
+          id: request.id,
+          error: { code: JSONRPC_ERROR.invalidParams, message: "Invalid params for logging/setLevel" },
+        },
+        request.id,
+      );
+    }
     let slot: Slot;
     try {
       slot = await this.pool.acquire();

@@ -26,6 +26,7 @@ import {
   LATEST_PROTOCOL_VERSION,
   McpError,
   ReadResourceRequestSchema,
+  SetLevelRequestSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "@mcp-platform/shared";
@@ -134,7 +135,10 @@ export class GatewayHandler {
     const catalog = this.options.catalog.current;
     switch (request.method) {
       case "ping":
+        return {};
       case "logging/setLevel":
+        // Accepted and ignored (the gateway sends no log messages), once its level is valid.
+        parse(SetLevelRequestSchema, request);
         return {};
       case "tools/list":
         return { tools: catalog.tools };
