@@ -92,6 +92,8 @@ export class DevStack extends pulumi.ComponentResource {
     this.workloads = {};
     let consul: DockerWorkload | undefined;
     for (const spec of topology.components) {
+      // Unlike the containers, no deleteBeforeReplace: a change that would replace a data volume
+      // fails on its fixed name instead of deleting the service's data first.
       const volume = spec.volume
         ? new docker.Volume(`${name}-${spec.name}-data`, { name: `${spec.name}-data` }, { parent: this }).name
         : undefined;

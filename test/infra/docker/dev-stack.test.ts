@@ -194,9 +194,23 @@ describe("dev stack on Docker (mocked)", () => {
 
   test("every container has a health check, a restart policy, hardening and delete-before-replace", () => {
     const containers = ofType(resources, CONTAINER);
+    // Each has an explicit, stable name (what `docker ps` shows and the health checks name)
+    expect(containers.map((c) => c.inputs.name).sort()).toStrictEqual([
+      "consul",
+      "haproxy",
+      "mcp-echo-1",
+      "mcp-echo-2",
+      "mcp-everything-1",
+      "mcp-everything-2",
+      "mcp-files-1",
+      "mcp-files-2",
+      "mcp-memory-1",
+      "network-monitor",
+      "router-1",
+      "router-2",
+    ]);
     for (const c of containers) {
-      expect([c.inputs.name, c.inputs.restart, c.deleteBeforeReplace, c.parent !== ""]).toStrictEqual([
-        c.inputs.name,
+      expect([c.inputs.restart, c.deleteBeforeReplace, c.parent !== ""]).toStrictEqual([
         "unless-stopped",
         true,
         true,
