@@ -157,7 +157,8 @@ export function checkProtocolVersion(request: FastifyRequest, reply: FastifyRepl
     reply,
     400,
     JSONRPC_ERROR.refused,
-    `Bad Request: Unsupported protocol version: ${String(version)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")})`,
+    // Shown back to the client, so cut: a header may be kilobytes long.
+    `Bad Request: Unsupported protocol version: ${String(version).slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")})`,
   );
   return false;
 }

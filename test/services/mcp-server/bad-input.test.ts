@@ -242,6 +242,24 @@ describe("bad input over HTTP", () => {
       },
     ],
     [
+      "a kilobytes-long protocol version, shown back cut to 40 characters",
+      () =>
+        inSession(JSON.stringify({ jsonrpc: "2.0", id: 8, method: "ping" }), {
+          "mcp-protocol-version": "9".repeat(3000),
+        }),
+      400,
+      {
+        jsonrpc: "2.0",
+        error: {
+          code: -32000,
+          message: expect.stringMatching(
+            /^Bad Request: Unsupported protocol version: 9{40} \(supported versions: /,
+          ),
+        },
+        id: null,
+      },
+    ],
+    [
       "an Accept header without text/event-stream",
       () =>
         inSession(JSON.stringify({ jsonrpc: "2.0", id: 10, method: "ping" }), { accept: "application/json" }),
