@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { InitializeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import {
   checkAccept,
+  checkSseMessage,
   checkProtocolVersion,
   invalidRequest,
   isInitialize,
@@ -130,6 +131,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
     }
     const transport = sessions.sse(id);
     if (transport === undefined) return sessionNotFound(reply);
+    if (!checkSseMessage(request.body, reply)) return reply;
     reply.hijack();
     await transport.handlePostMessage(request.raw, reply.raw, request.body);
     return reply;

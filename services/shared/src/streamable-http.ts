@@ -97,6 +97,22 @@ export function isInitialize(message: JSONRPCMessage): boolean {
   return isRequest(message) && message.method === "initialize";
 }
 
+/**
+ * Answers 400 unless the body of a legacy SSE `POST /messages` is one JSON-RPC message, true when
+ * it may go on. The SDK's SSE transport takes no batch and refuses anything else with a bare-text
+ * "Invalid message: [object Object]"; this answers as `/mcp` does, with a JSON-RPC error.
+ */
+export function checkSseMessage(body: unknown, reply: FastifyReply): boolean {
+  if (!Array.isArray(body) && JSONRPCMessageSchema.safeParse(body).success) return true;
+  void invalidRequest(
+    reply,
+    Array.isArray(body)
+      ? "Invalid Request: the SSE transport takes one message per POST, not a batch"
+      : "Invalid Request: not a JSON-RPC 2.0 message",
+  );
+  return false;
+}
+
 /** Answers 400 Invalid Request. */
 export function invalidRequest(reply: FastifyReply, message: string): FastifyReply {
   return sendJsonRpcError(reply, 400, JSONRPC_ERROR.invalidRequest, message);

@@ -4,6 +4,7 @@
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { McpServerUnderTest } from "../../helpers/mcp-server-process";
+import { openSse } from "../../helpers/router-app";
 import {
   connect,
   rawPost,
@@ -196,6 +197,26 @@ describe("bad input over HTTP", () => {
       },
     ],
     [
+      "tools/call whose arguments are not an object",
+      () =>
+        inSession(
+          JSON.stringify({
+            jsonrpc: "2.0",
+            id: 7,
+            method: "tools/call",
+            params: { name: "echo", arguments: "x" },
+          }),
+        ),
+      200,
+      { jsonrpc: "2.0", id: 7, error: { code: -32602, message: "Invalid params for tools/call" } },
+    ],
+    [
+      "tools/call without a tool name",
+      () => inSession(JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: {} })),
+      200,
+      { jsonrpc: "2.0", id: 7, error: { code: -32602, message: "Invalid params for tools/call" } },
+    ],
+    [
       "initialize with invalid params",
       () =>
         rawPost(
@@ -287,6 +308,46 @@ describe("bad input over HTTP", () => {
     // AND the server keeps serving the session
     const ping = await inSession(JSON.stringify({ jsonrpc: "2.0", id: 100, method: "ping" }));
     expect([ping.status, messageOf(ping.text)]).toStrictEqual([200, { jsonrpc: "2.0", id: 100, result: {} }]);
+  });
+});
+
+describe("legacy SSE messages", () => {
+  test("a batch or a non-JSON-RPC body gets a JSON-RPC 400, and the stream keeps serving", async () => {
+    // GIVEN an open legacy SSE stream and its endpoint
+    const stream = await openSse(`${server.base}/sse`);
+    const endpoint = `${server.base}${(await stream.next((e) => e.event === "endpoint")).data}`;
+    try {
+      // WHEN a batch and a JSON value that is no message are posted to it
+      const ping = { jsonrpc: "2.0", id: 1, method: "ping" };
+      const batch = await rawPost(endpoint, JSON.stringify([ping, { ...ping, id: 2 }]));
+      const notMessage = await rawPost(endpoint, JSON.stringify({ hello: "world" }));
+      // THEN each is refused as /mcp refuses it
+      expect([batch.status, messageOf(batch.text)]).toStrictEqual([
+        400,
+        {
+          jsonrpc: "2.0",
+          error: {
+            code: -32600,
+            message: "Invalid Request: the SSE transport takes one message per POST, not a batch",
+          },
+          id: null,
+        },
+      ]);
+      expect([notMessage.status, messageOf(notMessage.text)]).toStrictEqual([
+        400,
+        {
+          jsonrpc: "2.0",
+          error: { code: -32600, message: "Invalid Request: not a JSON-RPC 2.0 message" },
+          id: null,
+        },
+      ]);
+      // AND a good message is still answered on the stream
+      expect((await rawPost(endpoint, JSON.stringify({ ...ping, id: 3 }))).status).toBe(202);
+      const answer = await stream.next((e) => e.data.includes('"id":3'));
+      expect(JSON.parse(answer.data)).toStrictEqual({ jsonrpc: "2.0", id: 3, result: {} });
+    } finally {
+      stream.close();
+    }
   });
 });
 

@@ -13,7 +13,11 @@ import type {
   RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
 import {
+  CallToolRequestSchema,
+  CompleteRequestSchema,
+  GetPromptRequestSchema,
   LATEST_PROTOCOL_VERSION,
+  ReadResourceRequestSchema,
   SetLevelRequestSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from "@modelcontextprotocol/sdk/types.js";
@@ -23,6 +27,18 @@ import type { LinkPool, Slot } from "./pool";
 
 /** JSON-RPC "internal error": the request could not be completed by the server. */
 export const INTERNAL_ERROR = -32603;
+
+/** The SDK schemas of the requests whose params are checked before they go to a child. */
+const PARAMS_SCHEMAS: ReadonlyMap<string, { safeParse(value: unknown): { success: boolean } }> = new Map<
+  string,
+  { safeParse(value: unknown): { success: boolean } }
+>([
+  ["tools/call", CallToolRequestSchema],
+  ["prompts/get", GetPromptRequestSchema],
+  ["resources/read", ReadResourceRequestSchema],
+  ["completion/complete", CompleteRequestSchema],
+  ["logging/setLevel", SetLevelRequestSchema],
+]);
 
 /** A client session as the multiplexer sees it: where to send what belongs to it. */
 export interface ClientSession {
@@ -131,18 +147,21 @@ export class Multiplexer {
     const reply = (result: Record<string, unknown>) =>
       session.send({ jsonrpc: "2.0", id: request.id, result }, request.id);
     if (request.method === "ping") return reply({});
-    if (request.method === "logging/setLevel") {
-      // One child serves many sessions, so no session's level is passed on; a valid one is accepted.
-      if (SetLevelRequestSchema.safeParse(request).success) return reply({});
+    // Requests whose params the SDK would otherwise refuse with an internal error and a raw
+    // schema dump (or a bridged child with whatever it says) get a plain invalid-params error.
+    const schema = PARAMS_SCHEMAS.get(request.method);
+    if (schema !== undefined && !schema.safeParse(request).success) {
       return session.send(
         {
           jsonrpc: "2.0",
           id: request.id,
-          error: { code: JSONRPC_ERROR.invalidParams, message: "Invalid params for logging/setLevel" },
+          error: { code: JSONRPC_ERROR.invalidParams, message: `Invalid params for ${request.method}` },
         },
         request.id,
       );
     }
+    // One child serves many sessions, so no session's level is passed on; a valid one is accepted.
+    if (request.method === "logging/setLevel") return reply({});
     let slot: Slot;
     try {
       slot = await this.pool.acquire();

@@ -14,6 +14,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import {
+  checkSseMessage,
   JSONRPC_ERROR,
   errorText,
   isInitialize,
@@ -144,6 +145,7 @@ export function sseRoutes(app: FastifyInstance, context: RouterContext, sessions
     }
     const session = context.sealer.open(s);
     if (session?.t !== "sse") return sessionNotFound(reply);
+    if (!checkSseMessage(request.body, reply)) return reply;
     if (session.o === context.peers.selfUrl) return sessions.post(request, reply, session.n);
     return forwardToOwner(context, session.o, { s, sessionId }, request, reply);
   });
