@@ -132,13 +132,13 @@ export class Multiplexer {
   async handleClient(session: ClientSession, message: JSONRPCMessage): Promise<void> {
     if (isRequest(message)) return this.handleRequest(session, message);
     if (isNotification(message) && message.method === "notifications/cancelled") {
-      const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
-      const id =
-        requestId === undefined ? undefined : this.bySession.get(session)?.get(requestIdKey(requestId));
-      if (id !== undefined) {
-        this.cancelOnLink(id, (message.params as { reason?: string }).reason);
-        session.cancelled?.(requestId!);
-      }
+      const params = message.params as { requestId?: RequestId; reason?: string } | undefined;
+      const requestId = params?.requestId;
+      if (requestId === undefined) return;
+      const id = this.bySession.get(session)?.get(requestIdKey(requestId));
+      if (id === undefined) return;
+      this.cancelOnLink(id, params?.reason);
+      session.cancelled?.(requestId);
     }
     // Other notifications (initialized, roots/list_changed) and responses concern the session only.
   }
