@@ -356,15 +356,16 @@ export async function launchPlatform(options: LaunchOptions = {}): Promise<Platf
     say(`starting ${byKind("router").length} router(s)`);
     const routers = byKind("router").map(start);
     await Promise.all(routers.map((p) => p.waitForLog((l) => l.msg === "catalog ready")));
-    const monitorPlan = byKind("network-monitor")[0];
-    const monitor = monitorPlan === undefined ? undefined : start(monitorPlan);
-    if (monitor !== undefined) await monitor.waitForLog((l) => l.msg === "listening");
     say("starting HAProxy");
     const haproxyPlan = byKind("haproxy")[0];
     if (haproxyPlan === undefined) throw new Error("the plan has no haproxy");
     const haproxy = start(haproxyPlan);
     await haproxy.waitForLog((l) => typeof l.raw === "string" && l.raw.includes("Loading success"));
     await waitHealthy(`${plan.gatewayUrl}/health/ready`, 100, 50);
+    // Last, once everything it probes is up: its history then starts without a false outage.
+    const monitorPlan = byKind("network-monitor")[0];
+    const monitor = monitorPlan === undefined ? undefined : start(monitorPlan);
+    if (monitor !== undefined) await monitor.waitForLog((l) => l.msg === "listening");
 
     const services: Record<string, RunningProcess[]> = {};
     for (const p of instances) if (p.service !== undefined) (services[p.service] ??= []).push(p);

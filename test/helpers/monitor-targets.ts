@@ -41,6 +41,8 @@ export const hanging: Script = () => "hang";
 export interface TargetRequest {
   readonly method: string;
   readonly path: string;
+  /** The request's `Authorization` header, when it had one. */
+  readonly authorization?: string;
 }
 
 /** An HTTP probe target on 127.0.0.1. */
@@ -92,7 +94,7 @@ export class HttpTarget extends EventEmitter<{ request: [TargetRequest] }> {
   /** Handles one request; subclasses serve more paths. */
   protected handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? "/").split("?")[0] ?? "/";
-    this.record(request.method ?? "", path);
+    this.record(request.method ?? "", path, request.headers.authorization);
     if (path !== "/health") {
       response.writeHead(404).end();
       return;
@@ -104,8 +106,8 @@ export class HttpTarget extends EventEmitter<{ request: [TargetRequest] }> {
     response.writeHead(answer.status, { "content-type": "application/json" }).end('{"status":"ok"}');
   }
 
-  protected record(method: string, path: string): void {
-    const request = { method, path };
+  protected record(method: string, path: string, authorization?: string): void {
+    const request = authorization === undefined ? { method, path } : { method, path, authorization };
     this.requests.push(request);
     this.emit("request", request);
   }

@@ -15,6 +15,7 @@ import {
   serviceIdField,
 } from "@mcp-platform/shared";
 import { z } from "zod";
+import { historyCapacity } from "./history";
 
 /** Default monitor port: its published dashboard port (11090–11099 is infrastructure). */
 export const MONITOR_DEFAULT_PORT = 11091;
@@ -89,7 +90,8 @@ export const MonitorEnvSchema = commonEnvSchema({
     ROUTER_AUTH_TOKENS: routerAuthTokensField().optional(),
   })
   .superRefine((env, ctx) => {
-    const samples = Math.ceil((env.MONITOR_RETENTION_MINUTES * 60_000) / env.MONITOR_INTERVAL_MS);
+    // The same count the histories allocate, so the documented bound is the real one.
+    const samples = historyCapacity(env.MONITOR_RETENTION_MINUTES * 60_000, env.MONITOR_INTERVAL_MS);
     if (samples > MAX_SAMPLES_PER_TARGET) {
       ctx.addIssue({
         code: "custom",

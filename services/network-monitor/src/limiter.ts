@@ -4,19 +4,24 @@
  * discovery reads service health through another.
  */
 
-/** Runs `task` when a slot is free; resolves or rejects as the task does. */
-export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
+/**
+ * Runs `task` when a slot is free; resolves or rejects as the task does. A `deferred` task waits
+ * behind every task that is not: the monitor defers probes of targets that were down, so targets
+ * that hang until the probe timeout cannot starve the healthy ones of slots.
+ */
+export type Limiter = <T>(task: () => Promise<T>, deferred?: boolean) => Promise<T>;
 
 /** Creates a limiter allowing `limit` tasks at once. */
 export function createLimiter(limit: number): Limiter {
   if (!Number.isInteger(limit) || limit < 1) throw new Error(`limit ${limit} must be an integer >= 1`);
   let running = 0;
   const waiting: (() => void)[] = [];
+  const deferredWaiting: (() => void)[] = [];
   const release = () => {
     running--;
-    waiting.shift()?.();
+    (waiting.shift() ?? deferredWaiting.shift())?.();
   };
-  return <T>(task: () => Promise<T>): Promise<T> =>
+  return <T>(task: () => Promise<T>, deferred = false): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const start = () => {
         running++;
@@ -24,6 +29,6 @@ export function createLimiter(limit: number): Limiter {
         Promise.resolve().then(task).then(resolve, reject).finally(release);
       };
       if (running < limit) start();
-      else waiting.push(start);
+      else (deferred ? deferredWaiting : waiting).push(start);
     });
 }

@@ -181,7 +181,10 @@ export class Monitor extends EventEmitter<MonitorEvents> {
         this.metrics.recordOverrun(state.target.service);
         continue;
       }
-      const run = this.limiter(() => this.probe(state, at))
+      // Stamped when the probe starts, not when the round did: it may wait for a slot. Targets
+      // that were down wait behind the others (see `Limiter`).
+      const wasDown = state.last !== undefined && !state.last.result.up;
+      const run = this.limiter(() => this.probe(state, this.options.clock.now()), wasDown)
         .then((recorded) => {
           // Free the target before telling anyone, so a listener that starts the next round
           // sees it idle.

@@ -73,9 +73,27 @@ export function tcpCheck(host: string, port: number, context: ProbeContext): Pro
   });
 }
 
-/** A GET of `url`: 2xx and 3xx pass; the body is read and discarded (up to 64 KiB). */
-export async function httpCheck(url: string, context: ProbeContext): Promise<CheckResult> {
+/**
+ * `url` without its `user:password@`, and those as a Basic `Authorization` header: undici sends
+ * no credentials from a URL by itself, so a protected target (HAProxy's stats page behind
+ * `stats auth`) would only ever answer 401.
+ */
+export function withBasicAuth(url: string): { url: string; authorization?: string } {
+  const parsed = new URL(url);
+  if (parsed.username === "" && parsed.password === "") return { url };
+  const user = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  parsed.username = "";
+  parsed.password = "";
+  return { url: parsed.href, authorization: `Basic ${Buffer.from(user, "utf8").toString("base64")}` };
+}
+
+/**
+ * A GET of `url`: 2xx and 3xx pass; the body is read and discarded (up to 64 KiB). Credentials in
+ * the URL are sent as Basic auth.
+ */
+export async function httpCheck(target: string, context: ProbeContext): Promise<CheckResult> {
   const { clock } = context;
+  const { url, authorization } = withBasicAuth(target);
   const started = clock.monotonic();
   const timed = timeoutSignal(clock, context.timeoutMs, context.signal);
   // undici's own timeouts only back the clock's up, in case a timer is lost.
@@ -83,7 +101,11 @@ export async function httpCheck(url: string, context: ProbeContext): Promise<Che
   try {
     const response = await request(url, {
       method: "GET",
-      headers: { accept: "application/json", "user-agent": userAgent(context.version) },
+      headers: {
+        accept: "application/json",
+        "user-agent": userAgent(context.version),
+        ...(authorization === undefined ? {} : { authorization }),
+      },
       signal: timed.signal,
       headersTimeout: backstopMs,
       bodyTimeout: backstopMs,

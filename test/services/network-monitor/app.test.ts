@@ -36,22 +36,29 @@ describe("MonitorEnvSchema", () => {
   });
 
   it("refuses a retention that would need more than 100 000 samples per target", () => {
-    // GIVEN a week of history at the shortest interval (6 048 000 samples)
+    // GIVEN a week of history at the shortest interval (6 048 000 samples, plus the one a history
+    // keeps for timer jitter)
     const raw = { MONITOR_INTERVAL_MS: "100", MONITOR_RETENTION_MINUTES: "10080" };
 
     // WHEN / THEN
     expect(issues(() => loadEnv(MonitorEnvSchema, raw))).toStrictEqual([
       [
         "MONITOR_RETENTION_MINUTES",
-        "keeps 6048000 samples per target at MONITOR_INTERVAL_MS=100; at most 100000: " +
+        "keeps 6048001 samples per target at MONITOR_INTERVAL_MS=100; at most 100000: " +
           "raise the interval or shorten the retention",
       ],
     ]);
+    // AND the bound is exact: a week at 6 048 ms would keep 100 001, at 6 049 ms 99 985
+    expect(
+      issues(() =>
+        loadEnv(MonitorEnvSchema, { MONITOR_INTERVAL_MS: "6048", MONITOR_RETENTION_MINUTES: "10080" }),
+      ),
+    ).toHaveLength(1);
     const week = loadEnv(MonitorEnvSchema, {
-      MONITOR_INTERVAL_MS: "6048",
+      MONITOR_INTERVAL_MS: "6049",
       MONITOR_RETENTION_MINUTES: "10080",
     });
-    expect([week.MONITOR_INTERVAL_MS, week.MONITOR_RETENTION_MINUTES]).toStrictEqual([6048, 10080]);
+    expect([week.MONITOR_INTERVAL_MS, week.MONITOR_RETENTION_MINUTES]).toStrictEqual([6049, 10080]);
   });
 
   it("names bad targets, duplicates and out-of-range numbers", () => {

@@ -115,7 +115,10 @@ describe("monitor against real healthy, refusing, hanging and flapping servers",
             "hanging",
             "down",
             false,
+            // Probes run one at a time, the targets that were down last: hanging waits for the
+            // healthy one (80 ms), refusing then for hanging's timeout. Each is stamped at its start.
             instance("hanging", `${stuck.url}/health`, {
+              lastProbeAt: iso(70_080),
               status: "down",
               flapping: false,
               latencyMs: null,
@@ -141,6 +144,7 @@ describe("monitor against real healthy, refusing, hanging and flapping servers",
             "down",
             false,
             instance("refusing", `http://127.0.0.1:${refusing}/health`, {
+              lastProbeAt: iso(71_080),
               status: "down",
               flapping: false,
               latencyMs: null,
@@ -177,10 +181,12 @@ describe("monitor against real healthy, refusing, hanging and flapping servers",
       availabilityPercent: 40,
       latencyMs: { p50: 0, p95: 0 },
     });
+    // hanging and refusing: their round-3 probes started after 20 s (they waited for a slot), so
+    // the window holds rounds 3…8 of theirs
     for (const name of ["hanging", "refusing"]) {
       expect(await figures(name)).toStrictEqual({
         ...window,
-        samples: 5,
+        samples: 6,
         upSamples: 0,
         availabilityPercent: 0,
         latencyMs: null,

@@ -4,7 +4,7 @@
  * server times out exactly when the test advances the clock past the timeout.
  */
 import type { ProbeContext } from "../../../services/network-monitor/src/checks";
-import { probeTarget } from "../../../services/network-monitor/src/probes";
+import { probeTarget, withBasicAuth } from "../../../services/network-monitor/src/probes";
 import { staticTarget } from "../../../services/network-monitor/src/targets";
 import { ManualClock } from "../../helpers/monitor-clock";
 import {
@@ -64,6 +64,25 @@ describe("probeTarget against real local servers", () => {
       ],
     });
     expect(clock.pendingTimers).toStrictEqual(0);
+  });
+
+  it("sends the credentials of a target's URL as Basic auth, not in the URL", async () => {
+    // GIVEN a health URL with credentials (HAProxy's stats page behind `stats auth`)
+    const server = await http(healthy(0));
+    const url = `${server.url.replace("http://", "http://admin:s%40cret@")}/health`;
+
+    // WHEN it is probed
+    const result = await probeTarget(staticTarget({ name: "stats", url }), context());
+
+    // THEN the server saw them in the Authorization header
+    expect(result.up).toBe(true);
+    expect(server.requests).toStrictEqual([
+      {
+        method: "GET",
+        path: "/health",
+        authorization: `Basic ${Buffer.from("admin:s@cret").toString("base64")}`,
+      },
+    ]);
   });
 
   it("fails a refused connection at the TCP check and runs nothing after it", async () => {
@@ -272,5 +291,15 @@ describe("probeTarget against real local servers", () => {
         { kind: "mcp", outcome: "failure", durationMs: 0, error: "HTTP 404" },
       ],
     });
+  });
+});
+
+describe("withBasicAuth", () => {
+  it("moves decoded credentials into a header and leaves other URLs alone", () => {
+    expect(withBasicAuth("http://user%3A1:p%C3%A4ss@host:8080/stats?x=1")).toStrictEqual({
+      url: "http://host:8080/stats?x=1",
+      authorization: `Basic ${Buffer.from("user:1:päss").toString("base64")}`,
+    });
+    expect(withBasicAuth("http://host/health")).toStrictEqual({ url: "http://host/health" });
   });
 });
