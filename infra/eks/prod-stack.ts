@@ -128,11 +128,13 @@ export class ProdStack extends pulumi.ComponentResource {
       inCluster,
     );
     // The controller's webhook admits pods in `mcp-platform` (readiness gates) and every
-    // LoadBalancer Service, so both wait for it.
+    // LoadBalancer Service, so both wait for it. The namespaces also wait for the storage drivers:
+    // on `pulumi destroy` they then go first, and the claims they hold (Consul's EBS volumes, the
+    // services' EFS) are deleted while a driver is still there to delete their volumes.
     const namespaces = new PlatformNamespaces(
       `${name}-namespaces`,
       {},
-      { ...inCluster, dependsOn: [addons.loadBalancerController] },
+      { ...inCluster, dependsOn: [addons.loadBalancerController, ...storage.ready] },
     ).namespaces;
 
     const registry = new ImageRegistry(
