@@ -81,10 +81,19 @@ export function tcpCheck(host: string, port: number, context: ProbeContext): Pro
 export function withBasicAuth(url: string): { url: string; authorization?: string } {
   const parsed = new URL(url);
   if (parsed.username === "" && parsed.password === "") return { url };
-  const user = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  const user = `${decoded(parsed.username)}:${decoded(parsed.password)}`;
   parsed.username = "";
   parsed.password = "";
   return { url: parsed.href, authorization: `Basic ${Buffer.from(user, "utf8").toString("base64")}` };
+}
+
+/** A URL component percent-decoded, or as written when it is not valid percent-encoding. */
+function decoded(component: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    return component;
+  }
 }
 
 /**

@@ -301,5 +301,10 @@ describe("withBasicAuth", () => {
       authorization: `Basic ${Buffer.from("user:1:päss").toString("base64")}`,
     });
     expect(withBasicAuth("http://host/health")).toStrictEqual({ url: "http://host/health" });
+    // A stray % is sent as written rather than failing the probe
+    expect(withBasicAuth("http://a%zz:b@host/")).toStrictEqual({
+      url: "http://host/",
+      authorization: `Basic ${Buffer.from("a%zz:b").toString("base64")}`,
+    });
   });
 });
