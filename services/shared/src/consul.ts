@@ -135,6 +135,9 @@ export const REGISTER_RETRY: RetryPolicy = { attempts: 8, baseDelayMs: 500, maxD
 /** Deregistration on SIGTERM: brief, since the drain deadline is running. */
 export const DEREGISTER_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 200, maxDelayMs: 1000 };
 
+/** Registering again from `RegistrationKeeper`: one attempt, its next round is the retry. */
+export const RESYNC_RETRY: RetryPolicy = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
+
 /** Delay before attempt `attempt + 1` (attempt counts from 1). */
 export function backoffDelay(policy: RetryPolicy, attempt: number): number {
   return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
@@ -329,7 +332,7 @@ export class RegistrationKeeper {
     try {
       if (await agent.isRegistered(registration.ID, { signal })) return;
       logger.warn({ consulId: registration.ID }, "consul no longer holds this instance; registering again");
-      await agent.register(registration, { signal, retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 } });
+      await agent.register(registration, { signal, retry: RESYNC_RETRY });
       logger.info({ consulId: registration.ID }, "registered in consul again");
     } catch (error) {
       if (signal.aborted) return;

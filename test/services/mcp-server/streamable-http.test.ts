@@ -60,6 +60,31 @@ const call = (id: number, name: string, args: Record<string, unknown>, meta?: Re
   params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) },
 });
 
+/**
+ * POSTs a long `progress` call (50 steps, 200 ms apart) with id `id` in a session and resolves
+ * once its answer has started streaming; `ended` then gives the whole body once it ends.
+ */
+async function startLongCall(
+  headers: Record<string, string>,
+  id: number,
+): Promise<{ ended: Promise<string> }> {
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = request(`${server.base}/mcp`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        ...headers,
+      },
+    });
+    req.on("response", resolve).on("error", reject);
+    req.end(JSON.stringify(call(id, "progress", { steps: 50, intervalMs: 200 }, { progressToken: 1 })));
+  });
+  let text = "";
+  response.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+  return { ended: new Promise((resolve) => response.once("end", () => resolve(text))) };
+}
+
 describe("Streamable HTTP on the wire", () => {
   test("initialize and a quick call are answered with one JSON body carrying the session id", async () => {
     // GIVEN a session
@@ -136,24 +161,10 @@ describe("Streamable HTTP on the wire", () => {
   test("DELETE answers the session's calls still running with an error, and the session is gone", async () => {
     // GIVEN a long call running in a session, its stream open (the first progress came)
     const session = await openSession();
-    const running = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request(`${server.base}/mcp`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          ...session.headers,
-        },
-      });
-      req.on("response", resolve).on("error", reject);
-      req.end(JSON.stringify(call(6, "progress", { steps: 50, intervalMs: 200 }, { progressToken: 1 })));
-    });
-    let text = "";
-    running.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
-    const ended = new Promise((resolve) => running.once("end", resolve));
+    const running = await startLongCall(session.headers, 6);
     // WHEN the client deletes the session
     const deleted = await fetch(`${server.base}/mcp`, { method: "DELETE", headers: session.headers });
-    await ended;
+    const text = await running.ended;
     // THEN the running call is answered with an error instead of hanging
     expect(deleted.status).toBe(200);
     expect(events(text).at(-1)).toStrictEqual({
@@ -169,28 +180,14 @@ describe("Streamable HTTP on the wire", () => {
   test("a cancelled call's POST ends without an answer, and its id is free again", async () => {
     // GIVEN a long call running in a session, its stream open (the first progress came)
     const session = await openSession();
-    const running = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request(`${server.base}/mcp`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          ...session.headers,
-        },
-      });
-      req.on("response", resolve).on("error", reject);
-      req.end(JSON.stringify(call(8, "progress", { steps: 50, intervalMs: 200 }, { progressToken: 1 })));
-    });
-    let text = "";
-    running.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
-    const ended = new Promise((resolve) => running.once("end", resolve));
+    const running = await startLongCall(session.headers, 8);
     // WHEN the client cancels it
     const cancel = await session.post({
       jsonrpc: "2.0",
       method: "notifications/cancelled",
       params: { requestId: 8, reason: "user" },
     });
-    await ended;
+    const text = await running.ended;
     // THEN the stream ended carrying progress only (a cancelled request gets no response)
     expect(cancel.status).toBe(202);
     expect(events(text).map((e) => e.method ?? `response ${String(e.id)}`)).toContain(

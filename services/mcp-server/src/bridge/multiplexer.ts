@@ -151,13 +151,11 @@ export class Multiplexer {
     // schema dump (or a bridged child with whatever it says) get a plain invalid-params error.
     const schema = PARAMS_SCHEMAS.get(request.method);
     if (schema !== undefined && !schema.safeParse(request).success) {
-      return session.send(
-        {
-          jsonrpc: "2.0",
-          id: request.id,
-          error: { code: JSONRPC_ERROR.invalidParams, message: `Invalid params for ${request.method}` },
-        },
+      return this.fail(
+        session,
         request.id,
+        `Invalid params for ${request.method}`,
+        JSONRPC_ERROR.invalidParams,
       );
     }
     // One child serves many sessions, so no session's level is passed on; a valid one is accepted.
@@ -209,15 +207,14 @@ export class Multiplexer {
     }
   }
 
-  private fail(session: ClientSession, id: RequestId, message: string): Promise<void> {
-    return session
-      .send({ jsonrpc: "2.0", id, error: { code: INTERNAL_ERROR, message } }, id)
-      .catch((error) => {
-        this.logger.debug(
-          { err: error, session: session.id },
-          "could not deliver an error to a closed session",
-        );
-      });
+  /** Answers request `id` of `session` with a JSON-RPC error (internal, unless `code` says). */
+  private fail(session: ClientSession, id: RequestId, message: string, code = INTERNAL_ERROR): Promise<void> {
+    return session.send({ jsonrpc: "2.0", id, error: { code, message } }, id).catch((error) => {
+      this.logger.debug(
+        { err: error, session: session.id },
+        "could not deliver an error to a closed session",
+      );
+    });
   }
 
   /** Forget a forwarded request; returns what it was. */
