@@ -53,6 +53,11 @@ export interface RenderOptions {
   readonly tlsTerminatedInFront?: boolean;
   /** The process-wide `maxconn`; `DEFAULT_MAX_CONNECTIONS` unless a memory limit calls for less. */
   readonly maxConnections?: number;
+  /**
+   * `nbthread`: HAProxy's worker threads. Unset, HAProxy starts one per CPU it may run on, which
+   * in a container is every core of the node, whatever CPU limit the container has.
+   */
+  readonly threads?: number;
 }
 
 /** `maxconn` where HAProxy has no memory limit (the dev container, local runs). */
@@ -62,6 +67,16 @@ export const DEFAULT_MAX_CONNECTIONS = 20_000;
 const BYTES_PER_CONNECTION = 2 * 16_384 + 1_024;
 /** Kept for the process itself, its stick tables and its maps. */
 const RESERVED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The `nbthread` for a container with this CPU limit: one thread per whole core, at least one.
+ * HAProxy counts the cores it may be scheduled on, not the CPU quota, so on a 2-vCPU node a pod
+ * limited to one core would run two threads that together use up each period's quota early and
+ * then all stall until the next period (CFS throttling): latency spikes on every request.
+ */
+export function threadsFor(cpuLimitMillis: number): number {
+  return Math.max(1, Math.floor(cpuLimitMillis / 1000));
+}
 
 /**
  * The `maxconn` a container with this memory limit can hold with every connection at its worst
@@ -128,6 +143,7 @@ export function renderHaproxyConfig(
     section("global", [
       "log stdout format raw local0 info",
       `maxconn ${options.maxConnections ?? DEFAULT_MAX_CONNECTIONS}`,
+      ...(options.threads === undefined ? [] : [`nbthread ${options.threads}`]),
       "hard-stop-after 30s",
     ]),
     section("defaults", [

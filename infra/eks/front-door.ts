@@ -10,8 +10,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { gatewayUrl } from "../client-config";
 import type { Tls } from "../config";
-import { memoryBytes } from "../config";
-import { HAPROXY_CONFIG_PATH, maxConnectionsFor, renderHaproxyConfig } from "../haproxy";
+import { cpuMillis, memoryBytes } from "../config";
+import { HAPROXY_CONFIG_PATH, maxConnectionsFor, renderHaproxyConfig, threadsFor } from "../haproxy";
 import type { ComponentSpec, Topology } from "../topology";
 import { component, healthPortOf } from "../topology";
 import { labelsOf, portName, selectorOf } from "./pod-spec";
@@ -140,10 +140,15 @@ export function loadBalancerServiceSpec(
   };
 }
 
-/** HAProxy's `maxconn` from its container's memory limit, when it has one. */
-export function haproxyLimits(haproxy: ComponentSpec): { maxConnections?: number } {
-  const limit = haproxy.resources?.limits.memory;
-  return limit === undefined ? {} : { maxConnections: maxConnectionsFor(memoryBytes(limit)) };
+/** HAProxy's `maxconn` and `nbthread` from its container's memory and CPU limits, when it has them. */
+export function haproxyLimits(haproxy: ComponentSpec): { maxConnections?: number; threads?: number } {
+  const limits = haproxy.resources?.limits;
+  return limits === undefined
+    ? {}
+    : {
+        maxConnections: maxConnectionsFor(memoryBytes(limits.memory)),
+        threads: threadsFor(cpuMillis(limits.cpu)),
+      };
 }
 
 /** The SHA-256 of a config text, hex. */

@@ -1,4 +1,9 @@
-import { DEFAULT_MAX_CONNECTIONS, maxConnectionsFor, renderHaproxyConfig } from "../../infra/haproxy";
+import {
+  DEFAULT_MAX_CONNECTIONS,
+  maxConnectionsFor,
+  renderHaproxyConfig,
+  threadsFor,
+} from "../../infra/haproxy";
 import { buildTopology, CONSUL_INTERNAL_IP } from "../../infra/topology";
 import type { Topology } from "../../infra/topology";
 import { configWithServices } from "../helpers/configs";
@@ -108,6 +113,17 @@ describe("haproxy.cfg renderer", () => {
       `maxconn ${DEFAULT_MAX_CONNECTIONS}`,
     );
     expect(DEFAULT_MAX_CONNECTIONS).toBe(20_000);
+  });
+
+  test("nbthread is one per whole core of a CPU limit, at least one, and left to HAProxy without one", () => {
+    // GIVEN CPU limits in millicores / WHEN the thread count is derived
+    // THEN whole cores only (a fraction would be throttled), never below one
+    expect([250, 1000, 1500, 2000, 4000].map(threadsFor)).toStrictEqual([1, 1, 1, 2, 4]);
+    // AND the option renders into global, the check accepts it, and without it there is no nbthread
+    const cfg = renderHaproxyConfig(dev, consulDns, { threads: 2 });
+    expect(sectionLines(cfg, "global")).toContain("nbthread 2");
+    expect(haproxyCheck(cfg).status).toBe(0);
+    expect(renderHaproxyConfig(dev, consulDns)).not.toContain("nbthread");
   });
 
   test("the rendered dev config is stable", () => {

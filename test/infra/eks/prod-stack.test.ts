@@ -425,13 +425,14 @@ describe("prod stack on EKS (mocked)", () => {
   });
 
   test("mounts the renderer's Kubernetes-DNS HAProxy config, which passes real haproxy -c", () => {
-    // With a 256Mi limit, HAProxy takes no more connections than fit in it at their worst.
+    // With a 256Mi limit, HAProxy takes no more connections than fit in it at their worst; with
+    // a one-core limit it runs one thread, not one per core of the node.
     const expected = renderHaproxyConfig(
       buildTopology(prod),
       { kind: "kubernetes-dns" },
-      { maxConnections: 5_957 },
+      { maxConnections: 5_957, threads: 1 },
     );
-    expect(expected).toContain("\n    maxconn 5957\n");
+    expect(expected).toContain("\n    maxconn 5957\n    nbthread 1\n");
     expect(object("kubernetes:core/v1:ConfigMap", "haproxy-config").data).toStrictEqual({
       "haproxy.cfg": expected,
     });
