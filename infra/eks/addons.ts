@@ -120,7 +120,7 @@ export class ClusterAddons extends pulumi.ComponentResource {
       {
         oidcProviderArn: args.oidcProviderArn,
         oidcIssuer: args.oidcIssuer,
-        serviceAccount: LBC_SERVICE_ACCOUNT,
+        serviceAccounts: [LBC_SERVICE_ACCOUNT],
         policy: loadBalancerControllerPolicy(),
       },
       { parent: this },

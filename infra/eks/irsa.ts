@@ -1,7 +1,8 @@
 /**
- * IAM roles for Kubernetes service accounts (IRSA): an IAM role that exactly one service account
- * of the cluster may assume through the cluster's OIDC provider, with the AWS permissions of one
- * add-on (the EBS and EFS CSI drivers, the AWS Load Balancer Controller).
+ * IAM roles for Kubernetes service accounts (IRSA): an IAM role that the named service accounts
+ * of the cluster (one, or an add-on's controller and node accounts) may assume through the
+ * cluster's OIDC provider, with the AWS permissions of one add-on (the EBS and EFS CSI drivers,
+ * the AWS Load Balancer Controller).
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -13,13 +14,19 @@ export interface ServiceAccountRef {
 }
 
 /**
- * The trust policy: `sts:AssumeRoleWithWebIdentity` through the cluster's OIDC provider, for one
- * service account's token and the STS audience only.
+ * The trust policy: `sts:AssumeRoleWithWebIdentity` through the cluster's OIDC provider, for the
+ * tokens of the named service accounts (exact names, no wildcard) and the STS audience only.
  *
  * @param providerArn the IAM OIDC provider's ARN
  * @param issuer the issuer without `https://` (`oidc.eks.<region>.amazonaws.com/id/<id>`)
  */
-export function irsaTrustPolicy(providerArn: string, issuer: string, account: ServiceAccountRef): string {
+export function irsaTrustPolicy(
+  providerArn: string,
+  issuer: string,
+  accounts: readonly ServiceAccountRef[],
+): string {
+  if (accounts.length === 0) throw new Error("an IRSA role must trust at least one service account");
+  const subjects = accounts.map((a) => `system:serviceaccount:${a.namespace}:${a.name}`);
   return JSON.stringify({
     Version: "2012-10-17",
     Statement: [
@@ -29,7 +36,8 @@ export function irsaTrustPolicy(providerArn: string, issuer: string, account: Se
         Action: "sts:AssumeRoleWithWebIdentity",
         Condition: {
           StringEquals: {
-            [`${issuer}:sub`]: `system:serviceaccount:${account.namespace}:${account.name}`,
+            // A list matches any of its values.
+            [`${issuer}:sub`]: subjects.length === 1 ? subjects[0] : subjects,
             [`${issuer}:aud`]: "sts.amazonaws.com",
           },
         },
@@ -43,7 +51,8 @@ export interface IrsaRoleArgs {
   readonly oidcProviderArn: pulumi.Input<string>;
   /** The OIDC issuer without `https://`. */
   readonly oidcIssuer: pulumi.Input<string>;
-  readonly serviceAccount: ServiceAccountRef;
+  /** The service accounts that may assume the role. */
+  readonly serviceAccounts: readonly ServiceAccountRef[];
   /** AWS managed policies to attach. */
   readonly managedPolicyArns?: readonly string[];
   /** A policy document of this role's own, as JSON. */
@@ -61,10 +70,10 @@ export class IrsaRole extends pulumi.ComponentResource {
     this.role = new aws.iam.Role(
       `${name}-role`,
       {
-        description: `IRSA role of ${args.serviceAccount.namespace}/${args.serviceAccount.name}`,
+        description: `IRSA role of ${args.serviceAccounts.map((a) => `${a.namespace}/${a.name}`).join(", ")}`,
         assumeRolePolicy: pulumi
           .all([args.oidcProviderArn, args.oidcIssuer])
-          .apply(([arn, issuer]) => irsaTrustPolicy(arn, issuer, args.serviceAccount)),
+          .apply(([arn, issuer]) => irsaTrustPolicy(arn, issuer, args.serviceAccounts)),
       },
       { parent: this },
     );

@@ -21,16 +21,25 @@ export const STORAGE_CLASS = { block: "gp3", shared: "efs" } as const;
 /** The NFS port EFS mount targets listen on. */
 export const NFS_PORT = 2049;
 
-/** The CSI drivers: EKS add-on name and the controller service account their IRSA role trusts. */
+/**
+ * The CSI drivers: EKS add-on name and the service accounts their IRSA role trusts. The EBS driver
+ * calls AWS from its controller only. The EFS add-on gives the role to its node daemonset too
+ * (efs-utils asks AWS for a mount target's address when the file system's DNS name does not
+ * resolve), so the node account must be trusted as well; AWS's guide widens the trust to
+ * `efs-csi-*`, here both names are exact.
+ */
 export const CSI_DRIVERS = {
   ebs: {
     addon: "aws-ebs-csi-driver",
-    serviceAccount: { namespace: "kube-system", name: "ebs-csi-controller-sa" },
+    serviceAccounts: [{ namespace: "kube-system", name: "ebs-csi-controller-sa" }],
     policyArn: aws.iam.ManagedPolicy.AmazonEBSCSIDriverPolicy,
   },
   efs: {
     addon: "aws-efs-csi-driver",
-    serviceAccount: { namespace: "kube-system", name: "efs-csi-controller-sa" },
+    serviceAccounts: [
+      { namespace: "kube-system", name: "efs-csi-controller-sa" },
+      { namespace: "kube-system", name: "efs-csi-node-sa" },
+    ],
     policyArn: aws.iam.ManagedPolicy.AmazonEFSCSIDriverPolicy,
   },
 } as const;
@@ -104,7 +113,7 @@ export class ClusterStorage extends pulumi.ComponentResource {
         {
           oidcProviderArn: args.oidcProviderArn,
           oidcIssuer: args.oidcIssuer,
-          serviceAccount: d.serviceAccount,
+          serviceAccounts: d.serviceAccounts,
           managedPolicyArns: [d.policyArn],
         },
         { parent: this },

@@ -35,7 +35,7 @@ describe("cluster decisions (pure)", () => {
     const issuer = "oidc.eks.eu-west-1.amazonaws.com/id/ABC";
     expect(
       JSON.parse(
-        irsaTrustPolicy("arn:aws:iam::1:oidc-provider/x", issuer, { namespace: "kube-system", name: "sa" }),
+        irsaTrustPolicy("arn:aws:iam::1:oidc-provider/x", issuer, [{ namespace: "kube-system", name: "sa" }]),
       ),
     ).toStrictEqual({
       Version: "2012-10-17",
@@ -53,6 +53,19 @@ describe("cluster decisions (pure)", () => {
         },
       ],
     });
+  });
+
+  test("an IRSA role may trust several exact service accounts, but not none", () => {
+    const issuer = "oidc.eks.eu-west-1.amazonaws.com/id/ABC";
+    const accounts = ["a", "b"].map((name) => ({ namespace: "kube-system", name }));
+    const policy = JSON.parse(irsaTrustPolicy("arn:p", issuer, accounts)) as {
+      Statement: { Condition: { StringEquals: Record<string, unknown> } }[];
+    };
+    expect(policy.Statement[0]?.Condition.StringEquals[`${issuer}:sub`]).toStrictEqual([
+      "system:serviceaccount:kube-system:a",
+      "system:serviceaccount:kube-system:b",
+    ]);
+    expect(() => irsaTrustPolicy("arn:p", issuer, [])).toThrow("at least one service account");
   });
 
   test("the load balancer controller may only change load balancers and security groups it tagged", () => {

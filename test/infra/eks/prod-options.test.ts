@@ -54,7 +54,7 @@ describe("prod stack with TLS, public direct ports and a metrics scraper (mocked
       renderHaproxyConfig(
         buildTopology(parseStackConfig(rawFromPulumiConfig(configMap))),
         { kind: "kubernetes-dns" },
-        { tlsTerminatedInFront: true, maxConnections: 5_957 },
+        { tlsTerminatedInFront: true, maxConnections: 5_957, threads: 1 },
       ),
     );
   });

@@ -118,6 +118,22 @@ describe("prod stack on EKS (mocked)", () => {
       ["aws-ebs-csi-driver", `arn:aws:iam::${MOCK_AWS.account}:role/mcp-platform-storage-ebs-csi-role`],
       ["aws-efs-csi-driver", `arn:aws:iam::${MOCK_AWS.account}:role/mcp-platform-storage-efs-csi-role`],
     ]);
+    // AND each role trusts the accounts its add-on gives it to: EFS's node daemonset mounts with it
+    const trusted = (role: string) => {
+      const recorded = ofType(resources, "aws:iam/role:Role").find((r) => r.name === role);
+      const policy = JSON.parse(String(recorded?.inputs.assumeRolePolicy)) as {
+        Statement: { Condition: { StringEquals: Record<string, unknown> } }[];
+      };
+      const condition = policy.Statement[0]!.Condition.StringEquals;
+      return Object.entries(condition).find(([key]) => key.endsWith(":sub"))?.[1];
+    };
+    expect(trusted("mcp-platform-storage-ebs-csi-role")).toBe(
+      "system:serviceaccount:kube-system:ebs-csi-controller-sa",
+    );
+    expect(trusted("mcp-platform-storage-efs-csi-role")).toStrictEqual([
+      "system:serviceaccount:kube-system:efs-csi-controller-sa",
+      "system:serviceaccount:kube-system:efs-csi-node-sa",
+    ]);
     const gp3 = object("kubernetes:storage.k8s.io/v1:StorageClass", "gp3");
     expect([gp3.provisioner, gp3.metadata.annotations, gp3.volumeBindingMode]).toStrictEqual([
       "ebs.csi.aws.com",
