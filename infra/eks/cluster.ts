@@ -98,7 +98,10 @@ export class EksCluster extends pulumi.ComponentResource {
         skipDefaultNodeGroup: true,
         authenticationMode: eks.AuthenticationMode.Api,
         createOidcProvider: true,
-        // The VPC CNI add-on enforces NetworkPolicies (its node agent); off by default on EKS.
+        // The VPC CNI add-on enforces NetworkPolicies (its node agent); off by default on EKS. The
+        // component manages the add-on only when it does not use EKS's default CNI: without
+        // that, the options would be ignored and no policy enforced.
+        useDefaultVpcCni: false,
         vpcCniOptions: { enableNetworkPolicy: true },
         enabledClusterLogTypes: ["api", "audit", "authenticator"],
       },

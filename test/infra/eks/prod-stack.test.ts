@@ -88,6 +88,7 @@ describe("prod stack on EKS (mocked)", () => {
       skipDefaultNodeGroup: true,
       authenticationMode: "API",
       createOidcProvider: true,
+      useDefaultVpcCni: false,
       vpcCniOptions: {
         enableNetworkPolicy: true,
         resolveConflictsOnCreate: "OVERWRITE",
