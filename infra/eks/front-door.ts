@@ -53,6 +53,13 @@ export const CONFIG_HASH_ANNOTATION = "mcp-platform/haproxy-config-sha256";
  * Annotations for the AWS Load Balancer Controller: an NLB (`external`) with IP targets, on the
  * internet (the default scheme is internal), health-checked on HAProxy's `/healthz`.
  *
+ * The target groups preserve the client's address (off by default for IP targets, which then see
+ * the address of whichever NLB node carried the connection): HAProxy's `X-Forwarded-For` and
+ * access log name the real client, and a direct port's `balance source` keeps one client on one
+ * mcp-server instance, where a client's legacy SSE stream and its POSTs could otherwise come
+ * through different NLB nodes and land on different instances. The controller lets the NLB's
+ * security group reach the pods, so no client address range needs opening.
+ *
  * When the direct service ports are public and more than one HAProxy pod runs, the target groups
  * stick each client's source IP to one pod: a direct port pins an MCP session to its mcp-server
  * instance in that pod's own stick table, which the other pods do not share. The gateway needs no
@@ -75,9 +82,12 @@ export function loadBalancerAnnotations(
     [`${prefix}-healthcheck-port`]: String(healthPortOf(haproxy)),
     [`${prefix}-healthcheck-path`]: haproxy.livePath,
     [`${prefix}-attributes`]: "load_balancing.cross_zone.enabled=true",
-    ...(exposeServicePorts && haproxy.replicas > 1
-      ? { [`${prefix}-target-group-attributes`]: "stickiness.enabled=true,stickiness.type=source_ip" }
-      : {}),
+    [`${prefix}-target-group-attributes`]: [
+      "preserve_client_ip.enabled=true",
+      ...(exposeServicePorts && haproxy.replicas > 1
+        ? ["stickiness.enabled=true", "stickiness.type=source_ip"]
+        : []),
+    ].join(","),
     ...(tls === undefined
       ? {}
       : {

@@ -159,7 +159,7 @@ describe("cluster decisions (pure)", () => {
     );
   });
 
-  test("the NLB sticks clients to one HAProxy pod only for public direct ports with several pods", () => {
+  test("the NLB preserves client addresses, and sticks clients to one HAProxy pod only for public direct ports with several pods", () => {
     // GIVEN the prod topology (two HAProxy pods by default) and a one-pod variant
     const cfg = stackConfig("prod");
     const single = buildTopology({ ...cfg, eks: { ...cfg.eks!, haproxy: { replicas: 1 } } });
@@ -168,10 +168,10 @@ describe("cluster decisions (pure)", () => {
     // their sessions live in one pod's stick table; the gateway's sessions live in no pod
     expect(component(prod, "haproxy").replicas).toBe(2);
     expect(loadBalancerAnnotations(prod, true)[key]).toBe(
-      "stickiness.enabled=true,stickiness.type=source_ip",
+      "preserve_client_ip.enabled=true,stickiness.enabled=true,stickiness.type=source_ip",
     );
-    expect(key in loadBalancerAnnotations(prod, false)).toBe(false);
-    expect(key in loadBalancerAnnotations(single, true)).toBe(false);
+    expect(loadBalancerAnnotations(prod, false)[key]).toBe("preserve_client_ip.enabled=true");
+    expect(loadBalancerAnnotations(single, true)[key]).toBe("preserve_client_ip.enabled=true");
   });
 
   test("with TLS every public listener terminates TLS with the certificate, and clients use its host name", () => {

@@ -46,7 +46,8 @@ describe("prod stack with TLS, public direct ports and a metrics scraper (mocked
       [`${LB}-ssl-cert`]: TLS.certificateArn,
       [`${LB}-ssl-ports`]: ports.join(","),
       [`${LB}-ssl-negotiation-policy`]: TLS_POLICY,
-      [`${LB}-target-group-attributes`]: "stickiness.enabled=true,stickiness.type=source_ip",
+      [`${LB}-target-group-attributes`]:
+        "preserve_client_ip.enabled=true,stickiness.enabled=true,stickiness.type=source_ip",
     });
     expect(object("apps/v1:Deployment", "haproxy").spec.replicas).toBe(2);
     // AND HAProxy tells the router the scheme its clients used

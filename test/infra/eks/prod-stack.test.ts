@@ -367,6 +367,7 @@ describe("prod stack on EKS (mocked)", () => {
       "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": "11099",
       "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/healthz",
       "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
+      "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "preserve_client_ip.enabled=true",
     });
     expect(lbs[0]?.inputs.spec.ports).toStrictEqual([
       { name: "http", port: 3000, targetPort: "http", protocol: "TCP" },
