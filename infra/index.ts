@@ -10,8 +10,9 @@ import type { StackConfig } from "./config";
 import { parseStackConfig, rawFromPulumiConfig } from "./config";
 import { DevStack } from "./docker/dev-stack";
 import { ProdStack } from "./eks/prod-stack";
+import { checkStdioLock } from "./stdio-lock";
 import type { Topology } from "./topology";
-import { buildTopology } from "./topology";
+import { buildTopology, stdioPackages } from "./topology";
 
 /** What either target exports. */
 interface StackOutputs {
@@ -32,6 +33,8 @@ interface StackOutputs {
 const config = parseStackConfig(rawFromPulumiConfig(pulumi.runtime.allConfig()));
 const topology = buildTopology(config);
 const context = path.resolve(__dirname, "..");
+// Before any image builds: the mcp-server image installs its stdio servers from this lock.
+checkStdioLock(stdioPackages(config.services), context);
 
 function docker(cfg: StackConfig, t: Topology): StackOutputs {
   const dev = new DevStack("mcp-platform", {

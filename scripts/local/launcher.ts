@@ -12,16 +12,15 @@
 import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { WriteStream } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { parse } from "yaml";
-import { parseStackConfig, rawFromPulumiConfig } from "../../infra/config";
 import type { Topology } from "../../infra/topology";
 import { buildTopology } from "../../infra/topology";
+import { stackFileConfig } from "../stack-file";
 import type { ExitStatus, LogLine } from "./log-lines";
 import { LogLines } from "./log-lines";
 import type { LocalPlan, PlanOptions, PlanPorts, ProcessKind, ProcessPlan } from "./plan";
@@ -98,13 +97,7 @@ export const REPO_ROOT = join(__dirname, "..", "..");
 
 /** The topology of a committed stack file, as the Pulumi program would derive it. */
 export function stackTopology(root: string, stack = "dev"): Topology {
-  const doc = parse(readFileSync(join(root, `Pulumi.${stack}.yaml`), "utf8")) as {
-    config: Record<string, unknown>;
-  };
-  const flat = Object.fromEntries(
-    Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
-  );
-  return buildTopology(parseStackConfig(rawFromPulumiConfig(flat)));
+  return buildTopology(stackFileConfig(root, stack));
 }
 
 /** A port the OS considers free on 127.0.0.1 right now (0 asks for any). */

@@ -1,20 +1,21 @@
-// Loads scripts/local/launcher.ts from plain Node scripts (`npm run local`, the gateway bench):
-// esbuild (a dev dependency, as for the service builds) bundles it with the infra modules it
-// reads (config, topology, HAProxy rendering) into one CommonJS file under node_modules/.cache,
-// where its npm imports (yaml, zod) resolve from the repository's node_modules.
+// Loads TypeScript modules of the repository from plain Node scripts (`npm run local`, the
+// gateway bench, `npm run stdio:lock`): esbuild (a dev dependency, as for the service builds)
+// bundles one with the infra modules it reads (config, topology, HAProxy rendering) into one
+// CommonJS file under node_modules/.cache, where its npm imports (yaml, zod) resolve from the
+// repository's node_modules.
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 /** The repository root. */
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** The launcher module (`launchPlatform`, `stackTopology`, …). */
-export async function loadLauncher() {
-  const outfile = join(root, "node_modules", ".cache", "mcp-platform", "launcher.cjs");
+/** The module at `entry` (a path relative to the repository root), bundled and loaded. */
+export async function loadModule(entry) {
+  const outfile = join(root, "node_modules", ".cache", "mcp-platform", `${basename(entry, ".ts")}.cjs`);
   await build({
-    entryPoints: [join(root, "scripts", "local", "launcher.ts")],
+    entryPoints: [join(root, entry)],
     outfile,
     bundle: true,
     platform: "node",
@@ -24,4 +25,9 @@ export async function loadLauncher() {
     logLevel: "warning",
   });
   return createRequire(import.meta.url)(outfile);
+}
+
+/** The launcher module (`launchPlatform`, `stackTopology`, …). */
+export function loadLauncher() {
+  return loadModule("scripts/local/launcher.ts");
 }

@@ -1,6 +1,7 @@
 /** Valid stack configs built in code, for tests that need more than the committed stacks. */
 import { parseStackConfig } from "../../infra/config";
 import type { StackConfig } from "../../infra/config";
+import type * as StdioLock from "../../infra/stdio-lock";
 import { rawStackConfig } from "./stack-files";
 
 /** The dev config with `n` built-in services on 11100, 11101, … */
@@ -30,6 +31,27 @@ export const ADDED_SERVICE = {
     bin: "mcp-server-sequential-thinking",
   },
 } as const;
+
+/** `ADDED_SERVICE`'s package as the image build argument names it. */
+export const ADDED_PACKAGE = `${ADDED_SERVICE.toolSet.package}@${ADDED_SERVICE.toolSet.version}`;
+
+/**
+ * `infra/stdio-lock` as after `npm run stdio:lock` with `ADDED_SERVICE` in a stack file: its
+ * package counts as locked, every other package is checked against the committed lock. For
+ * `jest.mock` in the tests that add the service (the real lock is for the committed stack files;
+ * locking another package needs the npm registry, which tests never reach).
+ */
+export function stdioLockWithAddedService(): typeof StdioLock {
+  const actual = jest.requireActual<typeof StdioLock>("../../infra/stdio-lock");
+  return {
+    ...actual,
+    checkStdioLock: (specs, root) =>
+      actual.checkStdioLock(
+        specs.filter((s) => s !== ADDED_PACKAGE),
+        root,
+      ),
+  };
+}
 
 /** A stack file's flat config with `ADDED_SERVICE` appended to its catalog. */
 export function withAddedService(config: Record<string, string>): Record<string, string> {

@@ -106,8 +106,10 @@ describe("services/Dockerfile", () => {
       const visible = new Set(envs);
       for (const line of lines) {
         const known = line.startsWith("FROM ") ? globals : visible;
+        // A RUN's own shell loop variables (`for spec in ...`) are not build arguments.
+        const loopVars = new Set([...line.matchAll(/\bfor (\w+) in\b/g)].map((m) => m[1]));
         for (const v of usedIn(line))
-          if (!known.has(v) && !PREDEFINED.has(v)) undeclared.push(`${name}: ${v}`);
+          if (!known.has(v) && !PREDEFINED.has(v) && !loopVars.has(v)) undeclared.push(`${name}: ${v}`);
         const { args, envs: set } = declared(line);
         for (const v of [...args, ...set]) visible.add(v);
         for (const v of set) envs.add(v);
@@ -117,8 +119,9 @@ describe("services/Dockerfile", () => {
     }
     expect(undeclared).toStrictEqual([]);
     expect([...(visibleIn.get("runtime") ?? [])]).toEqual(
-      expect.arrayContaining(["SERVICE", "SERVICE_PORT", "MCP_STDIO_PACKAGES"]),
+      expect.arrayContaining(["SERVICE", "SERVICE_PORT"]),
     );
+    expect([...(visibleIn.get("stdio") ?? [])]).toContain("MCP_STDIO_PACKAGES");
   });
 
   it.each(["router", "mcp-server", "network-monitor"])("copies only files that exist for %s", (service) => {

@@ -8,11 +8,16 @@ import {
   settled,
   valueOf,
 } from "../../helpers/pulumi-mocks";
-import { ADDED_SERVICE, withAddedService } from "../../helpers/configs";
+import type * as Configs from "../../helpers/configs";
+import { ADDED_PACKAGE as PACKAGE, withAddedService } from "../../helpers/configs";
 import { stackConfigMap } from "../../helpers/stack-files";
 
 // One program run per file: this is the prod half; added-service-dev.test.ts is the dev half.
-const PACKAGE = `${ADDED_SERVICE.toolSet.package}@${ADDED_SERVICE.toolSet.version}`;
+// The user locks the added service's package (`npm run stdio:lock`) before `pulumi up`; without
+// that the program refuses, which test/infra/stdio-lock.test.ts shows.
+jest.mock("../../../infra/stdio-lock", () =>
+  jest.requireActual<typeof Configs>("../../helpers/configs").stdioLockWithAddedService(),
+);
 
 let resources: Recorded[];
 let program: Record<string, unknown>;
