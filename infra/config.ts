@@ -4,6 +4,12 @@
  * 11100–11199`). Pure: the Pulumi-facing reader lives in `readStackConfig`.
  */
 import { z } from "zod";
+import {
+  acceptedSessionSecretsField,
+  originField,
+  routerAuthTokensField,
+  sessionSecretField,
+} from "../services/shared/src/env-fields";
 
 /** The Pulumi project name; config keys are `mcp-platform:<key>`. */
 export const PROJECT = "mcp-platform";
@@ -345,7 +351,8 @@ export const StackConfigSchema = z
     /** Host address the dev stack publishes its ports on; 0.0.0.0 exposes them to the LAN. */
     publishAddress: z.ipv4({ error: "must be an IPv4 address" }).default("127.0.0.1"),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
-    allowedOrigins: z.array(z.url({ error: "must be an origin URL" })).default([]),
+    // Checked as the services check MCP_ALLOWED_ORIGINS, so what passes here does not stop them at boot.
+    allowedOrigins: z.array(originField()).default([]),
     router: z
       .object({
         replicas: z.number().int().min(1, "must be at least 1").max(20, "must be at most 20").default(2),
@@ -422,6 +429,39 @@ export const StackConfigSchema = z
         }
       }
     });
+
+    // HAProxy routes to at most `serverSlots` instances of a backend: more would never get traffic.
+    // The most a backend runs is its replica count in dev (and for a singleton), its HPA maximum
+    // on EKS; each key that sets too many is reported once.
+    const slots = cfg.haproxy.serverSlots;
+    const backends: [(string | number)[], number, Partial<Autoscaling> | undefined, boolean][] = [
+      [["router"], cfg.router.replicas, cfg.router.autoscaling, false],
+      ...cfg.services.map(
+        (s, i) =>
+          [["services", i], s.replicas, s.autoscaling, s.singleton] as [
+            (string | number)[],
+            number,
+            Partial<Autoscaling> | undefined,
+            boolean,
+          ],
+      ),
+    ];
+    const reported = new Set<string>();
+    for (const [path, replicas, own, singleton] of backends) {
+      const eks = cfg.target === "eks" && !singleton ? cfg.eks : undefined;
+      const [count, at] =
+        eks === undefined
+          ? [replicas, [...path, "replicas"]]
+          : own?.maxReplicas !== undefined
+            ? [own.maxReplicas, [...path, "autoscaling", "maxReplicas"]]
+            : [eks.autoscaling.maxReplicas, ["eks", "autoscaling", "maxReplicas"]];
+      if (count <= slots || reported.has(at.join("."))) continue;
+      reported.add(at.join("."));
+      issue(
+        at,
+        `${count} instances, but HAProxy routes to at most haproxy.serverSlots = ${slots} per backend; raise haproxy.serverSlots`,
+      );
+    }
 
     const owners = new Map<number, string>();
     const claim = (p: number, who: string, path: (string | number)[]) => {
@@ -559,6 +599,35 @@ export const SECRET_KEYS = {
   routerSessionAcceptedKeys: "routerSessionAcceptedKeys",
   routerAuthTokens: "routerAuthTokens",
 } as const;
+
+/**
+ * The platform's own secret keys, checked as the router (and the monitor, for the tokens) check
+ * the variables they become, so a value they would refuse at boot stops `pulumi up` instead of
+ * leaving them crash-looping.
+ */
+const SECRET_RULES: Record<keyof typeof SECRET_KEYS, z.ZodType> = {
+  routerSessionKey: sessionSecretField(),
+  routerSessionAcceptedKeys: acceptedSessionSecretsField(),
+  routerAuthTokens: routerAuthTokensField(),
+};
+
+/**
+ * Checks the platform's secret keys that are set, from Pulumi's flat config (which holds secrets
+ * decrypted). Throws `StackConfigError` naming each bad key; the values are never shown.
+ */
+export function checkSecretConfig(all: Record<string, string>): void {
+  const problems: string[] = [];
+  for (const [name, key] of Object.entries(SECRET_KEYS) as [keyof typeof SECRET_KEYS, string][]) {
+    const value = all[`${PROJECT}:${key}`];
+    if (value === undefined) continue;
+    const parsed = SECRET_RULES[name].safeParse(value);
+    if (!parsed.success) {
+      const reasons = [...new Set(parsed.error.issues.map((i) => i.message))].join("; ");
+      problems.push(`${PROJECT}:${key}: ${reasons} (value hidden)`);
+    }
+  }
+  if (problems.length > 0) throw new StackConfigError(problems);
+}
 
 /** The secret config keys this raw config refers to: the router's and every `secretEnv` target. */
 export function secretKeysOf(raw: Record<string, unknown>): Set<string> {

@@ -40,6 +40,9 @@ const RESOLVER_TIMINGS = [
   "hold obsolete 10s",
 ];
 
+/** How long a stopping HAProxy finishes open requests and streams before it closes them. */
+export const HAPROXY_HARD_STOP_SECONDS = 30;
+
 /** Rendering options. */
 export interface RenderOptions {
   /** Address the frontends bind to: `*` in containers, `127.0.0.1` for local runs. */
@@ -144,7 +147,7 @@ export function renderHaproxyConfig(
       "log stdout format raw local0 info",
       `maxconn ${options.maxConnections ?? DEFAULT_MAX_CONNECTIONS}`,
       ...(options.threads === undefined ? [] : [`nbthread ${options.threads}`]),
-      "hard-stop-after 30s",
+      `hard-stop-after ${HAPROXY_HARD_STOP_SECONDS}s`,
     ]),
     section("defaults", [
       "mode http",

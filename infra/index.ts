@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
-import { parseStackConfig, rawFromPulumiConfig } from "./config";
+import { checkSecretConfig, parseStackConfig, rawFromPulumiConfig } from "./config";
 import { DevStack } from "./docker/dev-stack";
 import { ProdStack } from "./eks/prod-stack";
 import { checkStdioLock } from "./stdio-lock";
@@ -30,7 +30,9 @@ interface StackOutputs {
   readonly loadBalancerHostname?: pulumi.Output<string>;
 }
 
-const config = parseStackConfig(rawFromPulumiConfig(pulumi.runtime.allConfig()));
+const allConfig = pulumi.runtime.allConfig();
+const config = parseStackConfig(rawFromPulumiConfig(allConfig));
+checkSecretConfig(allConfig);
 const topology = buildTopology(config);
 const context = path.resolve(__dirname, "..");
 // Before any image builds: the mcp-server image installs its stdio servers from this lock.

@@ -5,7 +5,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { claudeCodeCommand, cursorConfig, gatewayUrl } from "../client-config";
-import { HAPROXY_CONFIG_PATH, renderHaproxyConfig } from "../haproxy";
+import { HAPROXY_CONFIG_PATH, HAPROXY_HARD_STOP_SECONDS, renderHaproxyConfig } from "../haproxy";
 import { resolveSecretEnv } from "../secrets";
 import type { ComponentSpec, Topology } from "../topology";
 import { CONSUL_INTERNAL_IP, CONTAINER_PORT, NETWORK } from "../topology";
@@ -86,16 +86,24 @@ export class DevStack extends pulumi.ComponentResource {
       haproxy: {
         uploads: [{ file: HAPROXY_CONFIG_PATH, content: this.haproxyConfig }],
         readOnlyRootFs: false,
+        // The image's own stop signal: SIGUSR1 stops HAProxy softly (SIGTERM is its hard stop),
+        // finishing open requests until `hard-stop-after`.
+        stop: { signal: "SIGUSR1", timeoutSeconds: HAPROXY_HARD_STOP_SECONDS + 5 },
       },
     };
 
     this.workloads = {};
     let consul: DockerWorkload | undefined;
     for (const spec of topology.components) {
-      // Unlike the containers, no deleteBeforeReplace: a change that would replace a data volume
-      // fails on its fixed name instead of deleting the service's data first.
+      // The service's data outlives the stack: `pulumi destroy` (or a replacement of the volume)
+      // leaves the Docker volume, which a later `pulumi up` takes up again under its fixed name
+      // (README, "What the dev stack runs").
       const volume = spec.volume
-        ? new docker.Volume(`${name}-${spec.name}-data`, { name: `${spec.name}-data` }, { parent: this }).name
+        ? new docker.Volume(
+            `${name}-${spec.name}-data`,
+            { name: `${spec.name}-data` },
+            { parent: this, retainOnDelete: true },
+          ).name
         : undefined;
       const workload: DockerWorkload = new DockerWorkload(
         spec.name,

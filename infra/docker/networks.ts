@@ -19,7 +19,14 @@ export class DockerNetworks extends pulumi.ComponentResource {
   constructor(name: string, args: DockerNetworksArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mcp-platform:docker:DockerNetworks", name, {}, opts);
     const names = {} as Record<NetworkName, pulumi.Output<string>>;
-    for (const spec of args.networks) {
+    // Networks with a fixed subnet first: one without takes its subnet from Docker's pool
+    // (172.17.0.0/16, 172.18.0.0/16, …), and if it were created first it could take the range
+    // a fixed subnet needs, which would then fail with "Pool overlaps".
+    const fixed: docker.Network[] = [];
+    const ordered = [...args.networks].sort(
+      (a, b) => Number(b.subnet !== undefined) - Number(a.subnet !== undefined),
+    );
+    for (const spec of ordered) {
       const network = new docker.Network(
         `${name}-${spec.name}`,
         {
@@ -30,8 +37,9 @@ export class DockerNetworks extends pulumi.ComponentResource {
           labels: [{ label: "mcp-platform.network", value: spec.name }],
         },
         // A fixed name cannot exist twice, so a replacement must delete first.
-        { parent: this, deleteBeforeReplace: true },
+        { parent: this, deleteBeforeReplace: true, ...(spec.subnet ? {} : { dependsOn: fixed }) },
       );
+      if (spec.subnet) fixed.push(network);
       names[spec.name] = network.name;
     }
     this.names = names;

@@ -30,7 +30,21 @@ export interface DockerWorkloadArgs {
   readonly capabilityAdds?: readonly string[];
   /** Docker volume name for `spec.volume`. */
   readonly volumeName?: pulumi.Input<string>;
+  /** How the container is stopped; `GRACEFUL_STOP` unless the image stops otherwise. */
+  readonly stop?: ContainerStop;
 }
+
+/** The signal that stops a container gracefully, and how long it may take before SIGKILL. */
+export interface ContainerStop {
+  readonly signal: string;
+  readonly timeoutSeconds: number;
+}
+
+/**
+ * Our services deregister from Consul and drain on SIGTERM within `SHUTDOWN_TIMEOUT_MS` (25 s by
+ * default); 30 s leaves them the margin.
+ */
+export const GRACEFUL_STOP: ContainerStop = { signal: "SIGTERM", timeoutSeconds: 30 };
 
 /**
  * The container health check for a component: our images carry Node, whose `fetch` probes the
@@ -62,6 +76,7 @@ export class DockerWorkload extends pulumi.ComponentResource {
       throw new Error(`component "${spec.name}" has a fixed address but ${spec.replicas} replicas`);
     }
     const secrets = args.secretEnv ?? {};
+    const stop = args.stop ?? GRACEFUL_STOP;
     const envs = pulumi
       .all(Object.entries(secrets).map(([k, v]) => pulumi.output(v).apply((value) => `${k}=${value}`)))
       .apply((secretPairs) => [...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`), ...secretPairs]);
@@ -112,9 +127,15 @@ export class DockerWorkload extends pulumi.ComponentResource {
               { label: "mcp-platform.component", value: spec.name },
               { label: "mcp-platform.role", value: spec.role },
             ],
-            // The service deregisters from Consul and drains on SIGTERM; give it the time to.
-            stopSignal: "SIGTERM",
-            stopTimeout: 30,
+            // `docker stop` (a restart) and Pulumi's delete (a replacement, `pulumi destroy`) both
+            // stop gracefully: without destroyGraceSeconds the provider removes a running
+            // container by force, a SIGKILL with no drain and no Consul deregistration.
+            stopSignal: stop.signal,
+            stopTimeout: stop.timeoutSeconds,
+            destroyGraceSeconds: stop.timeoutSeconds,
+            // Our images run Node as the main process; Docker's init reaps what the bridged stdio
+            // servers leave orphaned (Node does not reap processes it did not start).
+            init: spec.image.kind === "build",
             mustRun: true,
           },
           // Fixed container names and host ports cannot exist twice, so replace by deleting first.

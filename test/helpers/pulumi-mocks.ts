@@ -14,6 +14,10 @@ export interface Recorded {
   readonly inputs: Record<string, any>;
   readonly parent: string;
   readonly deleteBeforeReplace: boolean;
+  /** URNs of the resources it explicitly depends on (`dependsOn`). */
+  readonly dependencies: readonly string[];
+  /** Whether `pulumi destroy` leaves it in place (`retainOnDelete`). */
+  readonly retainOnDelete: boolean;
 }
 
 /** The fake AWS account and region the mocks report. */
@@ -137,6 +141,8 @@ export async function runProgram(
           inputs,
           parent: meta?.parent ?? "",
           deleteBeforeReplace: meta?.deleteBeforeReplace ?? false,
+          dependencies: meta?.dependencies ?? [],
+          retainOnDelete: meta?.retainOnDelete ?? false,
         });
         return { id: `${args.name}-id`, state: computedState(args.type, args.name, inputs) };
       },
@@ -169,6 +175,8 @@ export async function runProgram(
       name: req.getName(),
       parent: req.getParent(),
       deleteBeforeReplace: req.getDeletebeforereplace(),
+      dependencies: req.getDependenciesList(),
+      retainOnDelete: req.getRetainondelete(),
     });
     return register(req, callback);
   };

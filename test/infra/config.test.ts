@@ -1,5 +1,6 @@
 import {
   certificateRegion,
+  checkSecretConfig,
   cpuMillis,
   DEFAULT_RESOURCES,
   memoryBytes,
@@ -250,6 +251,71 @@ describe("stack config", () => {
       "mcp-platform:eks.nodeGroup: needs minSize ≤ desiredSize ≤ maxSize, got 5 ≤ 3 ≤ 9",
       "mcp-platform:services[0].autoscaling: maxReplicas 4 is below minReplicas 6",
     ]);
+  });
+
+  test("refuses origins the services would refuse at boot", () => {
+    // GIVEN origins with a path or trailing slash, which MCP_ALLOWED_ORIGINS does not accept
+    const raw = devWith((r) => (r.allowedOrigins = ["http://localhost:3000/", "https://ok.example.com"]));
+    // WHEN parsed / THEN the key is named, and a bare origin passes
+    expect(problemsOf(raw)).toStrictEqual([
+      'mcp-platform:allowedOrigins[0]: must be an origin like https://host[:port] (no path, no trailing slash) (got "http://localhost:3000/")',
+    ]);
+  });
+
+  test("refuses more instances of a backend than HAProxy has server slots for", () => {
+    // GIVEN dev replicas above the 10 default slots, and prod HPA maxima above them
+    const dev = devWith((r) => {
+      r.router = { replicas: 11 };
+      r.services[0].replicas = 12;
+    });
+    const prod = structuredClone(rawStackConfig("prod")) as Record<string, any>;
+    prod.eks.autoscaling = { maxReplicas: 11 };
+    prod.services[0].autoscaling = { maxReplicas: 14 };
+    // WHEN parsed / THEN each key that sets too many is named once (a singleton keeps its 1)
+    const why = (n: number) =>
+      `${n} instances, but HAProxy routes to at most haproxy.serverSlots = 10 per backend; raise haproxy.serverSlots`;
+    expect(problemsOf(dev)).toStrictEqual([
+      `mcp-platform:router.replicas: ${why(11)}`,
+      `mcp-platform:services[0].replicas: ${why(12)}`,
+    ]);
+    expect(problemsOf(prod)).toStrictEqual([
+      `mcp-platform:eks.autoscaling.maxReplicas: ${why(11)}`,
+      `mcp-platform:services[0].autoscaling.maxReplicas: ${why(14)}`,
+    ]);
+    // AND more slots make both acceptable
+    expect(() => parseStackConfig({ ...dev, haproxy: { serverSlots: 12 } })).not.toThrow();
+    expect(() => parseStackConfig({ ...prod, haproxy: { serverSlots: 14 } })).not.toThrow();
+  });
+
+  test("checks the platform's secrets as the router does, never showing them", () => {
+    // GIVEN secret config values the router would refuse at boot
+    const bad = {
+      "mcp-platform:routerSessionKey": "short-secret",
+      "mcp-platform:routerSessionAcceptedKeys": `${"a".repeat(32)},with space ${"b".repeat(32)}`,
+      "mcp-platform:routerAuthTokens": "tooshort",
+    };
+    // WHEN checked / THEN each key is named with the router's reason, and no value appears
+    let problems: string[] = [];
+    try {
+      checkSecretConfig(bad);
+    } catch (e) {
+      if (!(e instanceof StackConfigError)) throw e;
+      problems = e.problems;
+    }
+    expect(problems).toStrictEqual([
+      "mcp-platform:routerSessionKey: must be at least 32 characters (value hidden)",
+      "mcp-platform:routerSessionAcceptedKeys: must not contain commas or whitespace (value hidden)",
+      "mcp-platform:routerAuthTokens: tokens must be at least 16 characters (value hidden)",
+    ]);
+    expect(problems.join("\n")).not.toMatch(/short-secret|tooshort|with space/);
+    // AND good values, or none, pass
+    expect(() =>
+      checkSecretConfig({
+        "mcp-platform:routerSessionKey": "k".repeat(32),
+        "mcp-platform:routerAuthTokens": "t".repeat(16),
+      }),
+    ).not.toThrow();
+    expect(() => checkSecretConfig({})).not.toThrow();
   });
 
   test("EKS settings default requests and limits, a 3-server Consul, two HAProxy pods and a gateway-only load balancer", () => {

@@ -5,6 +5,7 @@
  * services/README.md.
  */
 import {
+  acceptedSessionSecretsField,
   commaListField,
   commonEnvSchema,
   httpUrlField,
@@ -13,6 +14,7 @@ import {
   mcpTransportEnvShape,
   routerAuthTokensField,
   serviceIdField,
+  sessionSecretField,
 } from "@mcp-platform/shared";
 import { z } from "zod";
 
@@ -35,9 +37,6 @@ export type StaticServices = z.infer<typeof StaticServicesSchema>;
 /** A peer router's base URL (`http://10.0.0.7:3000`), without path or trailing slash. */
 const peerUrlField = () => httpUrlField().transform((url) => url.replace(/\/+$/, ""));
 
-/** A secret session ids are sealed with: long enough for HKDF to make a strong key of it. */
-const sessionSecretField = () => z.string().min(32, { error: "must be at least 32 characters" });
-
 /** Every variable the router reads. */
 export const RouterEnvSchema = commonEnvSchema({ port: ROUTER_DEFAULT_PORT, serviceName: "router" }).extend({
   /** Static discovery, used instead of (or besides) Consul. */
@@ -53,9 +52,7 @@ export const RouterEnvSchema = commonEnvSchema({ port: ROUTER_DEFAULT_PORT, serv
    * the next key before a rotation, the previous one after it (README, "Configuration"). Being
    * a list, its keys cannot contain commas or whitespace.
    */
-  ROUTER_SESSION_ACCEPTED_KEYS: commaListField(
-    sessionSecretField().regex(/^[^,\s]+$/, { error: "must not contain commas or whitespace" }),
-  ).default([]),
+  ROUTER_SESSION_ACCEPTED_KEYS: acceptedSessionSecretsField().default([]),
   /** Bearer tokens clients must present; when unset the router does not require one. */
   ROUTER_AUTH_TOKENS: routerAuthTokensField().optional(),
   /**

@@ -122,6 +122,21 @@ export function serviceIdField() {
   });
 }
 
+/** A secret the router seals session ids with: long enough for HKDF to make a strong key of it. */
+export function sessionSecretField() {
+  return z.string().min(32, { error: "must be at least 32 characters" });
+}
+
+/**
+ * `ROUTER_SESSION_ACCEPTED_KEYS`: comma-separated further session secrets, so each cannot
+ * contain commas or whitespace.
+ */
+export function acceptedSessionSecretsField() {
+  return commaListField(
+    sessionSecretField().regex(/^[^,\s]+$/, { error: "must not contain commas or whitespace" }),
+  );
+}
+
 /** A bearer token the router accepts: long enough to resist guessing, no whitespace. */
 const authTokenField = () =>
   z

@@ -14,4 +14,15 @@ describe("dev stack with bad config (mocked)", () => {
       "mcp-platform:services[0].port: 11250 is outside 11100–11199",
     );
   });
+
+  test("a secret the router would refuse at boot stops the program, without showing it", async () => {
+    // GIVEN a session key shorter than the router accepts
+    const config = { ...stackConfigMap("dev"), "mcp-platform:routerSessionKey": "too-short-key" };
+    // WHEN the program runs / THEN it fails naming the key, not the value
+    const failure = runProgram("dev", config, ["mcp-platform:routerSessionKey"]);
+    await expect(failure).rejects.toThrow(
+      "mcp-platform:routerSessionKey: must be at least 32 characters (value hidden)",
+    );
+    await expect(failure).rejects.not.toThrow("too-short-key");
+  });
 });

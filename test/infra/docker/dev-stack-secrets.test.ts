@@ -17,8 +17,8 @@ describe("dev stack with configured secrets and an added service (mocked)", () =
     });
     config["mcp-platform:services"] = JSON.stringify(services);
     config["mcp-platform:githubToken"] = "ghp_test";
-    config["mcp-platform:routerSessionKey"] = "configured-session-key";
-    config["mcp-platform:routerSessionAcceptedKeys"] = "previous-session-key";
+    config["mcp-platform:routerSessionKey"] = "configured-session-key-0123456789abcdef";
+    config["mcp-platform:routerSessionAcceptedKeys"] = "previous-session-key-0123456789abcdef";
     // WHEN the program runs
     const { program, resources } = await runProgram("dev", config, [
       "mcp-platform:githubToken",
@@ -32,8 +32,8 @@ describe("dev stack with configured secrets and an added service (mocked)", () =
     expect(ofType(resources, "random:index/randomPassword:RandomPassword")).toStrictEqual([]);
     const routerEnv = secretValue(container("router-1")?.envs) as string[];
     expect(routerEnv.filter((e) => e.startsWith("ROUTER_SESSION_"))).toStrictEqual([
-      "ROUTER_SESSION_KEY=configured-session-key",
-      "ROUTER_SESSION_ACCEPTED_KEYS=previous-session-key",
+      "ROUTER_SESSION_KEY=configured-session-key-0123456789abcdef",
+      "ROUTER_SESSION_ACCEPTED_KEYS=previous-session-key-0123456789abcdef",
     ]);
     expect(secretValue(container("mcp-github-1")?.envs)).toStrictEqual([
       "HOST=0.0.0.0",

@@ -36,14 +36,18 @@ beforeAll(async () => {
 });
 
 describe("dev stack on Docker (mocked)", () => {
-  test("creates the two networks with explicit names, mcp-internal internal on 172.20.0.0/24", () => {
+  test("creates the two networks with explicit names, mcp-internal internal on 172.20.0.0/24, and first", () => {
     const networks = ofType(resources, "docker:index/network:Network");
     expect(
       networks.map((n) => [n.inputs.name, n.inputs.internal, n.inputs.ipamConfigs, n.deleteBeforeReplace]),
     ).toStrictEqual([
-      ["sutazai-network", false, undefined, true],
       ["mcp-internal", true, [{ subnet: "172.20.0.0/24" }], true],
+      ["sutazai-network", false, undefined, true],
     ]);
+    // AND sutazai-network (subnet from Docker's pool) waits for mcp-internal's fixed subnet
+    const [internal, external] = networks;
+    expect(external?.dependencies.some((urn) => urn.endsWith(`::${internal?.name}`))).toBe(true);
+    expect(internal?.dependencies).toStrictEqual([]);
   });
 
   test("runs exactly the containers DESIGN lists", async () => {
@@ -235,6 +239,34 @@ describe("dev stack on Docker (mocked)", () => {
     expect(byName("mcp-files-1").readOnly).toBe(true);
     expect(byName("mcp-files-1").volumes).toStrictEqual([
       { volumeName: "mcp-files-data", containerPath: "/data" },
+    ]);
+  });
+
+  test("containers stop gracefully on replacement and destroy too, and our images reap orphans", () => {
+    // GIVEN every container / THEN Pulumi's delete stops it with its signal and waits as long as
+    // `docker stop` would (without destroyGraceSeconds the provider force-removes: a SIGKILL)
+    const stops = Object.fromEntries(
+      ofType(resources, CONTAINER).map((c) => [
+        c.inputs.name,
+        [c.inputs.stopSignal, c.inputs.stopTimeout, c.inputs.destroyGraceSeconds, c.inputs.init],
+      ]),
+    );
+    // our services drain on SIGTERM, under Docker's init (Node does not reap the orphans of
+    // bridged stdio servers); HAProxy stops softly on SIGUSR1 within its hard-stop-after
+    expect(stops["router-1"]).toStrictEqual(["SIGTERM", 30, 30, true]);
+    expect(stops["mcp-memory-1"]).toStrictEqual(["SIGTERM", 30, 30, true]);
+    expect(stops["network-monitor"]).toStrictEqual(["SIGTERM", 30, 30, true]);
+    expect(stops.haproxy).toStrictEqual(["SIGUSR1", 35, 35, false]);
+    expect(stops.consul).toStrictEqual(["SIGTERM", 30, 30, false]);
+    expect(byName("haproxy").uploads[0].content).toContain("\n    hard-stop-after 30s\n");
+  });
+
+  test("the services' data volumes outlive the stack", () => {
+    // GIVEN the volumes / THEN destroy (or a replacement) leaves them, to be taken up again by name
+    const volumes = ofType(resources, "docker:index/volume:Volume");
+    expect(volumes.map((v) => [v.inputs.name, v.retainOnDelete])).toStrictEqual([
+      ["mcp-files-data", true],
+      ["mcp-memory-data", true],
     ]);
   });
 
