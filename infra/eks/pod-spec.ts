@@ -247,6 +247,10 @@ export function podTemplate(
     // No pod talks to the Kubernetes API, and Service env vars would leak into `ROUTER_*`.
     automountServiceAccountToken: false,
     enableServiceLinks: false,
+    // An MCP service's Node process starts stdio servers, whose own children are orphaned when
+    // one dies; Node does not reap processes it did not start. With a shared process namespace
+    // the pod's pause process is PID 1 and reaps them (as Docker's init does in dev).
+    ...(spec.role === "mcp-service" ? { shareProcessNamespace: true } : {}),
     // The grace period runs from the start of `preStop`, so a stop delay lengthens it.
     terminationGracePeriodSeconds: STOP_GRACE_SECONDS + (options.stopDelaySeconds ?? 0),
     topologySpreadConstraints: spreadOf(spec),

@@ -128,6 +128,27 @@ describe("pod builders (pure)", () => {
     expect(pod.terminationGracePeriodSeconds).toBe(50);
   });
 
+  test("MCP service pods share their process namespace, so the pause process reaps orphaned stdio children", () => {
+    // GIVEN each component's pod / THEN only the MCP services (which start stdio servers) share
+    const shares = Object.fromEntries(
+      prod.components
+        .filter((c) => c.image.kind === "build" || c.name === "haproxy")
+        .map((c) => [
+          c.name,
+          (podTemplate(c, { image: "i" }).spec as { shareProcessNamespace?: boolean }).shareProcessNamespace,
+        ]),
+    );
+    expect(shares).toStrictEqual({
+      haproxy: undefined,
+      router: undefined,
+      "mcp-files": true,
+      "mcp-memory": true,
+      "mcp-everything": true,
+      "mcp-echo": true,
+      "network-monitor": undefined,
+    });
+  });
+
   test("a pod mounts a writable /tmp and its extra volumes, nothing else writable", () => {
     const spec = component(prod, "mcp-memory");
     const template = podTemplate(spec, {
