@@ -44,13 +44,16 @@ export function pinnedImages(opts?: RuleOptions): ResourceValidationPolicy {
   );
 }
 
-/** Containers run non-root, with a read-only root filesystem and all capabilities dropped. */
+/**
+ * Containers run non-root, with a read-only root filesystem, all capabilities dropped and (in
+ * Kubernetes) `allowPrivilegeEscalation: false`.
+ */
 export function hardenedContainers(opts?: RuleOptions): ResourceValidationPolicy {
   return resourcePolicy(
     {
       name: "hardened-containers",
       description:
-        "Containers run non-root, read-only root filesystem (Kubernetes), all capabilities dropped.",
+        "Containers run non-root, read-only root filesystem and no privilege escalation (Kubernetes), all capabilities dropped.",
       types: [...WORKLOAD_TYPES, TYPE.dockerContainer],
       check: (r) => {
         if (r.type === TYPE.dockerContainer) {
@@ -75,7 +78,8 @@ export function hardenedContainers(opts?: RuleOptions): ResourceValidationPolicy
             found.push(`${displayName(r)}: container ${c.name} has a writable root filesystem`);
           if (!(sc.capabilities?.drop ?? []).includes("ALL"))
             found.push(`${displayName(r)}: container ${c.name} does not drop ALL capabilities`);
-          if (sc.privileged === true || sc.allowPrivilegeEscalation === true) {
+          // Kubernetes treats an unset allowPrivilegeEscalation as true: only an explicit false holds.
+          if (sc.privileged === true || sc.allowPrivilegeEscalation !== false) {
             found.push(`${displayName(r)}: container ${c.name} may escalate privileges`);
           }
           return found;

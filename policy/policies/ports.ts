@@ -13,8 +13,12 @@ import {
   dockerEnvOf,
   dockerLabelsOf,
   dockerRoleOf,
+  NAME_LABEL,
+  podLabelsOf,
   podSpecOf,
+  ROLE_LABEL,
   TYPE,
+  WORKLOAD_TYPES,
 } from "./resources";
 import type { PortPlan } from "./settings";
 import { DEFAULT_PORT_PLAN, inRange, portPlanOf, portPlanSchema } from "./settings";
@@ -30,11 +34,60 @@ function allowed(port: number, plan: PortPlan): boolean {
   );
 }
 
-/** Host ports published by a Docker container. */
-function hostPortsOf(r: PolicySubject): number[] {
-  return (r.props.ports ?? [])
-    .map((p: { external?: number }) => p.external)
-    .filter((p: unknown): p is number => typeof p === "number");
+/** A Docker container's published ports, as the provider takes them. */
+interface DockerPort {
+  readonly internal?: number;
+  readonly external?: number;
+  readonly ip?: string;
+  readonly protocol?: string;
+}
+
+function dockerPortsOf(r: PolicySubject): DockerPort[] {
+  return Array.isArray(r.props.ports) ? r.props.ports : [];
+}
+
+/** What a Docker container publishes that DESIGN's port table does not allow. */
+function dockerPortFindings(r: PolicySubject, p: PortPlan): string[] {
+  const ports = dockerPortsOf(r);
+  if (ports.length === 0) return [];
+  const found: string[] = [];
+  // DESIGN "Networks and ports": only haproxy, consul and network-monitor publish anything;
+  // nothing in mcp-internal (the router, the MCP services) is published to the host.
+  const role = dockerRoleOf(r.props);
+  const component = dockerLabelsOf(r.props)["mcp-platform.component"] ?? String(r.props.name);
+  if (role === "gateway" || role === "mcp-service" || !p.publishers.includes(component)) {
+    found.push(`${displayName(r)}: publishes ports, which only ${p.publishers.join(", ")} may do`);
+  }
+  for (const port of ports) {
+    if (typeof port.external !== "number") {
+      // Docker then publishes the port on a random host port, outside any plan.
+      found.push(
+        `${displayName(r)}: container port ${String(port.internal)} has no external port, so Docker publishes it on a random host port`,
+      );
+    } else if (!allowed(port.external, p)) {
+      found.push(`${displayName(r)}: publishes host port ${port.external}, outside ${planText(p)}`);
+    }
+  }
+  return found;
+}
+
+/**
+ * What a LoadBalancer or NodePort Service exposes beyond the gateway port and the direct MCP
+ * service ports: the stats page, the Consul UI and the dashboard are never public (DESIGN "One
+ * public Service"). A numeric `targetPort` must be one of those too.
+ */
+function servicePortFindings(r: PolicySubject, p: PortPlan): string[] {
+  const type = r.props.spec?.type;
+  if (type !== "LoadBalancer" && type !== "NodePort") return [];
+  const publicPort = (port: unknown) =>
+    port === p.gatewayPort || (typeof port === "number" && inRange(port, p.mcpPorts));
+  const allowedText = `only ${p.gatewayPort} and ${p.mcpPorts.min}–${p.mcpPorts.max} may be public`;
+  return (r.props.spec?.ports ?? []).flatMap((sp: { port: number; targetPort?: unknown }) => {
+    if (!publicPort(sp.port)) return [`${displayName(r)}: exposes port ${sp.port}; ${allowedText}`];
+    if (typeof sp.targetPort === "number" && !publicPort(sp.targetPort))
+      return [`${displayName(r)}: exposes port ${sp.port} onto target port ${sp.targetPort}; ${allowedText}`];
+    return [];
+  });
 }
 
 /** Published host ports fall only in the configured set. */
@@ -45,30 +98,20 @@ export function publishedPortsInPlan(
   return resourcePolicy<Partial<PortPlan>>(
     {
       name: "published-ports-in-plan",
-      description: "Published host ports and exposed Service ports are in the port plan.",
+      description:
+        "Only haproxy, consul and network-monitor publish host ports, each with an external port in the port plan; a LoadBalancer exposes only the gateway port and the MCP service ports.",
       types: [TYPE.dockerContainer, TYPE.k8sService],
       configSchema: portPlanSchema(plan),
       check: (r, config) => {
         const p = portPlanOf(config, plan);
-        if (r.type === TYPE.k8sService) {
-          const type = r.props.spec?.type;
-          if (type !== "LoadBalancer" && type !== "NodePort") return [];
-          return (r.props.spec?.ports ?? [])
-            .filter((sp: { port: number }) => !allowed(sp.port, p))
-            .map(
-              (sp: { port: number }) => `${displayName(r)}: exposes port ${sp.port}, outside ${planText(p)}`,
-            );
-        }
-        return hostPortsOf(r)
-          .filter((port) => !allowed(port, p))
-          .map((port) => `${displayName(r)}: publishes host port ${port}, outside ${planText(p)}`);
+        return r.type === TYPE.k8sService ? servicePortFindings(r, p) : dockerPortFindings(r, p);
       },
     },
     opts,
   );
 }
 
-/** The port an MCP service listens on, with the component it belongs to; undefined for others. */
+/** The ports an MCP service listens on, with the component it belongs to; undefined for others. */
 function mcpListenPorts(r: PolicySubject): { component: string; ports: number[] } | undefined {
   if (r.type === TYPE.dockerContainer) {
     if (dockerRoleOf(r.props) !== "mcp-service") return undefined;
@@ -77,13 +120,23 @@ function mcpListenPorts(r: PolicySubject): { component: string; ports: number[] 
     const port = Number(dockerEnvOf(r.props).PORT);
     return { component, ports: Number.isInteger(port) ? [port] : [] };
   }
-  const name = r.props.metadata?.name;
   const pod = podSpecOf(r);
-  if (pod === undefined || typeof name !== "string" || !name.startsWith("mcp-")) return undefined;
-  const ports = containersOf(pod).flatMap((c) =>
-    (c.ports ?? []).map((p: { containerPort: number }) => p.containerPort),
-  );
-  return { component: name, ports };
+  if (pod === undefined) return undefined;
+  // An MCP service is what carries the role label the EKS target gives it, on the workload or
+  // on its pods (what NetworkPolicies select), whatever it is called.
+  const labels: Record<string, string> = { ...r.props.metadata?.labels, ...podLabelsOf(r) };
+  if (labels[ROLE_LABEL] !== "mcp-service") return undefined;
+  const ports = containersOf(pod).flatMap((c) => [
+    ...(c.ports ?? []).map((p: { containerPort: number }) => p.containerPort),
+    // The service listens on PORT (DESIGN "Configuration"); containerPort is informational.
+    ...(c.env ?? [])
+      .filter((e: { name?: string; value?: unknown }) => e.name === "PORT" && e.value !== undefined)
+      .map((e: { value: unknown }) => Number(e.value)),
+  ]);
+  return {
+    component: String(labels[NAME_LABEL] ?? r.props.metadata?.name ?? r.name),
+    ports: [...new Set<number>(ports)],
+  };
 }
 
 /** MCP services listen on a port inside 11100–11199. */
@@ -95,7 +148,7 @@ export function mcpServicePortsInRange(
     {
       name: "mcp-service-ports-in-range",
       description: "Every MCP service listens on its own port inside the MCP range.",
-      types: [TYPE.dockerContainer, TYPE.k8sDeployment],
+      types: [TYPE.dockerContainer, ...WORKLOAD_TYPES],
       configSchema: portPlanSchema(plan),
       check: (r, config) => {
         const { mcpPorts } = portPlanOf(config, plan);
@@ -103,7 +156,7 @@ export function mcpServicePortsInRange(
         if (found === undefined) return [];
         if (found.ports.length === 0) return [`${displayName(r)}: MCP service declares no listen port`];
         return found.ports
-          .filter((port) => !inRange(port, mcpPorts))
+          .filter((port) => !Number.isInteger(port) || !inRange(port, mcpPorts))
           .map(
             (port) =>
               `${displayName(r)}: MCP service listens on ${port}, outside ${mcpPorts.min}–${mcpPorts.max}`,
@@ -114,39 +167,74 @@ export function mcpServicePortsInRange(
   );
 }
 
+/** Addresses a host port binds on every interface, so it clashes with any other address. */
+const WILDCARD = new Set(["0.0.0.0", "::", ""]);
+
+/**
+ * Host port claims that clash: the same port and protocol on the same address, or on a wildcard
+ * address and any other. One message per port and protocol, owners sorted, so the message does
+ * not depend on the order the engine registered resources in.
+ */
+function hostPortClashes(claims: { ip: string; port: number; protocol: string; owner: string }[]): string[] {
+  const byPort = new Map<string, typeof claims>();
+  for (const c of claims) {
+    const key = `${c.port}/${c.protocol}`;
+    byPort.set(key, [...(byPort.get(key) ?? []), c]);
+  }
+  const found: string[] = [];
+  for (const [key, group] of byPort) {
+    const owners = (cs: typeof claims) => new Set(cs.map((c) => c.owner));
+    if (group.some((c) => WILDCARD.has(c.ip)) && owners(group).size > 1) {
+      const names = [...new Set(group.map((c) => `${c.owner} (${c.ip})`))].sort().join(", ");
+      found.push(`host port ${key} is published on every address and again: ${names}`);
+      continue;
+    }
+    const byIp = new Map<string, typeof claims>();
+    for (const c of group) byIp.set(c.ip, [...(byIp.get(c.ip) ?? []), c]);
+    for (const [ip, same] of byIp) {
+      if (owners(same).size > 1)
+        found.push(
+          `host port ${ip}:${key} is published by more than one container: ${[...owners(same)].sort().join(", ")}`,
+        );
+    }
+  }
+  return found;
+}
+
 /** No two resources claim one host port, and no two MCP services one listen port. */
 export function noPortCollisions(opts?: RuleOptions): StackValidationPolicy {
   return stackPolicy(
     {
       name: "no-port-collisions",
       description:
-        "Host ports are published once across the stack, and each MCP service has a port of its own.",
+        "Host ports are published once across the stack (per protocol; 0.0.0.0 clashes with every address), and each MCP service has a port of its own.",
       check: (resources) => {
-        // Group claims by port, then report each shared port once, owners sorted: the message
-        // does not depend on the order the engine registered resources in.
-        const hostOwners = new Map<string, Set<string>>();
+        const hostClaims: { ip: string; port: number; protocol: string; owner: string }[] = [];
         const listenOwners = new Map<number, Set<string>>();
-        const claim = <K>(owners: Map<K, Set<string>>, key: K, owner: string) =>
-          owners.set(key, (owners.get(key) ?? new Set()).add(owner));
         for (const r of resources) {
           if (r.type === TYPE.dockerContainer) {
-            for (const p of r.props.ports ?? [])
-              claim(hostOwners, `${p.ip ?? "0.0.0.0"}:${p.external}`, displayName(r));
+            for (const p of dockerPortsOf(r)) {
+              // A port without an external one is published-ports-in-plan's finding.
+              if (typeof p.external !== "number") continue;
+              hostClaims.push({
+                ip: p.ip ?? "0.0.0.0",
+                port: p.external,
+                protocol: (p.protocol ?? "tcp").toLowerCase(),
+                owner: displayName(r),
+              });
+            }
           }
           const mcp = mcpListenPorts(r);
-          for (const port of mcp?.ports ?? []) claim(listenOwners, port, mcp!.component);
+          for (const port of mcp?.ports ?? [])
+            listenOwners.set(port, (listenOwners.get(port) ?? new Set()).add(mcp!.component));
         }
-        const shared = <K>(owners: Map<K, Set<string>>, what: (key: K, names: string) => string) =>
-          [...owners].filter(([, o]) => o.size > 1).map(([key, o]) => what(key, [...o].sort().join(", ")));
         return [
-          ...shared(
-            hostOwners,
-            (key, names) => `host port ${key} is published by more than one container: ${names}`,
-          ),
-          ...shared(
-            listenOwners,
-            (port, names) => `MCP port ${port} is used by more than one service: ${names}`,
-          ),
+          ...hostPortClashes(hostClaims),
+          ...[...listenOwners]
+            .filter(([, o]) => o.size > 1)
+            .map(
+              ([port, o]) => `MCP port ${port} is used by more than one service: ${[...o].sort().join(", ")}`,
+            ),
         ];
       },
     },

@@ -12,6 +12,8 @@ export const TYPE = {
   k8sService: "kubernetes:core/v1:Service",
   k8sPod: "kubernetes:core/v1:Pod",
   k8sNetworkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+  k8sIngress: "kubernetes:networking.k8s.io/v1:Ingress",
+  helmRelease: "kubernetes:helm.sh/v3:Release",
   k8sHpa: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
   k8sDeployment: "kubernetes:apps/v1:Deployment",
   k8sStatefulSet: "kubernetes:apps/v1:StatefulSet",
@@ -55,6 +57,20 @@ export function podSpecOf(r: PolicySubject): Record<string, any> | undefined {
   if (r.type === TYPE.k8sPod) return r.props.spec;
   return undefined;
 }
+
+/** The labels of a Kubernetes workload's pods (its pod template's, or a Pod's own). */
+export function podLabelsOf(r: PolicySubject): Record<string, string> {
+  if (TEMPLATED.has(r.type)) return r.props.spec?.template?.metadata?.labels ?? {};
+  if (r.type === TYPE.k8sCronJob) return r.props.spec?.jobTemplate?.spec?.template?.metadata?.labels ?? {};
+  if (r.type === TYPE.k8sPod) return r.props.metadata?.labels ?? {};
+  return {};
+}
+
+/** The label the EKS target gives every pod of one role (`roleSelector` in infra/eks/pod-spec.ts). */
+export const ROLE_LABEL = "app.kubernetes.io/component";
+
+/** The label naming a component's pods (`selectorOf` in infra/eks/pod-spec.ts). */
+export const NAME_LABEL = "app.kubernetes.io/name";
 
 /** Every container (and init container) of a pod spec. */
 export function containersOf(pod: Record<string, any>): Record<string, any>[] {

@@ -6,13 +6,24 @@ const K = {
   np: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
   svc: "kubernetes:core/v1:Service",
   deploy: "kubernetes:apps/v1:Deployment",
+  sts: "kubernetes:apps/v1:StatefulSet",
   hpa: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+  ingress: "kubernetes:networking.k8s.io/v1:Ingress",
+  helm: "kubernetes:helm.sh/v3:Release",
+};
+
+/** The labels the EKS target gives an MCP service's objects and pods. */
+const mcpLabels = {
+  "app.kubernetes.io/name": "mcp-files",
+  "app.kubernetes.io/component": "mcp-service",
+  "app.kubernetes.io/part-of": "mcp-platform",
 };
 
 const container = {
   name: "mcp-server",
   image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mcp-server@sha256:" + "a".repeat(64),
   ports: [{ name: "http", containerPort: 11101 }],
+  env: [{ name: "PORT", value: "11101" }],
   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
   livenessProbe: { httpGet: { path: "/health/live", port: 11101 } },
   readinessProbe: { httpGet: { path: "/health/ready", port: 11101 } },
@@ -36,13 +47,71 @@ export const base: Subject[] = [
     },
   },
   {
+    type: K.np,
+    name: "allow-egress",
+    props: {
+      metadata: { name: "allow-egress", namespace: "mcp-internal" },
+      spec: {
+        podSelector: {},
+        policyTypes: ["Egress"],
+        egress: [
+          {
+            to: [
+              {
+                namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+              },
+            ],
+            ports: [{ protocol: "UDP", port: 53 }],
+          },
+          {
+            to: [
+              {
+                namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "mcp-platform" } },
+                podSelector: { matchLabels: { app: "consul", component: "server" } },
+              },
+            ],
+            ports: [{ protocol: "TCP", port: 8500 }],
+          },
+          {
+            to: [{ podSelector: { matchLabels: { "app.kubernetes.io/component": "mcp-service" } } }],
+            ports: [{ protocol: "TCP", port: 11101 }],
+          },
+        ],
+      },
+    },
+  },
+  {
+    type: K.np,
+    name: "allow-mcp-files-ingress",
+    props: {
+      metadata: { name: "allow-mcp-files-ingress", namespace: "mcp-internal" },
+      spec: {
+        podSelector: { matchLabels: { "app.kubernetes.io/name": "mcp-files" } },
+        policyTypes: ["Ingress"],
+        ingress: [
+          {
+            from: [
+              {
+                namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "mcp-platform" } },
+                podSelector: { matchLabels: { "app.kubernetes.io/name": "haproxy" } },
+              },
+              { podSelector: { matchLabels: { "app.kubernetes.io/name": "router" } } },
+            ],
+            ports: [{ protocol: "TCP", port: 11101 }],
+          },
+        ],
+      },
+    },
+  },
+  {
     type: K.deploy,
     name: "mcp-files",
     props: {
-      metadata: { name: "mcp-files", namespace: "mcp-internal" },
+      metadata: { name: "mcp-files", namespace: "mcp-internal", labels: mcpLabels },
       spec: {
-        selector: { matchLabels: { app: "mcp-files" } },
-        template: { spec: { containers: [container] } },
+        selector: { matchLabels: { "app.kubernetes.io/name": "mcp-files" } },
+        template: { metadata: { labels: mcpLabels }, spec: { containers: [container] } },
       },
     },
   },
@@ -70,6 +139,21 @@ export const base: Subject[] = [
   },
 ];
 
+/** The base objects plus `extra`. */
+export function withExtra(...extra: Subject[]): Subject[] {
+  return [...structuredClone(base), ...extra];
+}
+
+/** The base objects without the one named `name`. */
+export function without(name: string, objects: Subject[] = base): Subject[] {
+  return structuredClone(objects.filter((s) => s.name !== name));
+}
+
+/** An extra NetworkPolicy in mcp-internal with the given spec. */
+export function internalPolicy(name: string, spec: Record<string, unknown>): Subject {
+  return { type: K.np, name, props: { metadata: { name, namespace: "mcp-internal" }, spec } };
+}
+
 /** The base objects with one of them changed. */
 export function variant(name: string, change: (props: Record<string, any>) => void): Subject[] {
   const copy = structuredClone(base);
@@ -78,6 +162,33 @@ export function variant(name: string, change: (props: Record<string, any>) => vo
   change(target.props);
   return copy;
 }
+/** A StatefulSet the EKS target could run an MCP service as, labelled as one, on `port`. */
+export function mcpStatefulSet(name: string, port: number): Subject {
+  const labels = { ...mcpLabels, "app.kubernetes.io/name": name };
+  return {
+    type: K.sts,
+    name,
+    props: {
+      metadata: { name, namespace: "mcp-internal", labels },
+      spec: {
+        selector: { matchLabels: { "app.kubernetes.io/name": name } },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [
+              {
+                ...structuredClone(container),
+                ports: [{ name: "http", containerPort: 11102 }],
+                env: [{ name: "PORT", value: String(port) }],
+              },
+            ],
+          },
+        },
+      },
+    },
+  };
+}
+
 /** The first container of a Deployment's pod template. */
 export const podContainer = (p: Record<string, any>) => p.spec.template.spec.containers[0];
 
@@ -101,9 +212,15 @@ export const K8S_VARIANTS: [string, () => Subject[], Finding[]][] = [
     [
       {
         policy: "no-public-services",
-        resource: "router-svc",
+        resource: "(stack)",
         message:
-          "router-svc (router): Service type LoadBalancer is reserved for haproxy's pods; use ClusterIP",
+          "router-svc (router): Service type LoadBalancer is reserved for haproxy's pods in mcp-platform; use ClusterIP",
+      },
+      {
+        policy: "no-public-services",
+        resource: "(stack)",
+        message:
+          "2 LoadBalancer Services (haproxy-svc (haproxy-public), router-svc (router)); only one, for haproxy's pods in mcp-platform, may exist",
       },
     ],
   ],
@@ -114,10 +231,7 @@ export const K8S_VARIANTS: [string, () => Subject[], Finding[]][] = [
       {
         policy: "published-ports-in-plan",
         resource: "haproxy-svc",
-        message: "haproxy-svc (haproxy-public): exposes port 8443, outside 11090–11199 or 3000/50051".replace(
-          "11090–11199",
-          "11090–11099, 11100–11199",
-        ),
+        message: "haproxy-svc (haproxy-public): exposes port 8443; only 3000 and 11100–11199 may be public",
       },
     ],
   ],
@@ -188,6 +302,22 @@ export const K8S_VARIANTS: [string, () => Subject[], Finding[]][] = [
         resource: "mcp-files",
         message: "mcp-files: container mcp-server does not drop ALL capabilities",
       },
+      {
+        policy: "hardened-containers",
+        resource: "mcp-files",
+        message: "mcp-files: container mcp-server may escalate privileges",
+      },
+    ],
+  ],
+  [
+    "a container that leaves allowPrivilegeEscalation unset (Kubernetes then allows it)",
+    () => variant("mcp-files", (p) => delete podContainer(p).securityContext.allowPrivilegeEscalation),
+    [
+      {
+        policy: "hardened-containers",
+        resource: "mcp-files",
+        message: "mcp-files: container mcp-server may escalate privileges",
+      },
     ],
   ],
   [
@@ -225,6 +355,255 @@ export const K8S_VARIANTS: [string, () => Subject[], Finding[]][] = [
         policy: "mcp-service-ports-in-range",
         resource: "mcp-files",
         message: "mcp-files: MCP service listens on 8080, outside 11100–11199",
+      },
+    ],
+  ],
+  [
+    "an MCP service whose PORT env is outside the MCP range, its containerPort inside",
+    () => variant("mcp-files", (p) => (podContainer(p).env = [{ name: "PORT", value: "8080" }])),
+    [
+      {
+        policy: "mcp-service-ports-in-range",
+        resource: "mcp-files",
+        message: "mcp-files: MCP service listens on 8080, outside 11100–11199",
+      },
+    ],
+  ],
+  [
+    "an MCP service run as a StatefulSet not named mcp-*, listening outside the range",
+    () => withExtra(mcpStatefulSet("search", 11250)),
+    [
+      {
+        policy: "mcp-service-ports-in-range",
+        resource: "search",
+        message: "search: MCP service listens on 11250, outside 11100–11199",
+      },
+    ],
+  ],
+  [
+    "two MCP services of different workload types on one port",
+    () => withExtra(mcpStatefulSet("search", 11101)),
+    [
+      {
+        policy: "no-port-collisions",
+        resource: "(stack)",
+        message: "MCP port 11101 is used by more than one service: mcp-files, search",
+      },
+    ],
+  ],
+  [
+    "an extra NetworkPolicy in mcp-internal admitting every peer both ways",
+    () =>
+      withExtra(
+        internalPolicy("allow-all", {
+          podSelector: {},
+          policyTypes: ["Ingress", "Egress"],
+          ingress: [{}],
+          egress: [{ to: [] }],
+        }),
+      ),
+    [
+      {
+        policy: "mcp-internal-default-deny",
+        resource: "(stack)",
+        message: "allow-all: ingress[0] has no from peers, so it admits every peer",
+      },
+      {
+        policy: "mcp-internal-default-deny",
+        resource: "(stack)",
+        message: "allow-all: egress[0] has no to peers, so it admits every peer",
+      },
+    ],
+  ],
+  [
+    "an ipBlock and empty namespaceSelectors in mcp-internal",
+    () =>
+      withExtra(
+        internalPolicy("allow-wide", {
+          podSelector: {},
+          policyTypes: ["Ingress", "Egress"],
+          ingress: [{ from: [{ ipBlock: { cidr: "0.0.0.0/0" } }, { namespaceSelector: {} }] }],
+          egress: [
+            {
+              to: [{ namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+            },
+            { to: [{ ipBlock: { cidr: "10.0.0.0/8" } }] },
+          ],
+        }),
+      ),
+    [
+      {
+        policy: "mcp-internal-default-deny",
+        resource: "(stack)",
+        message: 'allow-wide: ingress[0].from[0] uses an ipBlock ({"cidr":"0.0.0.0/0"})',
+      },
+      {
+        policy: "mcp-internal-default-deny",
+        resource: "(stack)",
+        message:
+          "allow-wide: ingress[0].from[1] has an empty namespaceSelector, which selects every namespace",
+      },
+      {
+        policy: "mcp-internal-default-deny",
+        resource: "(stack)",
+        message: "allow-wide: egress[0].to[0] has an empty namespaceSelector, which selects every namespace",
+      },
+      {
+        policy: "mcp-internal-default-deny",
+        resource: "(stack)",
+        message: 'allow-wide: egress[1].to[0] uses an ipBlock ({"cidr":"10.0.0.0/8"})',
+      },
+    ],
+  ],
+  [
+    "egress from mcp-internal to peers DESIGN does not allow",
+    () =>
+      withExtra(
+        internalPolicy("allow-out", {
+          podSelector: {},
+          policyTypes: ["Egress"],
+          egress: [
+            { to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "router" } } }] },
+            {
+              to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } } }],
+            },
+          ],
+        }),
+      ),
+    [
+      {
+        policy: "mcp-internal-default-deny",
+        resource: "(stack)",
+        message:
+          'allow-out: egress[0].to[0] reaches {"podSelector":{"matchLabels":{"app.kubernetes.io/name":"router"}}}; egress may reach only kube-dns, the Consul servers, MCP service pods',
+      },
+      {
+        policy: "mcp-internal-default-deny",
+        resource: "(stack)",
+        message:
+          'allow-out: egress[1].to[0] reaches {"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}}}; egress may reach only kube-dns, the Consul servers, MCP service pods',
+      },
+    ],
+  ],
+  [
+    "workloads in mcp-internal with neither its Namespace nor a default-deny declared",
+    () => without("default-deny", without("ns-internal")),
+    [
+      {
+        policy: "mcp-internal-default-deny",
+        resource: "(stack)",
+        message:
+          "mcp-files (no Namespace resource declared): namespace mcp-internal has no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules)",
+      },
+    ],
+  ],
+  [
+    "a LoadBalancer selecting haproxy pods outside mcp-platform",
+    () => variant("haproxy-svc", (p) => (p.metadata.namespace = "mcp-internal")),
+    [
+      {
+        policy: "no-public-services",
+        resource: "(stack)",
+        message:
+          "haproxy-svc (haproxy-public): Service type LoadBalancer is reserved for haproxy's pods in mcp-platform; use ClusterIP",
+      },
+    ],
+  ],
+  [
+    "a second LoadBalancer in front of haproxy",
+    () =>
+      withExtra({ ...structuredClone(base.find((s) => s.name === "haproxy-svc")!), name: "haproxy-svc-2" }),
+    [
+      {
+        policy: "no-public-services",
+        resource: "(stack)",
+        message:
+          "2 LoadBalancer Services (haproxy-svc (haproxy-public), haproxy-svc-2 (haproxy-public)); only one, for haproxy's pods in mcp-platform, may exist",
+      },
+    ],
+  ],
+  [
+    "the stats port made public, directly and as a target port",
+    () =>
+      variant("haproxy-svc", (p) => (p.spec.ports = [{ port: 3000, targetPort: 11099 }, { port: 11090 }])),
+    [
+      {
+        policy: "published-ports-in-plan",
+        resource: "haproxy-svc",
+        message:
+          "haproxy-svc (haproxy-public): exposes port 3000 onto target port 11099; only 3000 and 11100–11199 may be public",
+      },
+      {
+        policy: "published-ports-in-plan",
+        resource: "haproxy-svc",
+        message: "haproxy-svc (haproxy-public): exposes port 11090; only 3000 and 11100–11199 may be public",
+      },
+    ],
+  ],
+  [
+    "a NodePort Service with externalIPs",
+    () =>
+      variant("router-svc", (p) => {
+        p.spec.type = "NodePort";
+        p.spec.externalIPs = ["203.0.113.10"];
+      }),
+    [
+      {
+        policy: "no-public-services",
+        resource: "(stack)",
+        message:
+          'router-svc (router): sets externalIPs ["203.0.113.10"]; nothing may be public but haproxy\'s pods in mcp-platform',
+      },
+      {
+        policy: "no-public-services",
+        resource: "(stack)",
+        message: "router-svc (router): Service type NodePort opens a port on every node; use ClusterIP",
+      },
+    ],
+  ],
+  [
+    "an Ingress",
+    () =>
+      withExtra({
+        type: K.ingress,
+        name: "mcp-ingress",
+        props: { metadata: { name: "mcp", namespace: "mcp-internal" }, spec: { rules: [] } },
+      }),
+    [
+      {
+        policy: "no-public-services",
+        resource: "(stack)",
+        message:
+          "mcp-ingress (mcp): an Ingress is public; only haproxy's pods in mcp-platform may be, through its LoadBalancer",
+      },
+    ],
+  ],
+  [
+    "a Consul Helm release with a public UI and server Service",
+    () =>
+      withExtra({
+        type: K.helm,
+        name: "consul-release",
+        props: {
+          name: "consul",
+          chart: "consul",
+          namespace: "mcp-platform",
+          values: {
+            ui: { enabled: true, service: { type: "LoadBalancer" } },
+            server: { replicas: 3, exposeService: { type: "NodePort" } },
+          },
+        },
+      }),
+    [
+      {
+        policy: "no-public-services",
+        resource: "(stack)",
+        message: "consul-release (consul): Helm value ui.service.type is LoadBalancer; use ClusterIP",
+      },
+      {
+        policy: "no-public-services",
+        resource: "(stack)",
+        message: "consul-release (consul): Helm value server.exposeService.type is NodePort; use ClusterIP",
       },
     ],
   ],

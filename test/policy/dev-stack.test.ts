@@ -122,7 +122,8 @@ const DOCKER_VARIANTS: [string, () => Subject[], Finding[]][] = [
       {
         policy: "no-port-collisions",
         resource: "(stack)",
-        message: "host port 127.0.0.1:11090 is published by more than one container: consul, network-monitor",
+        message:
+          "host port 127.0.0.1:11090/tcp is published by more than one container: consul, network-monitor",
       },
       {
         policy: "no-port-collisions",
@@ -185,6 +186,65 @@ const DOCKER_VARIANTS: [string, () => Subject[], Finding[]][] = [
       },
     ],
   ],
+  [
+    "a router publishing a host port",
+    () =>
+      withContainer("router-1", (p) => {
+        p.ports = [{ internal: 3000, external: 11098, ip: "127.0.0.1", protocol: "tcp" }];
+      }),
+    [
+      {
+        policy: "published-ports-in-plan",
+        resource: "router-1",
+        message: "router-1: publishes ports, which only consul, haproxy, network-monitor may do",
+      },
+    ],
+  ],
+  [
+    "an MCP service port without an external port",
+    () => withContainer("mcp-files-1", (p) => (p.ports = [{ internal: 11101 }])),
+    [
+      {
+        policy: "published-ports-in-plan",
+        resource: "mcp-files-1",
+        message: "mcp-files-1: publishes ports, which only consul, haproxy, network-monitor may do",
+      },
+      {
+        policy: "published-ports-in-plan",
+        resource: "mcp-files-1",
+        message:
+          "mcp-files-1: container port 11101 has no external port, so Docker publishes it on a random host port",
+      },
+    ],
+  ],
+  [
+    "a port of haproxy's without an external port",
+    () => withContainer("haproxy", (p) => p.ports.push({ internal: 8404, protocol: "tcp" })),
+    [
+      {
+        policy: "published-ports-in-plan",
+        resource: "haproxy",
+        message:
+          "haproxy: container port 8404 has no external port, so Docker publishes it on a random host port",
+      },
+    ],
+  ],
+  [
+    "a host port on 0.0.0.0 that another container publishes on 127.0.0.1",
+    () =>
+      withContainer(
+        "network-monitor",
+        (p) => (p.ports[0] = { ...p.ports[0], external: 11090, ip: "0.0.0.0" }),
+      ),
+    [
+      {
+        policy: "no-port-collisions",
+        resource: "(stack)",
+        message:
+          "host port 11090/tcp is published on every address and again: consul (127.0.0.1), network-monitor (0.0.0.0)",
+      },
+    ],
+  ],
 ];
 
 describe("policy pack over the dev stack", () => {
@@ -208,6 +268,16 @@ describe("policy pack over the dev stack", () => {
     // WHEN the pack runs with that config / THEN nothing is reported
     const config = { "published-ports-in-plan": { frontPorts: [3000, 50051, 8080] } };
     expect(await runPolicies(allPolicies(), variant, config)).toStrictEqual([]);
+  });
+
+  test("one host port published for TCP and UDP is no collision", async () => {
+    // GIVEN the monitor publishing consul's host port, but for UDP
+    const variant = withContainer(
+      "network-monitor",
+      (p) => (p.ports[0] = { ...p.ports[0], external: 11090, protocol: "udp" }),
+    );
+    // WHEN the pack runs / THEN nothing is reported
+    expect(await runPolicies(allPolicies(), variant)).toStrictEqual([]);
   });
 
   test("every policy of the pack fires on some broken variant, across Docker and Kubernetes", async () => {

@@ -1,6 +1,6 @@
 import { allPolicies } from "../../policy/policies";
 import { hpaBounds } from "../../policy/policies/hygiene";
-import { base, K8S_VARIANTS, podContainer, variant } from "../helpers/k8s-policy-fixtures";
+import { base, K8S_VARIANTS, podContainer, variant, without } from "../helpers/k8s-policy-fixtures";
 import { runPolicies } from "../helpers/policy-harness";
 
 describe("policy pack over Kubernetes objects", () => {
@@ -10,6 +10,13 @@ describe("policy pack over Kubernetes objects", () => {
 
   test.each(K8S_VARIANTS)("reports %s, naming the resource and the rule", async (_name, make, expected) => {
     expect(await runPolicies(allPolicies(), make())).toStrictEqual(expected);
+  });
+
+  test("a default-deny suffices when mcp-internal's Namespace comes from outside the stack", async () => {
+    // GIVEN workloads in mcp-internal and its default-deny, but no Namespace resource
+    const objects = without("ns-internal");
+    // WHEN the pack runs / THEN nothing is reported
+    expect(await runPolicies(allPolicies(), objects)).toStrictEqual([]);
   });
 
   test("an unknown image digest during preview is not judged", async () => {

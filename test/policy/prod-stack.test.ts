@@ -82,6 +82,83 @@ describe("policy pack over the prod stack", () => {
       (p) => (p.spec = { ...p.spec, type: "LoadBalancer", clusterIP: undefined }),
     );
     const findings = await runPolicies(allPolicies(), broken);
-    expect(findings.map((f) => f.policy)).toStrictEqual(["no-public-services"]);
+    expect(findings.map((f) => f.message)).toStrictEqual([
+      "router-service (router): Service type LoadBalancer is reserved for haproxy's pods in mcp-platform; use ClusterIP",
+      "2 LoadBalancer Services (mcp-platform-front-door-public (haproxy-public), router-service (router)); only one, for haproxy's pods in mcp-platform, may exist",
+    ]);
+  });
+
+  test("reports an extra allow-all NetworkPolicy next to the real default-deny", async () => {
+    // GIVEN the shipped policies plus one opening all egress of mcp-internal
+    const broken = [
+      ...structuredClone(shipped),
+      {
+        type: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        name: "allow-all-egress",
+        props: {
+          metadata: { name: "allow-all-egress", namespace: "mcp-internal" },
+          spec: { podSelector: {}, policyTypes: ["Egress"], egress: [{}] },
+        },
+      },
+    ];
+    // WHEN the pack runs / THEN exactly that policy is named
+    expect(await runPolicies(allPolicies(), broken)).toStrictEqual([
+      {
+        policy: "mcp-internal-default-deny",
+        resource: "(stack)",
+        message: "allow-all-egress: egress[0] has no to peers, so it admits every peer",
+      },
+    ]);
+  });
+
+  test("reports the Consul release's UI Service made a LoadBalancer", async () => {
+    const broken = variant(
+      (s) => s.type === "kubernetes:helm.sh/v3:Release" && s.props.chart === "consul",
+      (p) => (p.values.ui.service.type = "LoadBalancer"),
+    );
+    expect(await runPolicies(allPolicies(), broken)).toStrictEqual([
+      {
+        policy: "no-public-services",
+        resource: "(stack)",
+        message:
+          "mcp-platform-consul-release (consul): Helm value ui.service.type is LoadBalancer; use ClusterIP",
+      },
+    ]);
+  });
+
+  test("reports the haproxy stats port added to the public Service", async () => {
+    const broken = variant(
+      (s) => s.type === "kubernetes:core/v1:Service" && s.props.metadata?.name === "haproxy-public",
+      (p) => p.spec.ports.push({ name: "health", port: 11099, targetPort: "health", protocol: "TCP" }),
+    );
+    expect(await runPolicies(allPolicies(), broken)).toStrictEqual([
+      {
+        policy: "published-ports-in-plan",
+        resource: "mcp-platform-front-door-public",
+        message:
+          "mcp-platform-front-door-public (haproxy-public): exposes port 11099; only 3000 and 11100–11199 may be public",
+      },
+    ]);
+  });
+
+  test("reports mcp-internal's workloads when neither its Namespace nor the default-deny is declared", async () => {
+    // GIVEN the prod stack without its Namespace objects and its default-deny policy
+    const broken = shipped.filter(
+      (s) =>
+        s.type !== "kubernetes:core/v1:Namespace" &&
+        !(
+          s.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" &&
+          s.props.metadata?.name === "default-deny-all"
+        ),
+    );
+    // WHEN the pack runs / THEN the finding names the workloads that run unprotected
+    expect(await runPolicies(allPolicies(), broken)).toStrictEqual([
+      {
+        policy: "mcp-internal-default-deny",
+        resource: "(stack)",
+        message:
+          "mcp-echo-deployment (mcp-echo), mcp-everything-deployment (mcp-everything), mcp-files-deployment (mcp-files), mcp-memory-deployment (mcp-memory), router-deployment (router) (no Namespace resource declared): namespace mcp-internal has no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules)",
+      },
+    ]);
   });
 });
