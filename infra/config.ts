@@ -6,6 +6,7 @@
 import { z } from "zod";
 import {
   acceptedSessionSecretsField,
+  hostField,
   originField,
   routerAuthTokensField,
   sessionSecretField,
@@ -353,6 +354,10 @@ export const StackConfigSchema = z
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
     // Checked as the services check MCP_ALLOWED_ORIGINS, so what passes here does not stop them at boot.
     allowedOrigins: z.array(originField()).default([]),
+    // Further `Host` names the gateway and services accept (MCP_ALLOWED_HOSTS): the name clients
+    // use when it is neither an IP, localhost, a single label nor cluster-internal (a LAN name
+    // with publishAddress 0.0.0.0, a DNS name in front of the load balancer).
+    allowedHosts: z.array(hostField()).default([]),
     router: z
       .object({
         replicas: z.number().int().min(1, "must be at least 1").max(20, "must be at most 20").default(2),

@@ -210,7 +210,10 @@ function commonEnv(cfg: StackConfig, consulAddr: string, name: string, port: num
 }
 
 function httpLimits(cfg: StackConfig): Record<string, string> {
-  return cfg.allowedOrigins.length > 0 ? { MCP_ALLOWED_ORIGINS: cfg.allowedOrigins.join(",") } : {};
+  return {
+    ...(cfg.allowedOrigins.length > 0 ? { MCP_ALLOWED_ORIGINS: cfg.allowedOrigins.join(",") } : {}),
+    ...(cfg.allowedHosts.length > 0 ? { MCP_ALLOWED_HOSTS: cfg.allowedHosts.join(",") } : {}),
+  };
 }
 
 function scaling(cfg: StackConfig, override: Partial<Autoscaling> | undefined): Autoscaling | undefined {

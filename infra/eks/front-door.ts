@@ -34,9 +34,20 @@ export const ALLOWED_HOSTS_ENV = "MCP_ALLOWED_HOSTS";
 /**
  * The env that lets a component answer requests addressed to the load balancer: the router and
  * the MCP services speak MCP over HTTP and see the client's `Host`, which HAProxy passes through.
+ * The names the stack config adds (`allowedHosts`, already in the component's env) come after
+ * the load balancer's; the pod's env takes this value in place of the topology's.
  */
-export function publicHostEnv<T>(spec: ComponentSpec, hostname: T): Record<string, T> {
-  return spec.role === "gateway" || spec.role === "mcp-service" ? { [ALLOWED_HOSTS_ENV]: hostname } : {};
+export function publicHostEnv(
+  spec: ComponentSpec,
+  hostnames: pulumi.Input<string>,
+): Record<string, pulumi.Output<string>> {
+  if (spec.role !== "gateway" && spec.role !== "mcp-service") return {};
+  const configured = spec.env[ALLOWED_HOSTS_ENV];
+  return {
+    [ALLOWED_HOSTS_ENV]: pulumi
+      .output(hostnames)
+      .apply((names) => (configured === undefined ? names : `${names},${configured}`)),
+  };
 }
 
 /**

@@ -166,7 +166,10 @@ export function envOf(
   deployEnv: Readonly<Record<string, pulumi.Input<string>>> = {},
 ): EnvVar[] {
   return [
-    ...Object.entries(spec.env).map(([name, value]) => ({ name, value })),
+    // A variable set at deploy time replaces the topology's (a name may appear once).
+    ...Object.entries(spec.env)
+      .filter(([name]) => !(name in deployEnv))
+      .map(([name, value]) => ({ name, value })),
     ...Object.entries(deployEnv).map(([name, value]) => ({ name, value })),
     ...(spec.consulName === undefined
       ? []

@@ -8,6 +8,7 @@ import {
   rawFromPulumiConfig,
   StackConfigError,
 } from "../../infra/config";
+import { buildTopology, component } from "../../infra/topology";
 import { rawStackConfig, stackConfig } from "../helpers/stack-files";
 
 /** The id part of the test certificates' ARNs. */
@@ -259,6 +260,20 @@ describe("stack config", () => {
     // WHEN parsed / THEN the key is named, and a bare origin passes
     expect(problemsOf(raw)).toStrictEqual([
       'mcp-platform:allowedOrigins[0]: must be an origin like https://host[:port] (no path, no trailing slash) (got "http://localhost:3000/")',
+    ]);
+  });
+
+  test("extra Host names reach the gateway and services as MCP_ALLOWED_HOSTS; a URL is refused", () => {
+    // GIVEN a LAN name the clients use / WHEN parsed and derived
+    const cfg = parseStackConfig(devWith((r) => (r.allowedHosts = ["devbox.lan"])));
+    const topology = buildTopology(cfg);
+    // THEN the router and every MCP service accept it, the monitor needs not
+    expect(component(topology, "router").env.MCP_ALLOWED_HOSTS).toBe("devbox.lan");
+    expect(component(topology, "mcp-files").env.MCP_ALLOWED_HOSTS).toBe("devbox.lan");
+    expect(component(topology, "network-monitor").env.MCP_ALLOWED_HOSTS).toBeUndefined();
+    expect(component(buildTopology(stackConfig("dev")), "router").env.MCP_ALLOWED_HOSTS).toBeUndefined();
+    expect(problemsOf(devWith((r) => (r.allowedHosts = ["http://devbox.lan/"])))).toStrictEqual([
+      'mcp-platform:allowedHosts[0]: must be an IP address or host name (no scheme, no port) (got "http://devbox.lan/")',
     ]);
   });
 

@@ -7,7 +7,7 @@ import { kubernetesObject, MOCK_AWS, runProgram, settled, valueOf } from "../../
 import { stackConfigMap } from "../../helpers/stack-files";
 
 // One program run per file: the prod stack with its optional settings on: TLS on the load
-// balancer, public direct ports and a metrics scraper.
+// balancer, public direct ports, a metrics scraper and an extra accepted host name.
 const TLS = {
   certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
   hostname: "mcp.example.com",
@@ -24,7 +24,11 @@ beforeAll(async () => {
   const config = stackConfigMap("prod");
   const eks = JSON.parse(config["mcp-platform:eks"] ?? "{}") as Record<string, unknown>;
   const withTls = { ...eks, tls: TLS, exposeServicePorts: true, metricsScraper: { namespace: "monitoring" } };
-  configMap = { ...config, "mcp-platform:eks": JSON.stringify(withTls) };
+  configMap = {
+    ...config,
+    "mcp-platform:eks": JSON.stringify(withTls),
+    "mcp-platform:allowedHosts": JSON.stringify(["mcp.internal-alias.example"]),
+  };
   // WHEN the program runs under mocks
   ({ program, resources } = await runProgram("prod", configMap));
   await settled();
@@ -60,12 +64,14 @@ describe("prod stack with TLS, public direct ports and a metrics scraper (mocked
     );
   });
 
-  test("the router and the services accept the TLS host name as well as the NLB's", () => {
+  test("the router and the services accept the TLS host name, the NLB's and the configured ones, once", () => {
+    const env = (name: string) =>
+      object("apps/v1:Deployment", name).spec.template.spec.containers[0].env as { name: string }[];
     const allowed = (name: string) =>
-      object("apps/v1:Deployment", name).spec.template.spec.containers[0].env.find(
-        (e: { name: string }) => e.name === "MCP_ALLOWED_HOSTS",
-      )?.value;
-    const expected = `${TLS.hostname},${MOCK_AWS.nlbHostname}`;
+      (env(name).find((e) => e.name === "MCP_ALLOWED_HOSTS") as { value?: string } | undefined)?.value;
+    const expected = `${TLS.hostname},${MOCK_AWS.nlbHostname},mcp.internal-alias.example`;
+    // the deploy-time value replaces the topology's: one MCP_ALLOWED_HOSTS per container
+    expect(env("router").filter((e) => e.name === "MCP_ALLOWED_HOSTS")).toHaveLength(1);
     expect([allowed("router"), allowed("mcp-memory"), allowed("network-monitor")]).toStrictEqual([
       expected,
       expected,
