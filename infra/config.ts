@@ -439,20 +439,17 @@ export const StackConfigSchema = z
     // The most a backend runs is its replica count in dev (and for a singleton), its HPA maximum
     // on EKS; each key that sets too many is reported once.
     const slots = cfg.haproxy.serverSlots;
-    const backends: [(string | number)[], number, Partial<Autoscaling> | undefined, boolean][] = [
-      [["router"], cfg.router.replicas, cfg.router.autoscaling, false],
-      ...cfg.services.map(
-        (s, i) =>
-          [["services", i], s.replicas, s.autoscaling, s.singleton] as [
-            (string | number)[],
-            number,
-            Partial<Autoscaling> | undefined,
-            boolean,
-          ],
-      ),
+    const backends = [
+      { path: ["router"], replicas: cfg.router.replicas, own: cfg.router.autoscaling, singleton: false },
+      ...cfg.services.map((s, i) => ({
+        path: ["services", i],
+        replicas: s.replicas,
+        own: s.autoscaling,
+        singleton: s.singleton,
+      })),
     ];
     const reported = new Set<string>();
-    for (const [path, replicas, own, singleton] of backends) {
+    for (const { path, replicas, own, singleton } of backends) {
       const eks = cfg.target === "eks" && !singleton ? cfg.eks : undefined;
       const [count, at] =
         eks === undefined
