@@ -270,6 +270,17 @@ export function certificateRegion(arn: string): string | undefined {
   return ACM_CERTIFICATE_ARN.exec(arn)?.[1];
 }
 
+/** Cluster Autoscaler's chart and image when a stack names none (for Kubernetes 1.33). */
+export const CLUSTER_AUTOSCALER_DEFAULTS = {
+  chart: "9.50.1",
+  image: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.6",
+} as const;
+
+/** The `1.x` minor of a Cluster Autoscaler image tag (`...:v1.33.6` is `1.33`), if it has one. */
+export function imageMinorVersion(image: string): string | undefined {
+  return /:v?(\d+\.\d+)\.\d+(?:[-@].*)?$/.exec(image)?.[1];
+}
+
 /** Cluster sizing and add-on versions of the EKS target. */
 export const EksSchema = z
   .object({
@@ -299,8 +310,17 @@ export const EksSchema = z
         consul: z.string().regex(PINNED_VERSION, "must be a pinned chart version"),
         awsLoadBalancerController: z.string().regex(PINNED_VERSION, "must be a pinned chart version"),
         metricsServer: z.string().regex(PINNED_VERSION, "must be a pinned chart version"),
+        clusterAutoscaler: z
+          .string()
+          .regex(PINNED_VERSION, "must be a pinned chart version")
+          .default(CLUSTER_AUTOSCALER_DEFAULTS.chart),
       })
       .strict(),
+    /**
+     * Cluster Autoscaler's image: its minor version must be the cluster's (the project publishes
+     * one release line per Kubernetes minor).
+     */
+    clusterAutoscalerImage: pinnedImage.default(CLUSTER_AUTOSCALER_DEFAULTS.image),
     resources: WorkloadResourcesSchema.default(WorkloadResourcesSchema.parse({})),
     consul: ConsulClusterSchema.default({ replicas: 3, storageGi: 10 }),
     /**
@@ -490,6 +510,14 @@ export const StackConfigSchema = z
         issue(
           ["eks", "tls", "certificateArn"],
           `is in ${certRegion}; the load balancer in ${cfg.eks.region} needs a certificate from ${cfg.eks.region}`,
+        );
+      }
+      const caMinor = imageMinorVersion(cfg.eks.clusterAutoscalerImage);
+      if (caMinor !== cfg.eks.kubernetesVersion) {
+        const found = caMinor === undefined ? "has no vX.Y.Z tag" : `is for Kubernetes ${caMinor}`;
+        issue(
+          ["eks", "clusterAutoscalerImage"],
+          `${found}; the cluster runs ${cfg.eks.kubernetesVersion}: use a v${cfg.eks.kubernetesVersion}.x tag`,
         );
       }
       const ng = cfg.eks.nodeGroup;

@@ -121,6 +121,9 @@ export class EksCluster extends pulumi.ComponentResource {
           desiredSize: args.nodeGroup.desiredSize,
           maxSize: args.nodeGroup.maxSize,
         },
+        // Cluster Autoscaler owns the node count between minSize and maxSize: `pulumi up` sets
+        // desiredSize when it creates the group and leaves it alone afterwards.
+        ignoreScalingChanges: true,
       },
       { parent: this, dependsOn: attachments },
     );

@@ -56,7 +56,7 @@ export interface IrsaRoleArgs {
   /** AWS managed policies to attach. */
   readonly managedPolicyArns?: readonly string[];
   /** A policy document of this role's own, as JSON. */
-  readonly policy?: string;
+  readonly policy?: pulumi.Input<string>;
 }
 
 /** One IRSA role and its permissions. */

@@ -124,6 +124,7 @@ export class ProdStack extends pulumi.ComponentResource {
         oidcProviderArn: cluster.oidcProviderArn,
         oidcIssuer: cluster.oidcIssuer,
         charts: eks.charts,
+        clusterAutoscalerImage: eks.clusterAutoscalerImage,
       },
       inCluster,
     );

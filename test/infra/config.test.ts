@@ -277,6 +277,25 @@ describe("stack config", () => {
     ]);
   });
 
+  test("Cluster Autoscaler's image must be of the cluster's Kubernetes minor", () => {
+    // GIVEN the prod config upgraded to 1.34 but still on the 1.33 autoscaler, and a digest-only image
+    const raw = structuredClone(rawStackConfig("prod")) as Record<string, any>;
+    raw.eks.kubernetesVersion = "1.34";
+    const digest = structuredClone(rawStackConfig("prod")) as Record<string, any>;
+    digest.eks.clusterAutoscalerImage = `registry.k8s.io/autoscaling/cluster-autoscaler@sha256:${"a".repeat(64)}`;
+    // WHEN parsed / THEN the key is named with the fix; a matching tag passes
+    expect(problemsOf(raw)).toStrictEqual([
+      "mcp-platform:eks.clusterAutoscalerImage: is for Kubernetes 1.33; the cluster runs 1.34: use a v1.34.x tag",
+    ]);
+    expect(problemsOf(digest)).toStrictEqual([
+      "mcp-platform:eks.clusterAutoscalerImage: has no vX.Y.Z tag; the cluster runs 1.33: use a v1.33.x tag",
+    ]);
+    raw.eks.clusterAutoscalerImage = "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.1";
+    expect(parseStackConfig(raw).eks?.clusterAutoscalerImage).toBe(
+      "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.1",
+    );
+  });
+
   test("refuses more instances of a backend than HAProxy has server slots for", () => {
     // GIVEN dev replicas above the 10 default slots, and prod HPA maxima above them
     const dev = devWith((r) => {

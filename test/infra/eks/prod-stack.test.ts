@@ -107,6 +107,8 @@ describe("prod stack on EKS (mocked)", () => {
       amiType: "AL2023_x86_64_STANDARD",
       subnetIds: ["subnet-private-0", "subnet-private-1", "subnet-private-2"],
       scalingConfig: { minSize: 3, desiredSize: 3, maxSize: 9 },
+      // Cluster Autoscaler sets the node count after creation; `pulumi up` does not reset it
+      ignoreScalingChanges: true,
     });
   });
 
@@ -179,13 +181,62 @@ describe("prod stack on EKS (mocked)", () => {
         "https://aws.github.io/eks-charts",
         "1.13.4",
       ],
+      [
+        "cluster-autoscaler",
+        "kube-system",
+        "cluster-autoscaler",
+        "https://kubernetes.github.io/autoscaler",
+        "9.50.1",
+      ],
       ["consul", "mcp-platform", "consul", "https://helm.releases.hashicorp.com", "1.7.2"],
     ]);
     expect(releases.map((r) => r[4])).toStrictEqual([
       eks.charts.metricsServer,
       eks.charts.awsLoadBalancerController,
+      eks.charts.clusterAutoscaler,
       eks.charts.consul,
     ]);
+  });
+
+  test("runs Cluster Autoscaler on the node group's tags, with its own IRSA role limited to this cluster's groups", () => {
+    const values = ofType(resources, T.release).find((r) => r.inputs.name === "cluster-autoscaler")?.inputs
+      .values;
+    const role = ofType(resources, "aws:iam/role:Role").find(
+      (r) => r.name === "mcp-platform-addons-cluster-autoscaler-role",
+    );
+    const policy = ofType(resources, "aws:iam/policy:Policy").find(
+      (r) => r.name === "mcp-platform-addons-cluster-autoscaler-policy",
+    );
+    // GIVEN the cluster's name as the mocks report it
+    const clusterName = values?.autoDiscovery.clusterName as string;
+    expect(clusterName).toMatch(/^mcp-platform-cluster-eks/);
+    // THEN the release finds the groups by that name, runs the configured image, and may remove
+    // nodes whose pods have only emptyDir scratch space (every pod here has a /tmp)
+    expect(values).toMatchObject({
+      cloudProvider: "aws",
+      awsRegion: MOCK_AWS.region,
+      image: { repository: "registry.k8s.io/autoscaling/cluster-autoscaler", tag: "v1.33.6" },
+      rbac: { serviceAccount: { create: true, name: "cluster-autoscaler" } },
+      extraArgs: { "skip-nodes-with-local-storage": false },
+    });
+    expect(values?.rbac.serviceAccount.annotations["eks.amazonaws.com/role-arn"]).toBe(
+      `arn:aws:iam::${MOCK_AWS.account}:role/mcp-platform-addons-cluster-autoscaler-role`,
+    );
+    // AND its role trusts only its service account, and may resize only this cluster's groups
+    expect(
+      JSON.parse(String(role?.inputs.assumeRolePolicy)).Statement[0].Condition.StringEquals,
+    ).toMatchObject({
+      [`${MOCK_AWS.oidcIssuer}:sub`]: "system:serviceaccount:kube-system:cluster-autoscaler",
+    });
+    const statements = JSON.parse(String(policy?.inputs.policy)).Statement as {
+      Action: string[];
+      Condition?: unknown;
+    }[];
+    expect(
+      statements.find((st) => st.Action.includes("autoscaling:SetDesiredCapacity"))?.Condition,
+    ).toStrictEqual({
+      StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: "owned" },
+    });
   });
 
   test("runs Consul from config: the pinned image, a 3-server quorum on gp3, no clients or mesh", () => {
@@ -367,7 +418,8 @@ describe("prod stack on EKS (mocked)", () => {
       "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": "11099",
       "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/healthz",
       "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
-      "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "preserve_client_ip.enabled=true",
+      "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes":
+        "preserve_client_ip.enabled=true",
     });
     expect(lbs[0]?.inputs.spec.ports).toStrictEqual([
       { name: "http", port: 3000, targetPort: "http", protocol: "TCP" },
