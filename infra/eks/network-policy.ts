@@ -5,7 +5,9 @@
  * - default deny, ingress and egress, for every pod in `mcp-internal`;
  * - every pod may reach cluster DNS and Consul's HTTP API (registration, discovery);
  * - HAProxy may reach the router's port and each MCP service's port;
- * - the router may reach each MCP service's port;
+ * - the router may reach each MCP service's port, and the other router replicas on the router's
+ *   port (a legacy SSE POST goes to the replica holding its stream, a cancellation to the one
+ *   running the call: DESIGN "Legacy SSE across replicas", "Cancellation across replicas");
  * - the monitor and the Consul servers (which run the registered `/health/ready` checks) may reach
  *   each pod's health port, and so may the metrics scraper's namespace when `eks.metricsScraper`
  *   names one (the health port also serves `/metrics`).
@@ -104,7 +106,7 @@ export function internalNetworkPolicies(topology: Topology, scraperNamespace?: s
         ],
       },
     },
-    ingress(router, [peerOf(haproxy)]),
+    ingress(router, [peerOf(haproxy), peerOf(router)]),
     {
       name: `allow-${router.name}-egress`,
       spec: {
@@ -115,6 +117,7 @@ export function internalNetworkPolicies(topology: Topology, scraperNamespace?: s
             to: [{ podSelector: { matchLabels: roleSelector("mcp-service") } }],
             ports: services.map((s) => tcp(s.port)),
           },
+          { to: [peerOf(router)], ports: [tcp(router.port)] },
         ],
       },
     },

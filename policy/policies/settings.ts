@@ -123,7 +123,8 @@ export const DEFAULT_ISOLATION: IsolationSettings = {
   dualHomed: [...INFRASTRUCTURE],
   internalNamespace: NETWORK.internal,
   // What infra/eks/network-policy.ts opens (DESIGN "mcp-internal egress": DNS and Consul only,
-  // plus router -> services). Written out: that module loads the Kubernetes SDK, the pack none.
+  // plus router -> services and router -> router). Written out: that module loads the
+  // Kubernetes SDK, the pack none.
   internalEgressPeers: [
     { what: "kube-dns", namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } },
     // CONSUL_SERVER_LABELS of infra/eks/consul.ts: the chart's server pods.
@@ -133,6 +134,8 @@ export const DEFAULT_ISOLATION: IsolationSettings = {
       podLabels: { app: "consul", component: "server" },
     },
     { what: "MCP service pods", podLabels: { "app.kubernetes.io/component": "mcp-service" } },
+    // The router's replicas forward legacy SSE posts and cancellations to each other.
+    { what: "router pods", podLabels: { "app.kubernetes.io/name": "router" } },
   ],
   platformNamespace: NAMESPACE.platform,
   frontDoorService: "haproxy",

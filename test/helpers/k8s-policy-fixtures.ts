@@ -463,7 +463,7 @@ export const K8S_VARIANTS: [string, () => Subject[], Finding[]][] = [
           podSelector: {},
           policyTypes: ["Egress"],
           egress: [
-            { to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "router" } } }] },
+            { to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "haproxy" } } }] },
             {
               to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } } }],
             },
@@ -475,13 +475,13 @@ export const K8S_VARIANTS: [string, () => Subject[], Finding[]][] = [
         policy: "mcp-internal-default-deny",
         resource: "(stack)",
         message:
-          'allow-out: egress[0].to[0] reaches {"podSelector":{"matchLabels":{"app.kubernetes.io/name":"router"}}}; egress may reach only kube-dns, the Consul servers, MCP service pods',
+          'allow-out: egress[0].to[0] reaches {"podSelector":{"matchLabels":{"app.kubernetes.io/name":"haproxy"}}}; egress may reach only kube-dns, the Consul servers, MCP service pods, router pods',
       },
       {
         policy: "mcp-internal-default-deny",
         resource: "(stack)",
         message:
-          'allow-out: egress[1].to[0] reaches {"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}}}; egress may reach only kube-dns, the Consul servers, MCP service pods',
+          'allow-out: egress[1].to[0] reaches {"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}}}; egress may reach only kube-dns, the Consul servers, MCP service pods, router pods',
       },
     ],
   ],

@@ -46,12 +46,16 @@ describe("mcp-internal NetworkPolicies (pure)", () => {
     });
   });
 
-  test("the router admits HAProxy on its port, and the monitor and Consul on its health port", () => {
+  test("the router admits HAProxy and its own replicas on its port, and the monitor and Consul on its health port", () => {
+    const router = { podSelector: { matchLabels: { "app.kubernetes.io/name": "router" } } };
     expect(byName(prod)["allow-router-ingress"]).toStrictEqual({
       podSelector: { matchLabels: { "app.kubernetes.io/name": "router" } },
       policyTypes: ["Ingress"],
       ingress: [
-        { from: [peerOf(component(prod, "haproxy"))], ports: [{ protocol: "TCP", port: 3000 }] },
+        {
+          from: [peerOf(component(prod, "haproxy")), router],
+          ports: [{ protocol: "TCP", port: 3000 }],
+        },
         {
           from: [
             peerOf(component(prod, "network-monitor")),
@@ -63,6 +67,12 @@ describe("mcp-internal NetworkPolicies (pure)", () => {
           ports: [{ protocol: "TCP", port: 3000 }],
         },
       ],
+    });
+    // AND a router may reach the other replicas on the router port (SSE posts and cancellations
+    // go to the replica that holds the stream or runs the call), besides the MCP services
+    expect(byName(prod)["allow-router-egress"]?.egress[1]).toStrictEqual({
+      to: [router],
+      ports: [{ protocol: "TCP", port: 3000 }],
     });
     // AND a peer in the same namespace is selected by pod alone
     expect(peerOf(component(prod, "router"))).toStrictEqual({

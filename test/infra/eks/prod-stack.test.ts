@@ -483,6 +483,10 @@ describe("prod stack on EKS (mocked)", () => {
         ],
         ports: [11101, 11105, 11106, 11107].map((port) => ({ protocol: "TCP", port })),
       },
+      {
+        to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "router" } } }],
+        ports: [{ protocol: "TCP", port: 3000 }],
+      },
     ]);
   });
 
