@@ -272,8 +272,11 @@ describe("stack config", () => {
     expect(component(topology, "mcp-files").env.MCP_ALLOWED_HOSTS).toBe("devbox.lan");
     expect(component(topology, "network-monitor").env.MCP_ALLOWED_HOSTS).toBeUndefined();
     expect(component(buildTopology(stackConfig("dev")), "router").env.MCP_ALLOWED_HOSTS).toBeUndefined();
-    expect(problemsOf(devWith((r) => (r.allowedHosts = ["http://devbox.lan/"])))).toStrictEqual([
+    expect(
+      problemsOf(devWith((r) => (r.allowedHosts = ["http://devbox.lan/", "devbox.lan:3000", "fd00::1"]))),
+    ).toStrictEqual([
       'mcp-platform:allowedHosts[0]: must be an IP address or host name (no scheme, no port) (got "http://devbox.lan/")',
+      'mcp-platform:allowedHosts[1]: must be an IP address or host name (no scheme, no port) (got "devbox.lan:3000")',
     ]);
   });
 

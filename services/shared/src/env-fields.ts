@@ -6,6 +6,7 @@
  * name ("PORT must be an integer between 0 and 65535"), because `loadEnv` prefixes them with it,
  * and they never repeat the input: `loadEnv` decides whether a value may be shown.
  */
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /** Largest integer any builder accepts; beyond this `Number()` loses precision. */
@@ -68,12 +69,17 @@ export function jsonField<T extends z.ZodType>(schema: T) {
     .pipe(schema);
 }
 
-/** An IP address or host name (no scheme, no port). */
+/**
+ * An IP address or host name (no scheme, no port). A colon is only part of an IPv6 literal
+ * (`::1`, `[::1]`): `host:3000` is refused, since what compares against it never has a port.
+ */
 export function hostField() {
+  const error = "must be an IP address or host name (no scheme, no port)";
   return z
     .string()
     .trim()
-    .regex(/^[A-Za-z0-9._:-]+$/, { error: "must be an IP address or host name (no scheme, no port)" });
+    .regex(/^[A-Za-z0-9._:[\]-]+$/, { error, abort: true })
+    .refine((value) => !value.includes(":") || isIP(value.replace(/^\[(.*)\]$/, "$1")) === 6, { error });
 }
 
 /** An `http://` or `https://` URL. */
