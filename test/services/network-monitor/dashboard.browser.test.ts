@@ -49,6 +49,14 @@ const routerA: Script = (n) => ({
 const routerB: Script = (n) => ({ status: 200, latencyMs: Math.round((17 + 4 * Math.cos(n / 9)) * 10) / 10 });
 const steady: Script = (n) => ({ status: 200, latencyMs: 6 + (n % 4) });
 
+/** The part of a Chart.js chart the test reads (`Chart.getChart(canvas)` in the page). */
+interface ChartShape {
+  readonly data: {
+    readonly labels: readonly unknown[];
+    readonly datasets: readonly { readonly label: string; readonly data: readonly (number | null)[] }[];
+  };
+}
+
 describe("dashboard in headless chromium", () => {
   const closers: (() => Promise<void>)[] = [];
   let clock: ManualClock;
@@ -170,7 +178,7 @@ describe("dashboard in headless chromium", () => {
       ["mcp-search", "down", "Down", false],
       ["router", "up", "Up", false],
     ]);
-    // AND instance counts, the summary and the chart's figures match the API
+    // AND instance counts and the summary match the statuses above
     expect(
       await page.$$eval("#service-rows tr.row .instances .muted", (els) => els.map((e) => e.textContent)),
     ).toStrictEqual(["1/1 up", "1/1 up", "1/2 up", "0/1 up", "0/1 up", "2/2 up"]);
@@ -180,19 +188,54 @@ describe("dashboard in headless chromium", () => {
       "1 degraded",
       "2 down",
     ]);
-    const trend = (
-      await subject.app.inject({ method: "GET", url: "/service/router/trend?minutes=15" })
-    ).json() as {
-      availabilityPercent: number;
-      samples: number;
-    };
+    // AND the chart's figures are the scripted history's. Round r probes every target once, each
+    // stamped when its probe starts; the clock moves 10 s a round plus each answer's simulated
+    // latency (under 4 s over all 90 rounds). So the 15-minute window ending after round 90
+    // starts just after round 1's probes: it holds rounds 2–90, 89 rounds × 2 router instances =
+    // 178 samples, of which router-a's rounds 52–57 (6) answered 503: 172/178 = 96.63 %.
     expect(await page.textContent("#chart-title")).toStrictEqual("router · last 15 min");
     expect(
-      await page.$$eval("#chart-figures dd", (els) => [els[0]?.textContent, els[3]?.textContent]),
-    ).toStrictEqual([`${trend.availabilityPercent.toFixed(2)}%`, String(trend.samples)]);
-    expect(
-      await page.$eval("#trend-chart", (canvas) => (canvas as HTMLCanvasElement).height > 0),
-    ).toStrictEqual(true);
+      await page.$$eval("#chart-figures > div", (items) =>
+        [items[0], items[3]].map((item) => [
+          item?.querySelector("dt")?.textContent,
+          item?.querySelector("dd")?.textContent,
+        ]),
+      ),
+    ).toStrictEqual([
+      ["Availability", "96.63%"],
+      ["Samples", "178"],
+    ]);
+    // AND the chart was drawn: Chart.js holds a chart on the canvas with the 30 buckets of 30 s.
+    // Bucket k holds rounds 3k+2 to 3k+4 (the last one rounds 89–90), 6 samples each, so the
+    // failures of rounds 52–57 land in buckets 16 (round 52: 5/6 up), 17 (53–55: 3/6) and
+    // 18 (56–57: 4/6); every other bucket is all up.
+    const drawn = await page.evaluate(() => {
+      const canvas = document.getElementById("trend-chart") as HTMLCanvasElement;
+      const chartJs = (
+        window as unknown as { Chart?: { getChart(c: HTMLCanvasElement): ChartShape | undefined } }
+      ).Chart;
+      const chart = chartJs?.getChart(canvas);
+      // A blank canvas of the same size: the drawn one must differ from it.
+      const blank = document.createElement("canvas");
+      [blank.width, blank.height] = [canvas.width, canvas.height];
+      return {
+        labels: chart?.data.labels.length,
+        series: chart?.data.datasets.map((dataset) => [dataset.label, dataset.data.length]),
+        availability: chart?.data.datasets[0]?.data,
+        painted: canvas.toDataURL() !== blank.toDataURL(),
+      };
+    });
+    const allUp = (n: number): number[] => Array.from({ length: n }, () => 100);
+    expect(drawn).toStrictEqual({
+      labels: 30,
+      series: [
+        ["Availability %", 30],
+        ["p50 latency", 30],
+        ["p95 latency", 30],
+      ],
+      availability: [...allUp(16), 83.33, 50, 66.67, ...allUp(11)],
+      painted: true,
+    });
     // AND nothing failed or came from anywhere but the monitor
     expect(problems).toStrictEqual([]);
 
