@@ -2,6 +2,8 @@
  * Upstreams for router tests, in this process: the real mcp-server app with its built-in tools
  * (`echo`, `progress`, `fail`) on 127.0.0.1, and a scripted fake MCP server for failures the
  * real one never shows (a call stream that ends without an answer), recording every request.
+ * A `hold` call gets its progress and its answer only when the test says so, so a test of
+ * timeouts needs no real delays.
  */
 import { EventEmitter, once } from "node:events";
 import { createServer } from "node:http";
@@ -29,8 +31,11 @@ export async function startBuiltinServer(
   return { app, url: `http://127.0.0.1:${bound}/mcp`, port: bound };
 }
 
-/** How the fake answers `tools/call`. */
-export type CallBehaviour = "answer" | "end-without-answer" | "reset-mid-stream" | "never-answer";
+/**
+ * How the fake answers `tools/call`. `hold` keeps the call's stream open and sends on it only what
+ * the test asks for (`progress`, `answer`).
+ */
+export type CallBehaviour = "answer" | "end-without-answer" | "reset-mid-stream" | "never-answer" | "hold";
 
 /** One request the fake received. */
 export interface FakeRequest {
@@ -51,9 +56,11 @@ export class FakeMcpServer {
   ];
   /** Open standalone GET streams (the router's sessions listen on them). */
   private readonly streams = new Set<ServerResponse>();
-  private readonly streamEvents = new EventEmitter<{ opened: []; callClosed: [] }>();
+  private readonly streamEvents = new EventEmitter<{ opened: []; callClosed: []; request: [] }>();
   /** Call streams (`never-answer`) the router has closed. */
   callStreamsClosed = 0;
+  /** The last `hold` call: its open stream, its id and its progress token, if it asked for progress. */
+  private held: { res: ServerResponse; id: unknown; progressToken: unknown } | undefined;
 
   private constructor(private readonly server: Server) {
     this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
@@ -78,6 +85,39 @@ export class FakeMcpServer {
     if (this.callStreamsClosed === 0) await once(this.streamEvents, "callClosed");
   }
 
+  /**
+   * Resolves once `count` requests of JSON-RPC `method` have come in and been answered as far as
+   * their behaviour goes (a `hold` call is held, a `never-answer` stream is open).
+   */
+  async received(method: string, count = 1): Promise<void> {
+    const enough = () =>
+      this.requests.filter((r) => (r.body as { method?: unknown } | undefined)?.method === method).length >=
+      count;
+    if (enough()) return;
+    await new Promise<void>((resolve) => {
+      const listener = () => {
+        if (!enough()) return;
+        this.streamEvents.off("request", listener);
+        resolve();
+      };
+      this.streamEvents.on("request", listener);
+    });
+  }
+
+  /** Sends `notifications/progress` for the last `hold` call (nothing once its stream is closed). */
+  progress(progress: number): void {
+    const held = this.heldCall();
+    const params = { progressToken: held.progressToken, progress };
+    this.sendEvent(held.res, { jsonrpc: "2.0", method: "notifications/progress", params });
+  }
+
+  /** Answers the last `hold` call with `text` and ends its stream. */
+  answer(text: string): void {
+    const held = this.heldCall();
+    this.sendEvent(held.res, { jsonrpc: "2.0", id: held.id, result: { content: [{ type: "text", text }] } });
+    held.res.end();
+  }
+
   /** Sends a notification (e.g. `notifications/tools/list_changed`) on every open stream. */
   announce(method: string): void {
     for (const res of this.streams)
@@ -90,11 +130,31 @@ export class FakeMcpServer {
     await closed;
   }
 
+  private heldCall(): NonNullable<FakeMcpServer["held"]> {
+    if (this.held === undefined)
+      throw new Error('no call is held: set behaviour "hold" and await received()');
+    return this.held;
+  }
+
+  private sendEvent(res: ServerResponse, message: unknown): void {
+    if (!res.destroyed && !res.writableEnded)
+      res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let text = "";
     for await (const chunk of req) text += String(chunk);
     const body = text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>);
     this.requests.push({ method: req.method ?? "", headers: req.headers, body });
+    this.respond(req, res, body);
+    this.streamEvents.emit("request");
+  }
+
+  private respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Record<string, unknown> | undefined,
+  ): void {
     if (req.method === "GET") {
       res.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": "fake-session" });
       res.flushHeaders();
@@ -134,6 +194,11 @@ export class FakeMcpServer {
             this.callStreamsClosed++;
             this.streamEvents.emit("callClosed");
           });
+          return;
+        }
+        if (this.behaviour === "hold") {
+          const meta = (body?.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta;
+          this.held = { res, id: message.id, progressToken: meta?.progressToken };
           return;
         }
         const answer = {

@@ -2,6 +2,11 @@
  * Faults of the stdio bridge with a real npm server: a child killed mid-call, and shutdown with
  * children and grandchildren running.
  */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
@@ -19,21 +24,40 @@ jest.setTimeout(60_000);
 
 const leftovers: number[] = [];
 const clients: Client[] = [];
+const dirs: string[] = [];
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
   await stopAllServices();
   killAll(leftovers.splice(0));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * `MCP_SERVER` for the real everything server behind a gate: its first start runs at once, every
+ * later one (a restart) waits in `sh` until `open()` is called, and only then execs the server.
+ * Readiness can then be seen false for as long as the test needs, without racing the backoff.
+ */
+function gatedEverythingServer(): { server: string; open: () => Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), "bridge-gate-"));
+  dirs.push(dir);
+  const [started, gate] = [join(dir, "started"), join(dir, "gate")];
+  execFileSync("mkfifo", [gate]);
+  const everything = (JSON.parse(npmServer("mcp-server-everything")) as { command: string }).command;
+  const script = `if [ -e '${started}' ]; then read go < '${gate}'; fi; : > '${started}'; exec '${everything}' stdio`;
+  return {
+    server: JSON.stringify({ command: "sh", args: ["-c", script] }),
+    // Opening a FIFO to write waits for its reader: this resolves once the restart passed the gate.
+    open: () => writeFile(gate, "go\n"),
+  };
+}
 
 describe.each(TRANSPORTS)("a child killed mid-call, over %s", (transport) => {
   test("fails the in-flight call clearly, readiness drops and recovers, and the next call succeeds", async () => {
-    // GIVEN one bridged child, restarted 3 s after it goes down (a wide window to see readiness
-    // false in), and a call in flight on it
-    const server = await startMcpServer({
-      MCP_SERVER: npmServer("mcp-server-everything", "stdio"),
-      MCP_BRIDGE_BACKOFF_MS: "3000",
-    });
+    // GIVEN one bridged child whose restart waits at a gate until the test opens it, and a call
+    // in flight on it
+    const gated = gatedEverythingServer();
+    const server = await startMcpServer({ MCP_SERVER: gated.server });
     const client = await connect(server, transport);
     clients.push(client);
     const [child] = childPids(server.proc.child.pid!);
@@ -63,11 +87,15 @@ describe.each(TRANSPORTS)("a child killed mid-call, over %s", (transport) => {
     expect((error as McpError).message).toBe(
       "MCP error -32603: the tool server process was killed by SIGKILL while handling this request; it is being restarted",
     );
-    // AND readiness is false until a new child is up, then true again
+    // AND readiness is false once the link is down (its restart is held at the gate), then true
+    // again once the new child is up
     await server.proc.waitForLog((l) => l.msg === "bridge link went down");
-    expect((await httpGet(`${server.base}/health/ready`)).status).toBe(503);
+    const whileDown = (await httpGet(`${server.base}/health/ready`)).status;
+    await gated.open();
     await server.proc.waitForLog((l) => l.msg === "bridge link up" && server.proc.lines.indexOf(l) > started);
-    expect((await httpGet(`${server.base}/health/ready`)).status).toBe(200);
+    leftovers.push(...childPids(server.proc.child.pid!));
+    const afterRestart = (await httpGet(`${server.base}/health/ready`)).status;
+    expect([whileDown, afterRestart]).toStrictEqual([503, 200]);
     // AND the same session's next call succeeds on the new child
     expect(await client.callTool({ name: "echo", arguments: { message: "after restart" } })).toStrictEqual({
       content: [{ type: "text", text: "Echo: after restart" }],

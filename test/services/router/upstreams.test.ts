@@ -23,6 +23,7 @@ const apps: FastifyInstance[] = [];
 const fakes: FakeMcpServer[] = [];
 
 afterEach(async () => {
+  jest.useRealTimers();
   await upstreams?.close();
   upstreams = undefined;
   await Promise.all(apps.splice(0).map((app) => app.close()));
@@ -35,6 +36,29 @@ function pool(logger = silentLogger()): { upstreams: Upstreams; metrics: RouterM
   upstreams = new Upstreams({ logger, metrics, ejection: EJECTION });
   return { upstreams, metrics, registry };
 }
+
+/**
+ * Fakes `setTimeout` alone, the SDK's call timeout: sockets, the transport's `setImmediate`
+ * between notifications and the clock stay real.
+ */
+function fakeTimeoutsOnly(): void {
+  jest.useFakeTimers({
+    doNotFake: [
+      "Date",
+      "hrtime",
+      "nextTick",
+      "performance",
+      "queueMicrotask",
+      "setImmediate",
+      "clearImmediate",
+      "setInterval",
+      "clearInterval",
+    ],
+  });
+}
+
+/** Resolves with `value` after every microtask queued so far has run (one turn of the event loop). */
+const afterThisTurn = <T>(value: T) => new Promise<T>((resolve) => setImmediate(() => resolve(value)));
 
 const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]?.text;
 
@@ -172,29 +196,59 @@ describe("Upstreams.forward", () => {
   });
 
   it("times out a call that goes quiet, but not one that keeps reporting progress", async () => {
-    // GIVEN the built-in `progress` tool: 12 steps 100 ms apart (1.2 s in all), and a 600 ms call
-    // timeout: six times the gap between two progress notifications, half the whole call
-    const live = await startBuiltinServer();
-    apps.push(live.app);
+    // GIVEN an instance that holds each call open and sends its progress and answer only when
+    // told, a session with it (opened on real timers, so undici's shared timer is a real one),
+    // then a fake clock for the SDK's call timeout of 600 ms: time passes only when the test
+    // advances it, so no stall of the event loop can decide the outcome
+    const fake = await FakeMcpServer.start();
+    fakes.push(fake);
     const { upstreams: u } = pool();
-    u.update(new Map([["echo", [live.url]]]));
-    const slow = {
-      method: "tools/call",
-      params: { name: "progress", arguments: { steps: 12, intervalMs: 100 } },
-    };
+    u.update(new Map([["fake", [fake.url]]]));
+    await u.forward("fake", { method: "tools/list" });
+    fake.behaviour = "hold";
+    fakeTimeoutsOnly();
+    const probe = { method: "tools/call", params: { name: "probe" } };
     const timing = { timeout: 600, resetTimeoutOnProgress: true };
+    const outcome = (call: Promise<unknown>) =>
+      call.then(text, (e: unknown) => (e instanceof McpError ? e.code : e));
 
-    // WHEN called with and without a progress handler
+    // WHEN a call with a progress handler gets progress after each 599 ms, four times its
+    // timeout in all, then its answer
     const seen: number[] = [];
-    const withProgress = await u.forward("echo", slow, {
-      ...timing,
-      onprogress: (p) => seen.push(p.progress),
-    });
-    const quiet = await u.forward("echo", slow, timing).catch((e: unknown) => e);
+    let progressed = (): void => undefined;
+    const withProgress = outcome(
+      u.forward("fake", probe, {
+        ...timing,
+        onprogress: (p) => {
+          seen.push(p.progress);
+          progressed();
+        },
+      }),
+    );
+    await fake.received("tools/call");
+    const steps: unknown[] = [];
+    for (const step of [1, 2, 3]) {
+      jest.advanceTimersByTime(599);
+      const reported = new Promise<number>((resolve) => (progressed = () => resolve(step)));
+      fake.progress(step);
+      // The step, or what the call came to had it ended first (its timeout's error code)
+      steps.push(await Promise.race([reported, withProgress]));
+    }
+    jest.advanceTimersByTime(599);
+    fake.answer("done");
+    const answered = await withProgress;
 
-    // THEN progress kept the first alive; the second timed out
-    expect([text(withProgress), seen]).toStrictEqual(["done after 12 steps", [...Array(12).keys()]]);
-    expect([(quiet as McpError).code]).toStrictEqual([ErrorCode.RequestTimeout]);
+    // AND a call without one gets nothing for 599 ms, then for 1 ms more
+    const quiet = outcome(u.forward("fake", probe, timing));
+    await fake.received("tools/call", 2);
+    jest.advanceTimersByTime(599);
+    const early = await Promise.race([quiet, afterThisTurn("pending")]);
+    jest.advanceTimersByTime(1);
+    const late = await Promise.race([quiet, afterThisTurn("pending")]);
+
+    // THEN progress kept the first alive to its answer; the second timed out at 600 ms exactly
+    expect([steps, seen, answered]).toStrictEqual([[1, 2, 3], [1, 2, 3], "done"]);
+    expect([early, late]).toStrictEqual(["pending", ErrorCode.RequestTimeout]);
   });
 
   it("closes a cancelled call's upstream stream, so its connection does not stay open", async () => {
@@ -208,9 +262,7 @@ describe("Upstreams.forward", () => {
     const call = u
       .forward("fake", { method: "tools/call", params: { name: "probe" } }, { signal: controller.signal })
       .catch((e: unknown) => e);
-    while (!fake.requests.some((r) => (r.body as { method?: string } | undefined)?.method === "tools/call")) {
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await fake.received("tools/call");
 
     // WHEN the caller cancels it
     controller.abort("the client cancelled");

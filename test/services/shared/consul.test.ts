@@ -315,17 +315,16 @@ describe("RegistrationKeeper", () => {
   });
 
   afterEach(async () => {
+    jest.useRealTimers();
     await keeper?.stop();
     await consul.close();
   });
 
-  const start = (logger = capturingLogger().logger) => {
-    keeper = new RegistrationKeeper({
-      agent: new ConsulAgent({ address: consul.url, logger }),
-      registration,
-      intervalMs: 10,
-      logger,
-    });
+  /** Starts a keeper checking every 10 ms; returns the agent it asks. */
+  const start = (logger = capturingLogger().logger): ConsulAgent => {
+    const agent = new ConsulAgent({ address: consul.url, logger });
+    keeper = new RegistrationKeeper({ agent, registration, intervalMs: 10, logger });
+    return agent;
   };
   const registrations = () => consul.calls.filter((call) => call.method === "PUT");
 
@@ -382,17 +381,32 @@ describe("RegistrationKeeper", () => {
   });
 
   it("stops asking once stopped", async () => {
-    // GIVEN a running keeper that has asked at least once
-    start();
+    // GIVEN a keeper on a fake clock (only its interval is faked; its HTTP calls are real) that
+    // starts a round, and asks Consul, when one interval passes
+    jest.useFakeTimers({
+      doNotFake: [
+        "Date",
+        "hrtime",
+        "nextTick",
+        "performance",
+        "queueMicrotask",
+        "setImmediate",
+        "clearImmediate",
+        "setTimeout",
+        "clearTimeout",
+      ],
+    });
+    const rounds = jest.spyOn(start(), "isRegistered");
+    jest.advanceTimersByTime(10);
     await consul.waitForCall(() => true);
+    const whileRunning = rounds.mock.calls.length;
 
     // WHEN it stops, and ten of its intervals pass
     await keeper?.stop();
-    const count = consul.calls.length;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    jest.advanceTimersByTime(10 * 10);
 
-    // THEN no further call was made
-    expect(consul.calls.length).toBe(count);
+    // THEN one interval started one round while it ran; none started after, and Consul heard no more
+    expect([whileRunning, rounds.mock.calls.length, consul.calls.length]).toStrictEqual([1, 1, 1]);
   });
 });
 
