@@ -156,29 +156,100 @@ async function routerView(
   return router;
 }
 
-describe("npm run local", () => {
-  let cli: ChildProcess | undefined;
-  let descendants: number[] = [];
+/** One process as `ps` shows it. */
+interface ProcessRow {
+  readonly pid: number;
+  readonly pgid: number;
+  readonly ppid: number;
+}
 
-  afterAll(() => {
-    for (const pid of [cli?.pid, ...descendants]) {
-      if (pid === undefined) continue;
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // gone, as it should be
+/** Every process now running (zombies left out: they are gone, only not yet reaped). */
+function processTable(): ProcessRow[] {
+  return execFileSync("ps", ["-e", "-o", "pid=,pgid=,ppid=,stat="], { encoding: "utf8" })
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([pid, , , stat]) => pid !== undefined && pid !== "" && !(stat ?? "").startsWith("Z"))
+    .map(([pid, pgid, ppid]) => ({ pid: Number(pid), pgid: Number(pgid), ppid: Number(ppid) }));
+}
+
+/** This test process's group, which the CLI shares (it is spawned without `detached`). */
+const OWN_GROUP = Number(
+  execFileSync("ps", ["-o", "pgid=", "-p", String(process.pid)], { encoding: "utf8" }).trim(),
+);
+
+/**
+ * The processes still running of what `pids` and `groups` name: those processes, the members
+ * of those groups (never this test's own), and everything below them. The launcher starts each
+ * child in its own group, and a child outlives the CLI when it dies without stopping it; such an
+ * orphan is then found through its group or its recorded pid, no longer through its parent.
+ */
+function remnants(pids: ReadonlySet<number>, groups: ReadonlySet<number>): ProcessRow[] {
+  const table = processTable();
+  const found = new Map<number, ProcessRow>();
+  for (const row of table) {
+    if (pids.has(row.pid) || (groups.has(row.pgid) && row.pgid !== OWN_GROUP)) found.set(row.pid, row);
+  }
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const row of table) {
+      if (!found.has(row.pid) && found.has(row.ppid)) {
+        found.set(row.pid, row);
+        grew = true;
       }
     }
-  });
+  }
+  return [...found.values()];
+}
 
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return !execFileSync("ps", ["-o", "stat=", "-p", String(pid)], { encoding: "utf8" }).startsWith("Z");
-    } catch {
-      return false;
+/** Resolves when `child` has exited, or after `ms`, whichever comes first. */
+async function exitOrTimeout(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    new Promise((resolve) => child.once("exit", resolve)),
+    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+}
+
+describe("npm run local", () => {
+  let cli: ChildProcess | undefined;
+  /** Every process (and group) of the run seen so far, for the cleanup. */
+  const seen = { pids: new Set<number>(), groups: new Set<number>() };
+  const record = (rows: readonly ProcessRow[]) => {
+    for (const row of rows) {
+      seen.pids.add(row.pid);
+      seen.groups.add(row.pgid);
     }
   };
+
+  // Whatever the test did or where it failed: stop the CLI as Ctrl-C would, then kill what is
+  // left of its tree (during the launch it has no SIGINT handler and dies at once, leaving its
+  // children behind; a hung stop does too).
+  afterAll(async () => {
+    if (cli?.pid === undefined) return;
+    if (cli.exitCode === null && cli.signalCode === null) {
+      // Frozen, it cannot start a process between the snapshot of its tree and the signal.
+      cli.kill("SIGSTOP");
+      record(remnants(new Set([cli.pid]), new Set()));
+      cli.kill("SIGINT");
+      cli.kill("SIGCONT");
+      // The launcher's stop gives its processes 10 s before it SIGKILLs them.
+      await exitOrTimeout(cli, 20_000);
+      cli.kill("SIGKILL");
+    }
+    const kill = (target: number) => {
+      try {
+        process.kill(target, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    };
+    for (const row of remnants(seen.pids, seen.groups)) {
+      if (row.pgid !== OWN_GROUP) kill(-row.pgid);
+      kill(row.pid);
+    }
+  });
 
   it("brings the default platform up, serves every service and the monitor, and stops cleanly on Ctrl-C", async () => {
     // GIVEN the command, on random ports so it cannot collide with anything on this machine
@@ -186,6 +257,7 @@ describe("npm run local", () => {
       cwd: REPO_ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });
+    const pid = cli.pid ?? 0;
     const exited = new Promise<number | null>((resolve) => cli?.once("exit", (code) => resolve(code)));
     const output: string[] = [];
     const gateway = new Promise<string>((resolve, reject) => {
@@ -199,6 +271,8 @@ describe("npm run local", () => {
 
     // WHEN it is up and a client uses the gateway
     const url = await gateway;
+    // (what it started, for the cleanup too: should the CLI die later, its children stay behind)
+    record(remnants(new Set([pid]), new Set()));
     const monitorUrl = /Monitor\s+(http:\/\/\S+)\//.exec(output.join("\n"))?.[1];
     const client = await streamableClient(`${url}/mcp`);
     const services = new Set((await client.listTools()).tools.map((t) => t.name.split("__")[0]));
@@ -206,14 +280,8 @@ describe("npm run local", () => {
     await client.close();
     const monitor = await fetch(`${monitorUrl}/api/services`);
     const routers = await routerView(`${monitorUrl}/api/services`);
-    const table = execFileSync("ps", ["-e", "-o", "pid=,ppid="], { encoding: "utf8" })
-      .split("\n")
-      .map((l) => l.trim().split(/\s+/).map(Number));
-    const childrenOf = (pid: number): number[] =>
-      table.filter(([, ppid]) => ppid === pid).map(([child]) => child ?? 0);
-    const direct = childrenOf(cli.pid ?? 0);
-    const walk = (pid: number): number[] => childrenOf(pid).flatMap((c) => [c, ...walk(c)]);
-    descendants = walk(cli.pid ?? 0);
+    const descendants = remnants(new Set([pid]), new Set()).filter((row) => row.pid !== pid);
+    record(descendants);
     cli.kill("SIGINT");
     const code = await exited;
 
@@ -228,9 +296,9 @@ describe("npm run local", () => {
     ]);
     // 7 mcp-server instances, 2 routers, the monitor and HAProxy (plus esbuild's service, which
     // built the launcher), and what they run below them
-    expect(direct.length).toBeGreaterThanOrEqual(11);
+    expect(descendants.filter((row) => row.ppid === pid).length).toBeGreaterThanOrEqual(11);
     expect(descendants.length).toBeGreaterThan(11);
     expect(code).toBe(0);
-    expect(descendants.filter(alive)).toStrictEqual([]);
+    expect(remnants(seen.pids, seen.groups)).toStrictEqual([]);
   });
 });
