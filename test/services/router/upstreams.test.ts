@@ -7,6 +7,7 @@ import {
   isUpstreamLost,
 } from "../../../services/router/src/upstream/upstream-transport";
 import { Upstreams } from "../../../services/router/src/upstream/upstreams";
+import { fakeOnly } from "../../helpers/fake-timers";
 import { capturingLogger, silentLogger } from "../../helpers/log-capture";
 import { awaitableLogger } from "../../helpers/router-app";
 import { refusedPort } from "../../helpers/refused-port";
@@ -35,26 +36,6 @@ function pool(logger = silentLogger()): { upstreams: Upstreams; metrics: RouterM
   const metrics = new RouterMetrics(registry);
   upstreams = new Upstreams({ logger, metrics, ejection: EJECTION });
   return { upstreams, metrics, registry };
-}
-
-/**
- * Fakes `setTimeout` alone, the SDK's call timeout: sockets, the transport's `setImmediate`
- * between notifications and the clock stay real.
- */
-function fakeTimeoutsOnly(): void {
-  jest.useFakeTimers({
-    doNotFake: [
-      "Date",
-      "hrtime",
-      "nextTick",
-      "performance",
-      "queueMicrotask",
-      "setImmediate",
-      "clearImmediate",
-      "setInterval",
-      "clearInterval",
-    ],
-  });
 }
 
 /** Resolves with `value` after every microtask queued so far has run (one turn of the event loop). */
@@ -206,7 +187,8 @@ describe("Upstreams.forward", () => {
     u.update(new Map([["fake", [fake.url]]]));
     await u.forward("fake", { method: "tools/list" });
     fake.behaviour = "hold";
-    fakeTimeoutsOnly();
+    // Only setTimeout is faked: the SDK's call timeout; sockets and setImmediate stay real.
+    fakeOnly("timeout");
     const probe = { method: "tools/call", params: { name: "probe" } };
     const timing = { timeout: 600, resetTimeoutOnProgress: true };
     const outcome = (call: Promise<unknown>) =>

@@ -11,6 +11,7 @@ import {
 } from "@mcp-platform/shared";
 import type { InterfaceTable, RetryPolicy } from "@mcp-platform/shared";
 import fc from "fast-check";
+import { fakeOnly } from "../../helpers/fake-timers";
 import { ConsulDouble } from "../../helpers/consul-double";
 import { capturingLogger, fields } from "../../helpers/log-capture";
 
@@ -383,19 +384,7 @@ describe("RegistrationKeeper", () => {
   it("stops asking once stopped", async () => {
     // GIVEN a keeper on a fake clock (only its interval is faked; its HTTP calls are real) that
     // starts a round, and asks Consul, when one interval passes
-    jest.useFakeTimers({
-      doNotFake: [
-        "Date",
-        "hrtime",
-        "nextTick",
-        "performance",
-        "queueMicrotask",
-        "setImmediate",
-        "clearImmediate",
-        "setTimeout",
-        "clearTimeout",
-      ],
-    });
+    fakeOnly("interval");
     const rounds = jest.spyOn(start(), "isRegistered");
     jest.advanceTimersByTime(10);
     await consul.waitForCall(() => true);
