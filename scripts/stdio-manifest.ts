@@ -44,7 +44,8 @@ export function stdioManifest(packages: readonly string[]): string {
 export function lockStdio(root: string): { stacks: string[]; packages: string[] } {
   const found = stackStdioPackages(root);
   const dir = join(root, STDIO_LOCK_DIR);
-  writeFileSync(join(dir, "package.json"), stdioManifest(found.packages));
+  const manifest = stdioManifest(found.packages);
+  writeFileSync(join(dir, "package.json"), manifest);
   const npm = spawnSync(
     "npm",
     ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"],
@@ -53,7 +54,7 @@ export function lockStdio(root: string): { stacks: string[]; packages: string[] 
   if (npm.status !== 0) throw new Error(`npm install --package-lock-only failed in ${STDIO_LOCK_DIR}`);
   const missing = unlockedStdioPackages(
     found.packages,
-    readFileSync(join(dir, "package.json"), "utf8"),
+    manifest,
     readFileSync(join(dir, "package-lock.json"), "utf8"),
   );
   if (missing.length > 0) throw new Error(`the lock still lacks ${missing.join(", ")}`);

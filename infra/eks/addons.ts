@@ -11,7 +11,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Eks } from "../config";
 import type { ServiceAccountRef } from "./irsa";
-import { IrsaRole } from "./irsa";
+import { IrsaRole, irsaServiceAccountValues } from "./irsa";
 import { loadBalancerControllerPolicy } from "./lbc-policy";
 
 /** A chart's coordinates and the namespace it is installed in; versions come from `eks.charts`. */
@@ -108,13 +108,7 @@ export function clusterAutoscalerValues(args: ClusterAutoscalerValuesArgs): Reco
     image: { repository: args.image.slice(0, at), tag: args.image.slice(at + 1) },
     replicaCount: 2,
     podDisruptionBudget: { maxUnavailable: 1 },
-    rbac: {
-      serviceAccount: {
-        create: true,
-        name: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT.name,
-        annotations: { "eks.amazonaws.com/role-arn": args.roleArn },
-      },
-    },
+    rbac: { serviceAccount: irsaServiceAccountValues(CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, args.roleArn) },
     extraArgs: {
       "skip-nodes-with-local-storage": false,
       "balance-similar-node-groups": true,
@@ -157,11 +151,7 @@ export function loadBalancerControllerValues(
     region: args.region,
     vpcId: args.vpcId,
     replicaCount: 2,
-    serviceAccount: {
-      create: true,
-      name: LBC_SERVICE_ACCOUNT.name,
-      annotations: { "eks.amazonaws.com/role-arn": args.roleArn },
-    },
+    serviceAccount: irsaServiceAccountValues(LBC_SERVICE_ACCOUNT, args.roleArn),
   };
 }
 

@@ -14,6 +14,17 @@ export interface ServiceAccountRef {
 }
 
 /**
+ * The Helm values of a chart-created service account bound to an IRSA role: EKS gives its pods
+ * the role's credentials through the `eks.amazonaws.com/role-arn` annotation.
+ */
+export function irsaServiceAccountValues(
+  account: ServiceAccountRef,
+  roleArn: string,
+): { create: true; name: string; annotations: Record<string, string> } {
+  return { create: true, name: account.name, annotations: { "eks.amazonaws.com/role-arn": roleArn } };
+}
+
+/**
  * The trust policy: `sts:AssumeRoleWithWebIdentity` through the cluster's OIDC provider, for the
  * tokens of the named service accounts (exact names, no wildcard) and the STS audience only.
  *
