@@ -50,20 +50,25 @@ export interface PolicySubject {
   readonly props: Record<string, any>;
 }
 
+/**
+ * What a Kubernetes workload's pods are made from, `{ metadata, spec }`: its pod template, or a
+ * Pod itself; undefined for other types.
+ */
+function podTemplateOf(r: PolicySubject): Record<string, any> | undefined {
+  if (TEMPLATED.has(r.type)) return r.props.spec?.template;
+  if (r.type === TYPE.k8sCronJob) return r.props.spec?.jobTemplate?.spec?.template;
+  if (r.type === TYPE.k8sPod) return r.props;
+  return undefined;
+}
+
 /** The pod spec of a Kubernetes workload, or undefined for other types. */
 export function podSpecOf(r: PolicySubject): Record<string, any> | undefined {
-  if (TEMPLATED.has(r.type)) return r.props.spec?.template?.spec;
-  if (r.type === TYPE.k8sCronJob) return r.props.spec?.jobTemplate?.spec?.template?.spec;
-  if (r.type === TYPE.k8sPod) return r.props.spec;
-  return undefined;
+  return podTemplateOf(r)?.spec;
 }
 
 /** The labels of a Kubernetes workload's pods (its pod template's, or a Pod's own). */
 export function podLabelsOf(r: PolicySubject): Record<string, string> {
-  if (TEMPLATED.has(r.type)) return r.props.spec?.template?.metadata?.labels ?? {};
-  if (r.type === TYPE.k8sCronJob) return r.props.spec?.jobTemplate?.spec?.template?.metadata?.labels ?? {};
-  if (r.type === TYPE.k8sPod) return r.props.metadata?.labels ?? {};
-  return {};
+  return podTemplateOf(r)?.metadata?.labels ?? {};
 }
 
 /** The label the EKS target gives every pod of one role (`roleSelector` in infra/eks/pod-spec.ts). */
