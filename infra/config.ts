@@ -527,6 +527,13 @@ export const StackConfigSchema = z
           `needs minSize ≤ desiredSize ≤ maxSize, got ${ng.minSize} ≤ ${ng.desiredSize} ≤ ${ng.maxSize}`,
         );
       }
+      // One node group per zone (infra/eks/cluster.ts), each able to hold at least one node.
+      if (ng.maxSize < cfg.eks.availabilityZones) {
+        issue(
+          ["eks", "nodeGroup", "maxSize"],
+          `must be at least availabilityZones (${cfg.eks.availabilityZones}): every zone has its own node group, which needs room for one node`,
+        );
+      }
       // Quantities that failed their own format check are already reported; compare the rest.
       const valid = (re: RegExp, ...qs: string[]) => qs.every((q) => re.test(q));
       for (const [workload, r] of Object.entries(cfg.eks.resources)) {

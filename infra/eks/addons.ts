@@ -4,7 +4,7 @@
  * - metrics-server, which the HPAs read CPU and memory from (DESIGN "Known pitfalls");
  * - the AWS Load Balancer Controller, with its IRSA role, which turns HAProxy's `LoadBalancer`
  *   Service into an NLB and injects readiness gates so rollouts wait for NLB target health;
- * - Cluster Autoscaler, with its IRSA role, which adds nodes (up to the node group's `maxSize`)
+ * - Cluster Autoscaler, with its IRSA role, which adds nodes (up to the zonal node groups' `maxSize`)
  *   when HPAs scale out past what the nodes hold, and removes idle ones (down to `minSize`).
  */
 import * as k8s from "@pulumi/kubernetes";

@@ -24,6 +24,15 @@ export function subnetSpecs(): awsx.types.input.ec2.SubnetSpecArgs[] {
   ];
 }
 
+/** The private subnet of zone `zone` (subnets come one per zone, in zone order). */
+export function subnetOfZone(privateSubnetIds: pulumi.Input<string[]>, zone: number): pulumi.Output<string> {
+  return pulumi.output(privateSubnetIds).apply((ids) => {
+    const id = ids[zone];
+    if (id === undefined) throw new Error(`the VPC has no private subnet #${zone}`);
+    return id;
+  });
+}
+
 /** Arguments of `EksNetwork`. */
 export interface EksNetworkArgs {
   readonly cidrBlock: string;

@@ -93,6 +93,7 @@ export class ProdStack extends pulumi.ComponentResource {
         vpcId: network.vpcId,
         publicSubnetIds: network.publicSubnetIds,
         privateSubnetIds: network.privateSubnetIds,
+        zoneCount: eks.availabilityZones,
         kubernetesVersion: eks.kubernetesVersion,
         nodeGroup: eks.nodeGroup,
       },

@@ -39,7 +39,7 @@ export interface ImageRegistryArgs {
   readonly repositoryPrefix: string;
   /** Tag pushed with each image, e.g. the stack name; workloads use the digest, not the tag. */
   readonly tag: string;
-  /** `linux/amd64` or `linux/arm64`, matching the node group. */
+  /** `linux/amd64` or `linux/arm64`, matching the node groups. */
   readonly platform: string;
 }
 

@@ -13,6 +13,7 @@ import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IrsaRole } from "./irsa";
+import { subnetOfZone } from "./network";
 import { PART_OF } from "./pod-spec";
 
 /** Storage class names, fixed so Helm values and claims can name them. */
@@ -173,11 +174,7 @@ export class ClusterStorage extends pulumi.ComponentResource {
           `${name}-efs-${i}`,
           {
             fileSystemId: fileSystem.id,
-            subnetId: pulumi.output(args.privateSubnetIds).apply((ids) => {
-              const id = ids[i];
-              if (id === undefined) throw new Error(`the VPC has no private subnet #${i}`);
-              return id;
-            }),
+            subnetId: subnetOfZone(args.privateSubnetIds, i),
             securityGroups: [nfs.id],
           },
           { parent: this },

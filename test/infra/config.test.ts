@@ -254,6 +254,19 @@ describe("stack config", () => {
     ]);
   });
 
+  test("refuses a node group too small to give every zone a node", () => {
+    // GIVEN three zones (the default) and room for only two nodes in all
+    const raw = structuredClone(rawStackConfig("prod")) as Record<string, any>;
+    raw.eks.nodeGroup = { ...raw.eks.nodeGroup, minSize: 1, desiredSize: 2, maxSize: 2 };
+    // WHEN parsed / THEN maxSize is named with the reason
+    expect(problemsOf(raw)).toStrictEqual([
+      "mcp-platform:eks.nodeGroup.maxSize: must be at least availabilityZones (3): every zone has its own node group, which needs room for one node",
+    ]);
+    // AND as many nodes as zones is enough
+    raw.eks.nodeGroup.maxSize = 3;
+    expect(parseStackConfig(raw).eks?.nodeGroup.maxSize).toBe(3);
+  });
+
   test("refuses origins the services would refuse at boot", () => {
     // GIVEN origins with a path or trailing slash, which MCP_ALLOWED_ORIGINS does not accept
     const raw = devWith((r) => (r.allowedOrigins = ["http://localhost:3000/", "https://ok.example.com"]));

@@ -1,5 +1,6 @@
 import { loadBalancerControllerValues, metricsServerValues } from "../../../infra/eks/addons";
-import { nodeArchitecture } from "../../../infra/eks/cluster";
+import fc from "fast-check";
+import { nodeArchitecture, zoneScaling } from "../../../infra/eks/cluster";
 import { consulValues } from "../../../infra/eks/consul";
 import { loadBalancerControllerPolicy } from "../../../infra/eks/lbc-policy";
 import {
@@ -29,6 +30,77 @@ describe("cluster decisions (pure)", () => {
     ["g5.xlarge", "amd64", "AL2023_x86_64_STANDARD", "linux/amd64"],
   ])("instance type %s runs %s nodes and images", (instanceType, arch, amiType, platform) => {
     expect(nodeArchitecture(instanceType)).toStrictEqual({ arch, amiType, platform });
+  });
+
+  test.each([
+    // default sizes over three zones: one node each to start, three each at most
+    [
+      { minSize: 3, desiredSize: 3, maxSize: 9 },
+      3,
+      [
+        [1, 1, 3],
+        [1, 1, 3],
+        [1, 1, 3],
+      ],
+    ],
+    // a remainder goes to the first zones; a zone may start (and shrink) to zero
+    [
+      { minSize: 2, desiredSize: 4, maxSize: 10 },
+      3,
+      [
+        [1, 2, 4],
+        [1, 1, 3],
+        [0, 1, 3],
+      ],
+    ],
+    [
+      { minSize: 1, desiredSize: 1, maxSize: 2 },
+      2,
+      [
+        [1, 1, 1],
+        [0, 0, 1],
+      ],
+    ],
+  ])("node group sizes %o are spread over %i zones", (sizes, zones, expected) => {
+    expect(zoneScaling(sizes, zones)).toStrictEqual(
+      expected.map(([minSize, desiredSize, maxSize]) => ({ minSize, desiredSize, maxSize })),
+    );
+  });
+
+  test("every zone's group is well ordered, can hold a node, and the zones add up to the totals", () => {
+    // GIVEN any sizes the config accepts (min ≤ desired ≤ max, max ≥ zones)
+    const accepted = fc.integer({ min: 2, max: 6 }).chain((zones) =>
+      fc
+        .tuple(
+          fc.integer({ min: 1, max: 60 }),
+          fc.integer({ min: 0, max: 60 }),
+          fc.integer({ min: 0, max: 60 }),
+        )
+        .map(([min, up, more]) => ({
+          zones,
+          sizes: { minSize: min, desiredSize: min + up, maxSize: Math.max(zones, min + up + more) },
+        })),
+    );
+    fc.assert(
+      fc.property(accepted, ({ zones, sizes }) => {
+        // WHEN spread over the zones
+        const groups = zoneScaling(sizes, zones);
+        // THEN each group is valid for EKS and the sums are the configured totals
+        const sum = (key: "minSize" | "desiredSize" | "maxSize") => groups.reduce((n, g) => n + g[key], 0);
+        expect(groups).toHaveLength(zones);
+        for (const g of groups) {
+          expect(g.minSize).toBeGreaterThanOrEqual(0);
+          expect(g.minSize).toBeLessThanOrEqual(g.desiredSize);
+          expect(g.desiredSize).toBeLessThanOrEqual(g.maxSize);
+          expect(g.maxSize).toBeGreaterThanOrEqual(1);
+        }
+        expect([sum("minSize"), sum("desiredSize"), sum("maxSize")]).toStrictEqual([
+          sizes.minSize,
+          sizes.desiredSize,
+          sizes.maxSize,
+        ]);
+      }),
+    );
   });
 
   test("an IRSA role trusts one service account through the cluster's OIDC provider", () => {

@@ -96,19 +96,28 @@ describe("prod stack on EKS (mocked)", () => {
       },
       enabledClusterLogTypes: ["api", "audit", "authenticator"],
     });
-    const [nodes] = ofType(resources, "eks:index:ManagedNodeGroup");
-    const { cluster: ref, nodeRole, ...rest } = nodes?.inputs ?? {};
-    expect([ref.__pulumiType, nodeRole.__pulumiType]).toStrictEqual([
-      "eks:index:Cluster",
-      "aws:iam/role:Role",
+    // One node group per zone, each in its zone's private subnet, with its share of the sizes
+    const groups = ofType(resources, "eks:index:ManagedNodeGroup");
+    expect(groups.map((g) => g.name)).toStrictEqual([
+      "mcp-platform-cluster-nodes-0",
+      "mcp-platform-cluster-nodes-1",
+      "mcp-platform-cluster-nodes-2",
     ]);
-    expect(rest).toStrictEqual({
-      instanceTypes: ["m6i.large"],
-      amiType: "AL2023_x86_64_STANDARD",
-      subnetIds: ["subnet-private-0", "subnet-private-1", "subnet-private-2"],
-      scalingConfig: { minSize: 3, desiredSize: 3, maxSize: 9 },
-      // Cluster Autoscaler sets the node count after creation; `pulumi up` does not reset it
-      ignoreScalingChanges: true,
+    groups.forEach((group, zone) => {
+      const { cluster: ref, nodeRole, ...rest } = group.inputs;
+      expect([ref.__pulumiType, nodeRole.__pulumiType]).toStrictEqual([
+        "eks:index:Cluster",
+        "aws:iam/role:Role",
+      ]);
+      expect(rest).toStrictEqual({
+        instanceTypes: ["m6i.large"],
+        amiType: "AL2023_x86_64_STANDARD",
+        subnetIds: [`subnet-private-${zone}`],
+        // the stack's 3 ≤ 3 ≤ 9 nodes, a third per zone
+        scalingConfig: { minSize: 1, desiredSize: 1, maxSize: 3 },
+        // Cluster Autoscaler sets the node count after creation; `pulumi up` does not reset it
+        ignoreScalingChanges: true,
+      });
     });
   });
 
