@@ -47,11 +47,11 @@ export function awaitableLogger(): {
     },
   });
   const waitForLog = async (predicate: (line: Record<string, unknown>) => boolean) => {
-    const seen = lines.find(predicate);
-    if (seen !== undefined) return seen;
-    for (;;) {
-      const [line] = await once(events, "line");
-      if (predicate(line as Record<string, unknown>)) return line as Record<string, unknown>;
+    // Scans every line by index: lines logged in one turn (one right after another) are all seen,
+    // though only the first of them wakes the wait.
+    for (let next = 0; ;) {
+      for (; next < lines.length; next++) if (predicate(lines[next]!)) return lines[next]!;
+      await once(events, "line");
     }
   };
   return { logger, lines, waitForLog };

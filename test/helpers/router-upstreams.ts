@@ -18,8 +18,14 @@ import { silentLogger } from "./log-capture";
 /** A built-in mcp-server listening on 127.0.0.1 (`port` 0 for any). */
 export async function startBuiltinServer(
   port = 0,
+  extraEnv: Record<string, string> = {},
 ): Promise<{ app: FastifyInstance; url: string; port: number }> {
-  const env = loadEnv(McpServerEnvSchema, { HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "silent" });
+  const env = loadEnv(McpServerEnvSchema, {
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    LOG_LEVEL: "silent",
+    ...extraEnv,
+  });
   const app = buildMcpServer({ env, logger: silentLogger(), version: "0.1.0" });
   await app.listen({ host: "127.0.0.1", port });
   const bound = (app.server.address() as AddressInfo).port;
@@ -93,6 +99,21 @@ export class FakeMcpServer {
     const enough = () =>
       this.requests.filter((r) => (r.body as { method?: unknown } | undefined)?.method === method).length >=
       count;
+    await this.until(enough);
+  }
+
+  /** HTTP `DELETE`s received: sessions the router ended. */
+  get sessionsDeleted(): number {
+    return this.requests.filter((r) => r.method === "DELETE").length;
+  }
+
+  /** Resolves once the router has ended a session (`DELETE`). */
+  async sessionDeleted(): Promise<void> {
+    await this.until(() => this.sessionsDeleted > 0);
+  }
+
+  /** Resolves once `enough()` holds, checked after each request. */
+  private async until(enough: () => boolean): Promise<void> {
     if (enough()) return;
     await new Promise<void>((resolve) => {
       const listener = () => {

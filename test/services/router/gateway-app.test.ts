@@ -403,3 +403,41 @@ describe("credentials", () => {
     expect(list.message).toStrictEqual({ jsonrpc: "2.0", id: 1, result: { tools: fake.tools } });
   });
 });
+
+describe("the passthrough", () => {
+  it("ends the router's session with an instance that left discovery once its relayed call ends", async () => {
+    // GIVEN a router following Consul, which lists a fake service, and a passthrough call it holds
+    const consul = await ConsulCatalogDouble.start();
+    closers.push(() => consul.close());
+    const fake = await FakeMcpServer.start();
+    fakes.push(fake);
+    fake.behaviour = "hold";
+    consul.setService("mcp-fake", [{ address: "127.0.0.1", port: Number(new URL(fake.url).port) }]);
+    const r = await router(
+      { CONSUL_HTTP_ADDR: consul.url },
+      { watchTiming: { waitSeconds: 5, minGapMs: 0, requestTimeoutMs: 2_000 } },
+    );
+    const init = await post(`${r.url}/services/fake/mcp`, INITIALIZE);
+    const headers = {
+      "mcp-session-id": String(init.answer.headers["mcp-session-id"]),
+      "mcp-protocol-version": "2025-06-18",
+    };
+    const relayed = post(`${r.url}/services/fake/mcp`, call(1, "probe", {}), headers);
+    await fake.received("tools/call");
+
+    // WHEN the instance leaves Consul while the call runs, and then the call ends
+    consul.setService("mcp-fake", []);
+    await r.waitForLog((l) => l.msg === "catalog changed");
+    expect(fake.sessionsDeleted).toBe(0);
+    fake.answer("done");
+    expect((await relayed).message).toStrictEqual({
+      jsonrpc: "2.0",
+      id: 1,
+      result: { content: [{ type: "text", text: "done" }] },
+    });
+
+    // THEN the router ends its own session with the instance (it lists the catalog over it)
+    await fake.sessionDeleted();
+    expect(fake.sessionsDeleted).toBe(1);
+  });
+});

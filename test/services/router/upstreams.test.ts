@@ -152,6 +152,60 @@ describe("Upstreams.forward", () => {
     ]);
   });
 
+  it("answers a call the instance refuses as too large with an error, and keeps the instance", async () => {
+    // GIVEN the only instance of a service, which accepts bodies up to 2,000 bytes
+    const small = await startBuiltinServer(0, { MCP_MAX_BODY_BYTES: "2000" });
+    apps.push(small.app);
+    const { upstreams: u, registry } = pool();
+    u.update(new Map([["echo", [small.url]]]));
+
+    // WHEN more calls than it takes to eject an instance are too large for it
+    const errors = [];
+    for (let i = 0; i < EJECTION.failuresToEject + 1; i++) {
+      errors.push(await u.forward("echo", echo("x".repeat(3_000))).catch((e: unknown) => e));
+    }
+
+    // THEN each is an invalid-request error naming the refusal, the instance stays in rotation,
+    // and the next call that fits goes through
+    expect(errors.map((e) => [(e as McpError).code, (e as McpError).message])).toStrictEqual(
+      errors.map(() => [
+        ErrorCode.InvalidRequest,
+        "MCP error -32600: The instance refused the request (HTTP 413): the request is larger than the instance accepts",
+      ]),
+    );
+    expect(u.available("echo").map((i) => [i.url, i.health.consecutiveFailures])).toStrictEqual([
+      [small.url, 0],
+    ]);
+    expect(text(await u.forward("echo", echo("fits")))).toBe("fits");
+    const outcomes = (await registry.getSingleMetric("router_upstream_requests_total")?.get())?.values ?? [];
+    expect(outcomes.map((v) => [v.labels.outcome, v.value])).toStrictEqual([
+      ["error", EJECTION.failuresToEject + 1],
+      ["ok", 1],
+    ]);
+  });
+
+  it("closes the session of an instance that left discovery once its last request ends", async () => {
+    // GIVEN a call held by an instance
+    const fake = await FakeMcpServer.start();
+    fakes.push(fake);
+    fake.behaviour = "hold";
+    const { upstreams: u } = pool();
+    u.update(new Map([["fake", [fake.url]]]));
+    const call = u.forward("fake", { method: "tools/call", params: { name: "probe", arguments: {} } });
+    await fake.received("tools/call");
+    const [instance] = u.available("fake");
+
+    // WHEN the instance leaves discovery while the call runs, and then the call ends
+    u.update(new Map());
+    expect([instance?.removed, fake.sessionsDeleted]).toStrictEqual([true, 0]);
+    fake.answer("done");
+    expect(text(await call)).toBe("done");
+
+    // THEN its session is ended upstream with the last request
+    await fake.sessionDeleted();
+    expect([instance?.outstanding, fake.sessionsDeleted]).toStrictEqual([0, 1]);
+  });
+
   it("lets an ejected instance back once a probe reaches it", async () => {
     // GIVEN an instance that is down, ejected after three refused calls (probes every 20 ms)
     const port = await refusedPort();

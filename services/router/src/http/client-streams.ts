@@ -34,10 +34,15 @@ export class ClientStreams {
     res.once("close", () => this.drop(stream));
   }
 
-  /** Writes `notification` on every stream. */
+  /**
+   * Writes `notification` once per session: a client may hold several streams (MCP allows it),
+   * but a message goes on only one of them, here the session's latest.
+   */
   broadcast(notification: JSONRPCNotification): void {
     const event = sseEvent(notification);
-    for (const stream of this.streams) if (!stream.res.writableEnded) stream.res.write(event);
+    const latest = new Map<string, Stream>();
+    for (const stream of this.streams) if (!stream.res.writableEnded) latest.set(stream.session, stream);
+    for (const stream of latest.values()) stream.res.write(event);
   }
 
   /** Ends the streams of one session (DELETE). */

@@ -159,7 +159,7 @@ function relay(
     const finish = (outcome: "ok" | "failed") => {
       if (settled) return;
       settled = true;
-      if (counted) instance.outstanding--;
+      if (counted) context.upstreams.release(instance);
       context.metrics.upstreamRequests.inc({ service, method: "passthrough", outcome });
     };
     const upstream = httpRequest(

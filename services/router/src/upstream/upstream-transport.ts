@@ -6,7 +6,8 @@
  *    another instance (DESIGN "router": "It retries only when the request never reached a
  *    backend"). A refused or unroutable connection (`NotDeliveredError`) and an HTTP 503 (the
  *    instance is closing and refused the request unprocessed) qualify; a reset after the request
- *    was written does not, because the tool may already have run.
+ *    was written does not, because the tool may already have run. Another 4xx is the instance
+ *    refusing that request (`refusedByInstance`): an answer, not a failure of the instance.
  * 2. Whether a call's response stream ended before its response. The SDK only reports a dropped
  *    POST stream through `onerror`, without the request id, and leaves the call pending until
  *    its timeout; an instance killed mid-call would hang every call it held. Here the end of each
@@ -74,6 +75,19 @@ export class SessionExpiredError extends Error {
     super("the upstream session is no longer known to the instance");
     this.name = "SessionExpiredError";
   }
+}
+
+/**
+ * The caller's error for an HTTP 4xx answer (404 aside): the instance is up and refused this one
+ * request, which says nothing about its health. The likeliest is 413: the router re-serializes a
+ * call it forwards (a renamed tool, a mapped progress token), and JSON such as `1e20` grows when
+ * written out again, so a call just under the limit may exceed the instance's.
+ */
+export function refusedByInstance(status: number): McpError {
+  const why = status === 413 ? ": the request is larger than the instance accepts" : "";
+  return new McpError(ErrorCode.InvalidRequest, `The instance refused the request (HTTP ${status})${why}`, {
+    status,
+  });
 }
 
 /** Whether `error` is the error `UpstreamTransport` delivers for a lost call. */
@@ -184,6 +198,14 @@ export class UpstreamTransport implements Transport {
       if (error instanceof StreamableHTTPError && error.code === 404) throw new SessionExpiredError();
       if (error instanceof StreamableHTTPError && error.code === 503) {
         throw new NotDeliveredError("the instance answered 503 (not serving)", "unavailable");
+      }
+      if (
+        error instanceof StreamableHTTPError &&
+        error.code !== undefined &&
+        error.code >= 400 &&
+        error.code < 500
+      ) {
+        throw refusedByInstance(error.code);
       }
       throw error;
     }

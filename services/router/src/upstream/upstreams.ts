@@ -180,8 +180,7 @@ export class Upstreams extends EventEmitter<UpstreamsEvents> {
             `The instance of "${service}" failed during the request`,
           );
         } finally {
-          instance.outstanding--;
-          if (instance.removed && instance.outstanding === 0) void instance.session.close();
+          this.release(instance);
         }
       }
     } finally {
@@ -210,6 +209,15 @@ export class Upstreams extends EventEmitter<UpstreamsEvents> {
       }
     }
     throw new McpError(ErrorCode.InternalError, `No instance of service "${service}" could be reached`);
+  }
+
+  /**
+   * Ends one request counted in `instance.outstanding` (forwarded here, or relayed by the
+   * passthrough); an instance gone from discovery closes its session with its last request.
+   */
+  release(instance: Instance): void {
+    instance.outstanding--;
+    if (instance.removed && instance.outstanding === 0) void instance.session.close();
   }
 
   /** Records that `instance` answered (passthrough traffic counts too). */
