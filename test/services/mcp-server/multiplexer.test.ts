@@ -224,4 +224,27 @@ describe("multiplexer", () => {
     expect([mux.inFlight, slots[1]!.inFlight]).toStrictEqual([1, 1]);
     await pool.close();
   });
+  test("a server-to-client request is answered for the bridge, and a link that cannot take the answer throws nothing", async () => {
+    // GIVEN one link
+    const { mux, links, slots, pool } = await setup(1);
+    // WHEN it sends a ping and a sampling request / THEN the bridge answers both itself
+    mux.handleLink(slots[0]!, { jsonrpc: "2.0", id: 7, method: "ping" });
+    mux.handleLink(slots[0]!, { jsonrpc: "2.0", id: 8, method: "sampling/createMessage", params: {} });
+    expect(links[0]!.sent).toStrictEqual([
+      { jsonrpc: "2.0", id: 7, result: {} },
+      {
+        jsonrpc: "2.0",
+        id: 8,
+        error: { code: -32601, message: "sampling/createMessage is not supported by the bridge" },
+      },
+    ]);
+    // WHEN the link can no longer be written to (its child stopped reading) and asks again
+    links[0]!.send = () => {
+      throw new Error("fake[0] is not running");
+    };
+    // THEN handling its request does not throw (it ran inside the child's stdout listener,
+    // where a throw took the whole service down)
+    expect(() => mux.handleLink(slots[0]!, { jsonrpc: "2.0", id: 9, method: "ping" })).not.toThrow();
+    await pool.close();
+  });
 });

@@ -58,7 +58,12 @@ export function initializeLink(link: Link, timeoutMs: number): Promise<Initializ
         return;
       }
       if (!("result" in message)) return;
-      link.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+      try {
+        link.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
       resolve(message.result as InitializeResult);
     };
     try {

@@ -266,7 +266,12 @@ export class Multiplexer {
               id: message.id,
               error: { code: -32601, message: `${message.method} is not supported by the bridge` },
             };
-      slot.link.send(answer);
+      try {
+        slot.link.send(answer);
+      } catch (error) {
+        // The link went down meanwhile; its calls fail through handleLinkDown.
+        this.logger.debug({ err: error, link: slot.link.name }, "cannot answer the server's request");
+      }
       return;
     }
     if (!isNotification(message)) return;

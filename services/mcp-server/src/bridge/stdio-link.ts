@@ -9,6 +9,7 @@ import { getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js
 import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
+import { errorText } from "@mcp-platform/shared";
 import type { Link } from "./link";
 
 /** What to run: one entry of the standard `mcpServers` shape. */
@@ -53,6 +54,8 @@ export function startStdioLink(
   let exited = false;
   let exitCause: string | undefined;
   let stderrRest = "";
+  /** The child's stdout overflowed the read buffer: nothing more of it is read. */
+  let unreadable = false;
   const exitedPromise = new Promise<void>((resolve) => child.once("close", () => resolve()));
 
   const link: Link & { pid?: number } = {
@@ -68,7 +71,8 @@ export function startStdioLink(
       child.stdin.write(serializeMessage(message));
     },
     async close() {
-      if (exited) return;
+      // Down already (its group was killed): resolve once the child is gone, as promised.
+      if (exited) return exitedPromise;
       child.stdin.end();
       signalGroup(child, "SIGTERM");
       const timer = setTimeout(() => signalGroup(child, "SIGKILL"), KILL_GRACE_MS);
@@ -88,7 +92,18 @@ export function startStdioLink(
   };
 
   child.stdout.on("data", (chunk: Buffer) => {
-    buffer.append(chunk);
+    if (unreadable) return;
+    try {
+      buffer.append(chunk);
+    } catch (error) {
+      // The SDK's ReadBuffer holds at most 10 MiB without a newline. A message that large cannot
+      // be read, so the child's calls cannot be answered: it goes down and is restarted, and its
+      // calls in flight fail with this cause.
+      log.error({ err: error }, "child wrote a message too large to read; stopping it");
+      unreadable = true;
+      down(`wrote a message too large to read (${errorText(error)})`);
+      return;
+    }
     for (;;) {
       let message: JSONRPCMessage | null;
       try {
@@ -102,11 +117,19 @@ export function startStdioLink(
     }
   });
   child.stderr.setEncoding("utf8");
+  // Each chunk is searched once, and a line's unfinished start is kept only up to what its log
+  // entry shows: stderr without newlines (progress bars) costs linear time and bounded memory.
   child.stderr.on("data", (text: string) => {
-    const lines = (stderrRest + text).split("\n");
-    stderrRest = lines.pop() ?? "";
-    for (const line of lines)
+    let start = 0;
+    for (let end = text.indexOf("\n"); end >= 0; end = text.indexOf("\n", start)) {
+      const line = stderrRest + text.slice(start, Math.min(end, start + MAX_LOG_LINE));
+      stderrRest = "";
       if (line.trim() !== "") log.info({ stream: "stderr" }, line.slice(0, MAX_LOG_LINE));
+      start = end + 1;
+    }
+    if (stderrRest.length < MAX_LOG_LINE) {
+      stderrRest += text.slice(start, start + MAX_LOG_LINE - stderrRest.length);
+    }
   });
   child.stdin.on("error", (error) => log.debug({ err: error }, "child stdin closed"));
   child.on("error", (error) => down(`could not run ${JSON.stringify(command.command)}: ${error.message}`));
