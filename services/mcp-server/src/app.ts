@@ -3,14 +3,14 @@
  * (`/mcp`, `/sse`, `/messages`), serving either the built-in diagnostic tools or a bridged stdio
  * MCP server run as a bounded pool of long-lived children.
  */
-import type { BuildContext } from "@mcp-platform/shared";
+import type { BuildContext, ShutdownStep } from "@mcp-platform/shared";
 import { createMetrics, createServiceApp, Readiness } from "@mcp-platform/shared";
 import { startInProcessLink } from "./bridge/in-process-link";
 import type { Link } from "./bridge/link";
 import { Multiplexer } from "./bridge/multiplexer";
 import { LinkPool } from "./bridge/pool";
 import type { StdioCommand } from "./bridge/stdio-link";
-import { startStdioLink } from "./bridge/stdio-link";
+import { KILL_GRACE_MS, startStdioLink } from "./bridge/stdio-link";
 import { createBuiltinServer } from "./builtin-tools";
 import { McpMetrics } from "./metrics";
 import { mcpRoutes } from "./routes";
@@ -66,6 +66,16 @@ export function mcpServerInfo(env: McpServerEnv): McpServerInfo {
 
 /** How long shutdown waits for forwarded requests to be answered before closing sessions. */
 export const DRAIN_REQUESTS_MS = 20_000;
+/** Of the shutdown budget, what is kept after the drain: closing sessions, stopping children. */
+const AFTER_DRAIN_MS = KILL_GRACE_MS + 2_000;
+
+/**
+ * How long shutdown waits for forwarded requests: `DRAIN_REQUESTS_MS`, but never so long that the
+ * children could not be stopped gracefully within `SHUTDOWN_TIMEOUT_MS`.
+ */
+export function drainBudgetMs(shutdownTimeoutMs: number): number {
+  return Math.max(0, Math.min(DRAIN_REQUESTS_MS, shutdownTimeoutMs - AFTER_DRAIN_MS));
+}
 /** A Streamable HTTP session unused this long is closed. */
 export const SESSION_IDLE_MS = 30 * 60_000;
 /** Interval of SSE keep-alive comments (clients and balancers give up on silent streams). */
@@ -153,11 +163,24 @@ export function buildApp(options: BuildContext<McpServerEnv>): FastifyInstance {
     keepAliveMs: KEEP_ALIVE_MS,
   });
 
+  // On SIGTERM, before the server closes (fastify's own close hooks time out after 10 s): let
+  // forwarded requests be answered, within what the shutdown budget leaves for stopping the
+  // children, then close the sessions, which answers what is left with an error.
+  const drainMs = drainBudgetMs(env.SHUTDOWN_TIMEOUT_MS);
+  const settleRequests: ShutdownStep = {
+    name: "requests",
+    run: async (signal) => {
+      const idle = await mux.waitIdle(drainMs, signal);
+      if (!idle) logger.warn({ inFlight: mux.inFlight }, "closing sessions with requests still in flight");
+      await sessions.closeAll();
+    },
+  };
   const app = createServiceApp(options, {
     bodyLimit: env.MCP_MAX_BODY_BYTES,
     details: () => ({ ...info, processesUp: pool.upCount, sessions: sessions.size }),
     metrics: serviceMetrics,
     readiness,
+    beforeClose: [settleRequests],
   });
   void app.register(mcpRoutes, {
     sessions,
@@ -168,11 +191,8 @@ export function buildApp(options: BuildContext<McpServerEnv>): FastifyInstance {
   // Started once listening, not awaited: the service reports not ready until a link is up, and
   // an app that never listens (inject in tests) starts no process.
   app.addHook("onListen", async () => void pool.start());
-  app.addHook("preClose", async () => {
-    const idle = await mux.waitIdle(DRAIN_REQUESTS_MS);
-    if (!idle) logger.warn({ inFlight: mux.inFlight }, "closing sessions with requests still in flight");
-    await sessions.closeAll();
-  });
+  // A close without the shutdown steps (tests) still ends every session's streams first.
+  app.addHook("preClose", async () => sessions.closeAll());
   app.addHook("onClose", async () => pool.close());
   return app;
 }

@@ -11,7 +11,7 @@
  * Discovery (Consul and/or static) feeds the upstream instances; the catalog lists them; no
  * client session state lives in the replica, so any replica serves any request.
  */
-import type { BuildContext } from "@mcp-platform/shared";
+import type { BuildContext, ShutdownStep } from "@mcp-platform/shared";
 import {
   createMetrics,
   createServiceApp,
@@ -33,7 +33,7 @@ import { DrainGate } from "./http/drain";
 import type { RouterContext } from "./http/context";
 import { gatewayRoutes } from "./http/gateway-routes";
 import { internalRoutes } from "./http/internal-routes";
-import { passthroughRoutes } from "./http/passthrough-routes";
+import { passthroughRoutes, RelayedStreams } from "./http/passthrough-routes";
 import { Peers } from "./http/peers";
 import { SseSessions, sseRoutes } from "./http/sse-routes";
 import { GatewayHandler } from "./mcp/gateway-handler";
@@ -183,6 +183,26 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
     detail: catalog.ready ? `${catalog.current.tools.length} tools` : "listing services",
   }));
 
+  // Every long-lived response this replica holds; ended once calls are done, so their clients
+  // reconnect elsewhere and the server can close.
+  const relays = new RelayedStreams();
+  const endStreams = () => {
+    context.streams.closeAll();
+    sse.closeAll();
+    relays.closeAll();
+  };
+  // After the drain (readiness false, the balancers gone), before the server closes: while
+  // fastify still serves, peers can still hand this replica the cancellations and legacy SSE
+  // messages of the calls it runs (a closing fastify answers 503), and its own close hooks,
+  // which time out after 10 s, wait for nothing.
+  const settleCalls: ShutdownStep = {
+    name: "calls",
+    run: async (signal) => {
+      const idle = await context.inFlight.waitIdle(DRAIN_CALLS_MS, signal);
+      if (!idle) logger.warn({ inFlight: context.inFlight.size }, "closing with calls still in flight");
+      endStreams();
+    },
+  };
   const app = createServiceApp(options, {
     bodyLimit: env.MCP_MAX_BODY_BYTES,
     details: () => ({
@@ -195,7 +215,7 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
     }),
     metrics: serviceMetrics,
     readiness,
-    beforeClose: [drain.shutdownStep],
+    beforeClose: [drain.shutdownStep, settleCalls],
   });
   drain.install(app);
   const auth = new BearerAuth(env.ROUTER_AUTH_TOKENS ?? []);
@@ -210,7 +230,7 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
     mcpBodyRules(mcp, env.MCP_MAX_BODY_BYTES);
     gatewayRoutes(mcp, context);
     sseRoutes(mcp, context, sse);
-    passthroughRoutes(mcp, context);
+    passthroughRoutes(mcp, context, relays);
   });
   void app.register(internalRoutes, { context, sse });
 
@@ -219,14 +239,8 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
     discovery.start();
     catalog.start();
   });
-  // Readiness is already false (balancers stop sending); let calls in flight finish, then end the
-  // streams so their clients reconnect elsewhere and the server can close.
-  app.addHook("preClose", async () => {
-    const idle = await context.inFlight.waitIdle(DRAIN_CALLS_MS);
-    if (!idle) logger.warn({ inFlight: context.inFlight.size }, "closing with calls still in flight");
-    context.streams.closeAll();
-    sse.closeAll();
-  });
+  // A close without the shutdown steps (tests) still ends the streams, or it would wait on them.
+  app.addHook("preClose", async () => endStreams());
   app.addHook("onClose", async () => {
     catalog.stop();
     await discovery.stop();

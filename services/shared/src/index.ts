@@ -7,6 +7,7 @@ export * from "./consul";
 export * from "./env";
 export * from "./env-fields";
 export * from "./health";
+export * from "./idle";
 export * from "./logger";
 export * from "./metrics";
 export * from "./run-service";

@@ -3,6 +3,8 @@
  * children and grandchildren running.
  */
 import { execFileSync } from "node:child_process";
+import { once } from "node:events";
+import { connect as connectSocket } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -108,12 +110,13 @@ describe.each(TRANSPORTS)("a child killed mid-call, over %s", (transport) => {
   });
 });
 
-test("no child or grandchild survives the server's shutdown", async () => {
-  // GIVEN 3 children, each a shell that leaves a grandchild behind before exec'ing the server
+/** A server with 3 children, each a shell that leaves a grandchild behind before exec'ing server-memory. */
+async function serverWithGrandchildren(env: Record<string, string> = {}) {
   const memory = JSON.parse(npmServer("mcp-server-memory")).command as string;
   const server = await startMcpServer({
     MCP_SERVER: JSON.stringify({ command: "sh", args: ["-c", `sleep 300 & exec ${memory}`] }),
     MCP_BRIDGE_PROCESSES: "3",
+    ...env,
   });
   await server.proc.waitForLog(
     (l) =>
@@ -123,6 +126,12 @@ test("no child or grandchild survives the server's shutdown", async () => {
   const grandchildren = children.flatMap((pid) => childPids(pid));
   leftovers.push(...children, ...grandchildren);
   expect([children.length, grandchildren.length]).toStrictEqual([3, 3]);
+  return { server, started: [...children, ...grandchildren] };
+}
+
+test("no child or grandchild survives the server's shutdown", async () => {
+  // GIVEN 3 children with a grandchild each
+  const { server, started } = await serverWithGrandchildren();
 
   // WHEN the server is told to stop
   server.proc.child.kill("SIGTERM");
@@ -130,5 +139,26 @@ test("no child or grandchild survives the server's shutdown", async () => {
 
   // THEN it exited cleanly and every process it started is gone
   expect(exit).toStrictEqual({ code: 0, signal: null });
-  expect([...children, ...grandchildren].filter(isAlive)).toStrictEqual([]);
+  expect(started.filter(isAlive)).toStrictEqual([]);
+});
+
+test("no child or grandchild survives a shutdown forced at its deadline", async () => {
+  // GIVEN 3 children with a grandchild each, a 1.5 s shutdown budget, and a client that holds a
+  // connection with a request it never finishes (so the close cannot complete in time)
+  const { server, started } = await serverWithGrandchildren({ SHUTDOWN_TIMEOUT_MS: "1500" });
+  const socket = connectSocket(server.port);
+  await once(socket, "connect");
+  socket.write("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+
+  // WHEN the server is told to stop
+  server.proc.child.kill("SIGTERM");
+  const exit = await server.proc.exited;
+  socket.destroy();
+
+  // THEN the close was forced, and still every process it started is gone
+  expect(exit).toStrictEqual({ code: 1, signal: null });
+  expect(server.proc.lines.some((l) => l.msg === "drain deadline passed; closing open connections")).toBe(
+    true,
+  );
+  expect(started.filter(isAlive)).toStrictEqual([]);
 });

@@ -8,9 +8,11 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { FastifyInstance } from "fastify";
+import type { ShutdownResult } from "@mcp-platform/shared";
+import { shutdownGracefully } from "@mcp-platform/shared";
 import { MCP_POST_HEADERS, messageOf, rawRequest } from "../../helpers/e2e-clients";
 import type { TestRouter } from "../../helpers/router-app";
-import { openSse, startRouter } from "../../helpers/router-app";
+import { awaitableLogger, openSse, startRouter } from "../../helpers/router-app";
 import { ConsulCatalogDouble } from "../../helpers/consul-catalog-double";
 import { refusedPort } from "../../helpers/refused-port";
 import { FakeMcpServer, startBuiltinServer } from "../../helpers/router-upstreams";
@@ -64,6 +66,36 @@ const call = (id: number, name: string, args: Record<string, unknown>, meta?: Re
   method: "tools/call",
   params: { name, arguments: args, ...(meta === undefined ? {} : { _meta: meta }) },
 });
+
+/**
+ * Two replicas that know each other, and a slow call (`echo__progress`, id 7, progress token
+ * "p7", about 5 s) running on the first as an open SSE answer.
+ */
+async function slowCallOnFirstOfTwoReplicas() {
+  const upstream = await builtin();
+  const [portA, portB] = [await refusedPort(), await refusedPort()];
+  const peers = `http://127.0.0.1:${portA},http://127.0.0.1:${portB}`;
+  const env = { ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [upstream] }), ROUTER_PEERS: peers };
+  const a = await router({ ...env, PORT: String(portA) });
+  const b = await router({ ...env, PORT: String(portB) });
+  const session = String((await post(`${a.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
+  const stream = await openSse(`${a.url}/mcp`, {
+    method: "POST",
+    headers: { ...MCP_POST_HEADERS, "mcp-session-id": session },
+    body: JSON.stringify(call(7, "echo__progress", { steps: 100, intervalMs: 50 }, { progressToken: "p7" })),
+  });
+  closers.push(async () => stream.close());
+  return { a, b, session, stream };
+}
+
+/** The client's `notifications/cancelled` for request `requestId` of `session`, sent to `r`. */
+function cancelCall(r: TestRouter, session: string, requestId: number) {
+  return post(
+    `${r.url}/mcp`,
+    { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId, reason: "user" } },
+    { "mcp-session-id": session },
+  );
+}
 
 describe("router replicas", () => {
   it("serve any request of a session sealed by any replica with the shared key, and no other", async () => {
@@ -197,29 +229,11 @@ describe("router replicas", () => {
 
   it("forward a client's cancellation to the replica running the call", async () => {
     // GIVEN two replicas that know each other, and a slow call with progress running on the first
-    const upstream = await builtin();
-    const [portA, portB] = [await refusedPort(), await refusedPort()];
-    const peers = `http://127.0.0.1:${portA},http://127.0.0.1:${portB}`;
-    const env = { ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [upstream] }), ROUTER_PEERS: peers };
-    const a = await router({ ...env, PORT: String(portA) });
-    const b = await router({ ...env, PORT: String(portB) });
-    const session = String((await post(`${a.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
-    const stream = await openSse(`${a.url}/mcp`, {
-      method: "POST",
-      headers: { ...MCP_POST_HEADERS, "mcp-session-id": session },
-      body: JSON.stringify(
-        call(7, "echo__progress", { steps: 100, intervalMs: 50 }, { progressToken: "p7" }),
-      ),
-    });
-    closers.push(async () => stream.close());
+    const { a, b, session, stream } = await slowCallOnFirstOfTwoReplicas();
     const progress = await stream.next((e) => e.data.includes("notifications/progress"));
 
     // WHEN the client's cancellation lands on the other replica
-    const cancel = await post(
-      `${b.url}/mcp`,
-      { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 7, reason: "user" } },
-      { "mcp-session-id": session },
-    );
+    const cancel = await cancelCall(b, session, 7);
     const cancelled = await a.waitForLog((l) => l.msg === "request cancelled by the client");
     await stream.ended;
 
@@ -439,5 +453,57 @@ describe("the passthrough", () => {
     // THEN the router ends its own session with the instance (it lists the catalog over it)
     await fake.sessionDeleted();
     expect(fake.sessionsDeleted).toBe(1);
+  });
+});
+
+describe("a replica shutting down", () => {
+  /** Shuts `r` down as SIGTERM does, and takes it off the list the tests close. */
+  function shutDown(r: TestRouter) {
+    routers.splice(routers.indexOf(r), 1);
+    const { logger, waitForLog } = awaitableLogger();
+    const result: Promise<ShutdownResult> = shutdownGracefully({ app: r.app, logger, timeoutMs: 20_000 });
+    return { result, waitForLog };
+  }
+
+  it("still takes a peer's cancellation of a call it is waiting for", async () => {
+    // GIVEN two replicas that know each other, a slow call running on the first, which is
+    // shutting down (its drain is over; it waits for its calls)
+    const { a, b, session, stream } = await slowCallOnFirstOfTwoReplicas();
+    await stream.next((e) => e.data.includes("notifications/progress"));
+    const shutdown = shutDown(a);
+    await shutdown.waitForLog((l) => l.msg === "shutdown step done" && l.step === "drain");
+
+    // WHEN the client cancels the call through the other replica
+    const cancel = await cancelCall(b, session, 7);
+
+    // THEN the first replica aborts it (its stream ends without an answer) and closes cleanly
+    const cancelled = await a.waitForLog((l) => l.msg === "request cancelled by the client");
+    await stream.ended;
+    expect([cancel.answer.status, cancelled.peerForwarded, await shutdown.result]).toStrictEqual([
+      202,
+      true,
+      "drained",
+    ]);
+    expect(stream.events.filter((e) => e.data.includes('"result"'))).toStrictEqual([]);
+  });
+
+  it("ends a passthrough stream instead of waiting on it until the deadline", async () => {
+    // GIVEN a client with an open standalone stream through the passthrough
+    const r = await router({ ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }) });
+    const init = await post(`${r.url}/services/echo/mcp`, INITIALIZE);
+    const stream = await openSse(`${r.url}/services/echo/mcp`, {
+      headers: {
+        accept: "text/event-stream",
+        "mcp-session-id": String(init.answer.headers["mcp-session-id"]),
+        "mcp-protocol-version": "2025-06-18",
+      },
+    });
+    closers.push(async () => stream.close());
+    expect(stream.status).toBe(200);
+
+    // WHEN the replica shuts down / THEN the stream ends and the close completes in time
+    const { result } = shutDown(r);
+    await stream.ended;
+    expect(await result).toBe("drained");
   });
 });

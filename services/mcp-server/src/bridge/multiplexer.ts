@@ -21,7 +21,14 @@ import {
   SetLevelRequestSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from "@modelcontextprotocol/sdk/types.js";
-import { isNotification, isRequest, isResponse, JSONRPC_ERROR, requestIdKey } from "@mcp-platform/shared";
+import {
+  IdleWaiters,
+  isNotification,
+  isRequest,
+  isResponse,
+  JSONRPC_ERROR,
+  requestIdKey,
+} from "@mcp-platform/shared";
 import type { Logger } from "pino";
 import type { LinkPool, Slot } from "./pool";
 
@@ -82,7 +89,7 @@ export class Multiplexer {
   private readonly pending = new Map<number, Pending>();
   private readonly bySession = new Map<ClientSession, Map<string, number>>();
   private readonly tokens = new Map<string, number>();
-  private readonly idleWaiters = new Set<() => void>();
+  private readonly idle = new IdleWaiters();
 
   constructor(
     private readonly pool: LinkPool,
@@ -100,19 +107,12 @@ export class Multiplexer {
     return this.pending.size;
   }
 
-  /** Resolves once no forwarded request is unanswered, or after `timeoutMs`; true when idle. */
-  waitIdle(timeoutMs: number): Promise<boolean> {
-    if (this.pending.size === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (idle: boolean) => {
-        clearTimeout(timer);
-        this.idleWaiters.delete(wake);
-        resolve(idle);
-      };
-      const wake = () => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      this.idleWaiters.add(wake);
-    });
+  /**
+   * Resolves once no forwarded request is unanswered (true), or after `timeoutMs` or once
+   * `signal` (the shutdown deadline) aborts (false).
+   */
+  waitIdle(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.idle.wait(() => this.pending.size === 0, timeoutMs, signal);
   }
 
   /** Start routing for a session. */
@@ -226,7 +226,7 @@ export class Multiplexer {
     if (p.token) this.tokens.delete(p.token.rewritten);
     p.slot.inFlight--;
     this.observer?.callEnded(p.method, p.tool, outcome, (performance.now() - p.startedAt) / 1000);
-    if (this.pending.size === 0) for (const wake of this.idleWaiters) wake();
+    this.idle.wake();
     return p;
   }
 

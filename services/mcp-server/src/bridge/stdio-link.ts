@@ -38,6 +38,23 @@ function signalGroup(child: ChildProcessWithoutNullStreams, signal: NodeJS.Signa
   }
 }
 
+/** Children whose process group has not been killed yet. */
+const liveGroups = new Set<ChildProcessWithoutNullStreams>();
+let killOnExitInstalled = false;
+
+/**
+ * Kills the remaining children's groups when this process exits, however it exits: a forced
+ * shutdown (the drain deadline passed) exits without closing the pool, and the children, in
+ * their own groups, would outlive it. Installed with the first child.
+ */
+function killGroupsOnExit(): void {
+  if (killOnExitInstalled) return;
+  killOnExitInstalled = true;
+  process.once("exit", () => {
+    for (const child of liveGroups) signalGroup(child, "SIGKILL");
+  });
+}
+
 /** Spawn the command and return a link to it. Never throws: a failed spawn ends in `onexit`. */
 export function startStdioLink(
   name: string,
@@ -57,6 +74,10 @@ export function startStdioLink(
   /** The child's stdout overflowed the read buffer: nothing more of it is read. */
   let unreadable = false;
   const exitedPromise = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  if (child.pid !== undefined) {
+    killGroupsOnExit();
+    liveGroups.add(child);
+  }
 
   const link: Link & { pid?: number } = {
     name,
@@ -88,6 +109,7 @@ export function startStdioLink(
     exited = true;
     exitCause = cause;
     signalGroup(child, "SIGKILL");
+    liveGroups.delete(child);
     link.onexit?.(cause);
   };
 

@@ -65,13 +65,42 @@ export function upstreamHeaders(
   return headers;
 }
 
+/**
+ * The passthrough responses this replica is relaying (a GET stream, a call answered as a
+ * stream), so that shutdown can end them: an open relay would hold the server's close until
+ * its deadline.
+ */
+export class RelayedStreams {
+  private readonly open = new Set<() => void>();
+
+  /** Relays open now. */
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** Registers a relay and how to end it; returns its unregistration. */
+  add(end: () => void): () => void {
+    this.open.add(end);
+    return () => void this.open.delete(end);
+  }
+
+  /** Ends every relay: its client's response ends and its upstream request is dropped. */
+  closeAll(): void {
+    for (const end of [...this.open]) end();
+  }
+}
+
 /** The connection never reached the instance: the request may go to another one. */
 class NotSentError extends Error {}
 
 type Params = { Params: { name: string } };
 
 /** Registers `/services/:name/mcp`. */
-export function passthroughRoutes(app: FastifyInstance, context: RouterContext): void {
+export function passthroughRoutes(
+  app: FastifyInstance,
+  context: RouterContext,
+  relays: RelayedStreams,
+): void {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   app.addHook("onClose", async () => agent.destroy());
 
@@ -87,7 +116,14 @@ export function passthroughRoutes(app: FastifyInstance, context: RouterContext):
         session.payload.s === service ? context.upstreams.instance(service, session.payload.i) : undefined;
       if (instance === undefined) return sessionNotFound(reply);
       try {
-        await relay(context, agent, instance, session.payload.u, request, reply, () => session.token);
+        await relay(
+          { context, agent, relays },
+          instance,
+          session.payload.u,
+          request,
+          reply,
+          () => session.token,
+        );
       } catch (error) {
         context.upstreams.recordFailure(instance, errorText(error));
         return sessionNotFound(reply);
@@ -109,7 +145,7 @@ export function passthroughRoutes(app: FastifyInstance, context: RouterContext):
       const instance = context.upstreams.pick(service, tried);
       if (instance === undefined) break;
       try {
-        await relay(context, agent, instance, undefined, request, reply, (upstreamSession) => {
+        await relay({ context, agent, relays }, instance, undefined, request, reply, (upstreamSession) => {
           context.metrics.sessions.inc({ endpoint: "passthrough" });
           return context.sealer.seal({ t: "passthrough", s: service, i: instance.url, u: upstreamSession })
             .token;
@@ -140,8 +176,7 @@ export function passthroughRoutes(app: FastifyInstance, context: RouterContext):
  * ends the client's response.
  */
 function relay(
-  context: RouterContext,
-  agent: Agent,
+  { context, agent, relays }: { context: RouterContext; agent: Agent; relays: RelayedStreams },
   instance: Instance,
   upstreamSession: string | undefined,
   request: FastifyRequest<Params>,
@@ -156,9 +191,11 @@ function relay(
   const service = instance.service;
   return new Promise<void>((resolve, reject) => {
     let settled = false;
+    let unregister = () => undefined as void;
     const finish = (outcome: "ok" | "failed") => {
       if (settled) return;
       settled = true;
+      unregister();
       if (counted) context.upstreams.release(instance);
       context.metrics.upstreamRequests.inc({ service, method: "passthrough", outcome });
     };
@@ -178,6 +215,13 @@ function relay(
         if (context.drain.draining) out.connection = "close";
         reply.raw.writeHead(res.statusCode ?? 502, out);
         if (typeof reply.raw.flushHeaders === "function") reply.raw.flushHeaders();
+        // Ended at shutdown: the client sees its stream end and reconnects to another replica.
+        if (!settled) {
+          unregister = relays.add(() => {
+            reply.raw.end();
+            upstream.destroy();
+          });
+        }
         res.pipe(reply.raw);
         res.on("end", () => {
           finish("ok");

@@ -3,12 +3,12 @@
  * client's `notifications/cancelled` (which may reach any replica) can abort the right one.
  */
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
-import { requestIdKey } from "@mcp-platform/shared";
+import { IdleWaiters, requestIdKey } from "@mcp-platform/shared";
 
 /** Requests in flight on this replica. */
 export class InFlight {
   private readonly running = new Map<string, AbortController>();
-  private idle: (() => void)[] = [];
+  private readonly idle = new IdleWaiters();
 
   /** Requests running now. */
   get size(): number {
@@ -24,7 +24,7 @@ export class InFlight {
       signal: controller.signal,
       end: () => {
         if (this.running.get(key) === controller) this.running.delete(key);
-        if (this.running.size === 0) for (const resolve of this.idle.splice(0)) resolve();
+        this.idle.wake();
       },
     };
   }
@@ -37,17 +37,12 @@ export class InFlight {
     return true;
   }
 
-  /** Resolves once nothing is in flight, or after `timeoutMs`; true when idle. */
-  async waitIdle(timeoutMs: number): Promise<boolean> {
-    if (this.running.size === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const idle = new Promise<boolean>((resolve) => this.idle.push(() => resolve(true)));
-    const late = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const result = await Promise.race([idle, late]);
-    clearTimeout(timer);
-    return result;
+  /**
+   * Resolves once nothing is in flight (true), or after `timeoutMs` or once `signal` (the
+   * shutdown deadline) aborts (false).
+   */
+  waitIdle(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.idle.wait(() => this.running.size === 0, timeoutMs, signal);
   }
 }
 
