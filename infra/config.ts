@@ -126,14 +126,12 @@ export const McpServiceSchema = z
       .default({}),
     volume: z
       .object({
-        // The mcp-server image prepares /data for its non-root user; a Docker volume mounted
-        // anywhere else would be owned by root and not writable by the service.
+        // The mcp-server image prepares /data for its non-root user. Docker gives a new volume
+        // the owner of its mount point only when the image has that path; mounted anywhere
+        // else (a path under /data too) it is owned by root and not writable by the service.
         mountPath: z
           .string()
-          .regex(
-            /^\/data(\/(?!\.\.?(\/|$))[\w.-]+)*$/,
-            "must be /data or a path under it (the image's writable volume root)",
-          ),
+          .regex(/^\/data$/, "must be /data (the one path the image prepares for a writable volume)"),
         sizeGi: z.number().int().min(1).default(1),
       })
       .strict()

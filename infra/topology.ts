@@ -11,9 +11,15 @@ export const NETWORK = {
   public: "sutazai-network",
   internal: "mcp-internal",
   internalSubnet: "172.20.0.0/24",
+  /**
+   * Where Docker picks `mcp-internal` addresses for containers without a fixed one: the upper
+   * half, so no container can hold Consul's fixed address below it when they all start at once
+   * (a Docker daemon restart), which would keep Consul from starting.
+   */
+  internalIpRange: "172.20.0.128/25",
 } as const;
 
-/** Consul's fixed address on `mcp-internal`, so HAProxy's resolver needs no DNS to find it. */
+/** Consul's fixed address on `mcp-internal` (outside `internalIpRange`), so HAProxy's resolver needs no DNS to find it. */
 export const CONSUL_INTERNAL_IP = "172.20.0.2";
 
 /**
@@ -42,6 +48,8 @@ export interface NetworkSpec {
   readonly name: NetworkName;
   readonly internal: boolean;
   readonly subnet?: string;
+  /** Within `subnet`, where addresses are handed out to containers without a fixed one. */
+  readonly ipRange?: string;
 }
 
 /** The three images this repo builds. */
@@ -407,7 +415,12 @@ export function buildTopology(cfg: StackConfig): Topology {
   return {
     networks: [
       { name: NETWORK.public, internal: false },
-      { name: NETWORK.internal, internal: true, subnet: NETWORK.internalSubnet },
+      {
+        name: NETWORK.internal,
+        internal: true,
+        subnet: NETWORK.internalSubnet,
+        ipRange: NETWORK.internalIpRange,
+      },
     ],
     components,
     catalog,

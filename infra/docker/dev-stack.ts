@@ -79,8 +79,10 @@ export class DevStack extends pulumi.ComponentResource {
           `-dns-port=${CONTAINER_PORT.consulDns}`,
         ],
         fixedAddress: { network: NETWORK.internal, ipv4: CONSUL_INTERNAL_IP },
-        // The image's entrypoint chowns its data folder and drops to the consul user.
-        capabilityAdds: ["CHOWN", "SETGID", "SETUID"],
+        // The image's entrypoint chowns its data folder and drops to the consul user; its init
+        // (dumb-init, root) forwards the stop signal to that other user's process, which needs
+        // KILL, or every stop would wait out the timeout and end in SIGKILL.
+        capabilityAdds: ["CHOWN", "KILL", "SETGID", "SETUID"],
         readOnlyRootFs: false,
       },
       haproxy: {

@@ -33,7 +33,9 @@ export class DockerNetworks extends pulumi.ComponentResource {
           name: spec.name,
           driver: "bridge",
           internal: spec.internal,
-          ...(spec.subnet ? { ipamConfigs: [{ subnet: spec.subnet }] } : {}),
+          ...(spec.subnet
+            ? { ipamConfigs: [{ subnet: spec.subnet, ...(spec.ipRange ? { ipRange: spec.ipRange } : {}) }] }
+            : {}),
           labels: [{ label: "mcp-platform.network", value: spec.name }],
         },
         // A fixed name cannot exist twice, so a replacement must delete first.

@@ -222,14 +222,21 @@ describe("stack config", () => {
       "a volume that climbs out of /data",
       (r) => (r.services[0].volume.mountPath = "/data/../etc"),
       [
-        `mcp-platform:services[0].volume.mountPath: must be /data or a path under it (the image's writable volume root) (got "/data/../etc")`,
+        `mcp-platform:services[0].volume.mountPath: must be /data (the one path the image prepares for a writable volume) (got "/data/../etc")`,
+      ],
+    ],
+    [
+      "a volume under /data (a path the image lacks: Docker would give the volume to root)",
+      (r) => (r.services[0].volume.mountPath = "/data/files"),
+      [
+        `mcp-platform:services[0].volume.mountPath: must be /data (the one path the image prepares for a writable volume) (got "/data/files")`,
       ],
     ],
     [
       "a volume outside /data",
       (r) => (r.services[0].volume.mountPath = "/srv/files"),
       [
-        `mcp-platform:services[0].volume.mountPath: must be /data or a path under it (the image's writable volume root) (got "/srv/files")`,
+        `mcp-platform:services[0].volume.mountPath: must be /data (the one path the image prepares for a writable volume) (got "/srv/files")`,
       ],
     ],
     [

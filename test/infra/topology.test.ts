@@ -112,7 +112,7 @@ describe("topology", () => {
         expect(onBoth.sort()).toStrictEqual(BOTH_NETWORKS);
         expect(t.networks).toStrictEqual([
           { name: "sutazai-network", internal: false },
-          { name: "mcp-internal", internal: true, subnet: "172.20.0.0/24" },
+          { name: "mcp-internal", internal: true, subnet: "172.20.0.0/24", ipRange: "172.20.0.128/25" },
         ]);
       }),
       { numRuns: 200 },

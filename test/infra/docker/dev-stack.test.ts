@@ -41,7 +41,8 @@ describe("dev stack on Docker (mocked)", () => {
     expect(
       networks.map((n) => [n.inputs.name, n.inputs.internal, n.inputs.ipamConfigs, n.deleteBeforeReplace]),
     ).toStrictEqual([
-      ["mcp-internal", true, [{ subnet: "172.20.0.0/24" }], true],
+      // containers without a fixed address get one from the upper half, never Consul's 172.20.0.2
+      ["mcp-internal", true, [{ subnet: "172.20.0.0/24", ipRange: "172.20.0.128/25" }], true],
       ["sutazai-network", false, undefined, true],
     ]);
     // AND sutazai-network (subnet from Docker's pool) waits for mcp-internal's fixed subnet
@@ -222,6 +223,13 @@ describe("dev stack on Docker (mocked)", () => {
       expect(c.inputs.healthcheck.tests[0]).toBe("CMD");
       expect(c.inputs.capabilities.drops).toStrictEqual(["ALL"]);
     }
+    // Only Consul gets some back: its root init chowns, drops to the consul user, and must be
+    // allowed to signal that user's process on stop (KILL)
+    expect(
+      containers
+        .filter((c) => c.inputs.capabilities.adds !== undefined)
+        .map((c) => [c.inputs.name, c.inputs.capabilities.adds]),
+    ).toStrictEqual([["consul", ["CHOWN", "KILL", "SETGID", "SETUID"]]]);
     expect(byName("router-1").healthcheck.tests).toStrictEqual([
       "CMD",
       "node",
