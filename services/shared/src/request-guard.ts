@@ -160,7 +160,26 @@ export const PARSE_ERROR_MESSAGE =
  */
 export function mcpBodyRules(scope: FastifyInstance, maxBodyBytes: number): void {
   scope.removeContentTypeParser("text/plain");
+  // Fastify's own JSON parsing (prototype-poisoning checks included), keeping the text it parsed.
+  const parseJson = scope.getDefaultJsonParser("error", "error");
+  scope.removeContentTypeParser("application/json");
+  scope.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    rawBodies.set(request, body as string);
+    void parseJson(request, body as string, done);
+  });
   scope.setErrorHandler(mcpErrorHandler(maxBodyBytes));
+}
+
+/** The JSON text of requests parsed under `mcpBodyRules`. */
+const rawBodies = new WeakMap<FastifyRequest, string>();
+
+/**
+ * The body of a request to an MCP scope exactly as it came (`JSON.stringify` of the parsed body
+ * otherwise). A proxy forwards this: written out again, JSON can grow (`1e20` becomes
+ * `100000000000000000000`) past a limit the original met.
+ */
+export function rawBodyOf(request: FastifyRequest): string {
+  return rawBodies.get(request) ?? JSON.stringify(request.body);
 }
 
 /**

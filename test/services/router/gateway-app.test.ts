@@ -275,6 +275,35 @@ describe("router replicas", () => {
     ]);
   });
 
+  it("hand a legacy SSE message on byte for byte, so one within the body limit stays within it", async () => {
+    // GIVEN replicas that take bodies up to 2,000 bytes, and an SSE stream on one of them
+    const env = {
+      ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }),
+      MCP_MAX_BODY_BYTES: "2000",
+    };
+    const owner = await router(env);
+    const other = await router(env);
+    const stream = await openSse(`${owner.url}/sse`);
+    closers.push(async () => stream.close());
+    const endpoint = (await stream.next((e) => e.event === "endpoint")).data;
+    // a message of about 1,400 bytes that `JSON.stringify` would write out as about 5,600
+    const pad = Array.from({ length: 250 }, () => "1e20").join(",");
+    const text = `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo__echo","arguments":{"message":"big","pad":[${pad}]}}}`;
+    expect([text.length < 2000, JSON.stringify(JSON.parse(text)).length > 2000]).toStrictEqual([true, true]);
+
+    // WHEN it is posted to the replica that does not hold the stream
+    const delivered = await post(`${other.url}${endpoint}`, text);
+
+    // THEN the owner takes it and answers it on the stream
+    const answer = await stream.next((e) => e.data.includes('"id":5'));
+    expect(delivered.answer.status).toBe(202);
+    expect(JSON.parse(answer.data)).toStrictEqual({
+      jsonrpc: "2.0",
+      id: 5,
+      result: { content: [{ type: "text", text: "big" }] },
+    });
+  });
+
   it("answer a legacy SSE message that is not JSON with the same 415 on every replica", async () => {
     // GIVEN an SSE stream on one replica
     const env = { ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }) };

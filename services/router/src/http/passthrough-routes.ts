@@ -21,6 +21,7 @@ import {
   JSONRPC_ERROR,
   noStreamWithoutSession,
   parseMessages,
+  rawBodyOf,
   SERVICE_ID_PATTERN,
   SESSION_HEADER,
   errorText,
@@ -183,7 +184,8 @@ function relay(
   reply: FastifyReply,
   clientSession: (upstreamSession: string) => string,
 ): Promise<void> {
-  const body = request.method === "POST" ? JSON.stringify(request.body) : undefined;
+  // Byte for byte: the client's own JSON text, not the router's rewrite of it.
+  const body = request.method === "POST" ? rawBodyOf(request) : undefined;
   const headers = upstreamHeaders(request.headers, upstreamSession);
   if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
   const counted = request.method === "POST";

@@ -21,6 +21,7 @@ import {
   isNotification,
   isRequest,
   keepSseAlive,
+  rawBodyOf,
   sendJsonRpcError,
   sessionNotFound,
   singleQueryValue,
@@ -174,7 +175,7 @@ async function forwardToOwner(
   try {
     const answer = await context.peers.post(
       `${owner}${INTERNAL_PATHS.sseMessage}?${query.toString()}`,
-      JSON.stringify(request.body),
+      rawBodyOf(request),
     );
     context.metrics.peerForwards.inc({
       kind: "sse-message",
