@@ -247,4 +247,55 @@ describe("multiplexer", () => {
     expect(() => mux.handleLink(slots[0]!, { jsonrpc: "2.0", id: 9, method: "ping" })).not.toThrow();
     await pool.close();
   });
+  test("the calls of one batch spread over the links", async () => {
+    // GIVEN four links
+    const { mux, links, pool } = await setup(4);
+    const a = session("a");
+    mux.attach(a);
+    // WHEN eight calls arrive together, as a batch's do
+    await Promise.all(Array.from({ length: 8 }, (_, i) => mux.handleClient(a, call(i + 1, `m${i + 1}`))));
+    // THEN each link got two of them
+    expect(links.map((link) => link.sent.length)).toStrictEqual([2, 2, 2, 2]);
+    await pool.close();
+  });
+
+  test("a call cancelled while it waits for a link is released at once and never sent", async () => {
+    // GIVEN a pool whose only link has not come up yet (it answers initialize when told)
+    const link = fakeLink("gated[0]");
+    const send = link.send.bind(link);
+    let initialize: JSONRPCMessage | undefined;
+    link.send = (message) => {
+      if ("method" in message && message.method === "initialize") initialize = message;
+      else send(message);
+    };
+    const pool: LinkPool = new LinkPool({
+      size: 1,
+      logger: pino({ level: "silent" }),
+      start: () => link,
+      onSlotUp: (slot) => (slot.link.onmessage = (m) => mux.handleLink(slot, m)),
+      onSlotDown: (slot, cause) => mux.handleLinkDown(slot, cause),
+    });
+    const mux = new Multiplexer(pool, pino({ level: "silent" }));
+    const started = pool.start();
+    const a = session("a");
+    mux.attach(a);
+    const waiting = mux.handleClient(a, call(1, "never"));
+    expect(pool.queueDepth).toBe(1);
+
+    // WHEN the client cancels it, and then the link comes up
+    await mux.handleClient(a, {
+      jsonrpc: "2.0",
+      method: "notifications/cancelled",
+      params: { requestId: 1, reason: "user" },
+    });
+    const releasedBeforeLink = [...a.cancels];
+    send(initialize!);
+    await started;
+    await waiting;
+
+    // THEN the client was released before any link was up, and the call never reached the link
+    expect(releasedBeforeLink).toStrictEqual([1]);
+    expect([link.sent, mux.inFlight, pool.liveSlots()[0]?.inFlight]).toStrictEqual([[], 0, 0]);
+    await pool.close();
+  });
 });

@@ -83,12 +83,19 @@ export function negotiateVersion(requested: unknown): string {
     : LATEST_PROTOCOL_VERSION;
 }
 
+/** The key of a session's request while it waits for a link. */
+function queuedKey(session: ClientSession, id: RequestId): string {
+  return `${session.id}\u0000${requestIdKey(id)}`;
+}
+
 /** Routes messages between client sessions and the pool's links. */
 export class Multiplexer {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly bySession = new Map<ClientSession, Map<string, number>>();
   private readonly tokens = new Map<string, number>();
+  /** Requests waiting for a link (`queuedKey`); a cancellation removes its entry. */
+  private readonly queued = new Set<string>();
   private readonly idle = new IdleWaiters();
 
   constructor(
@@ -135,6 +142,10 @@ export class Multiplexer {
       const params = message.params as { requestId?: RequestId; reason?: string } | undefined;
       const requestId = params?.requestId;
       if (requestId === undefined) return;
+      if (this.queued.delete(queuedKey(session, requestId))) {
+        session.cancelled?.(requestId);
+        return;
+      }
       const id = this.bySession.get(session)?.get(requestIdKey(requestId));
       if (id === undefined) return;
       this.cancelOnLink(id, params?.reason);
@@ -160,19 +171,30 @@ export class Multiplexer {
     }
     // One child serves many sessions, so no session's level is passed on; a valid one is accepted.
     if (request.method === "logging/setLevel") return reply({});
+    // Waiting for a link (all children restarting) counts as in progress: a cancellation now
+    // releases the client at once and the request is never sent.
+    const waiting = queuedKey(session, request.id);
+    this.queued.add(waiting);
     let slot: Slot;
     try {
       slot = await this.pool.acquire();
     } catch (error) {
+      this.queued.delete(waiting);
       return this.fail(session, request.id, (error as Error).message);
     }
+    const cancelled = !this.queued.delete(waiting);
     if (request.method === "initialize") {
+      this.pool.release(slot);
       const init = this.pool.initializeResult as InitializeResult;
       const requested = (request.params as { protocolVersion?: unknown } | undefined)?.protocolVersion;
       return reply({ ...init, protocolVersion: negotiateVersion(requested) });
     }
     const own = this.bySession.get(session);
-    if (own === undefined) return; // the session closed while waiting for a link
+    if (cancelled || own === undefined) {
+      // Cancelled, or its session closed, while waiting for a link: it is never sent.
+      this.pool.release(slot);
+      return;
+    }
     const id = this.nextId++;
     const params = request.params as
       (Record<string, unknown> & { _meta?: Record<string, unknown> }) | undefined;
@@ -198,7 +220,6 @@ export class Multiplexer {
     });
     own.set(requestIdKey(request.id), id);
     if (token) this.tokens.set(token.rewritten, id);
-    slot.inFlight++;
     try {
       slot.link.send(forwarded);
     } catch (error) {
@@ -224,7 +245,7 @@ export class Multiplexer {
     this.pending.delete(id);
     this.bySession.get(p.session)?.delete(requestIdKey(p.originalId));
     if (p.token) this.tokens.delete(p.token.rewritten);
-    p.slot.inFlight--;
+    this.pool.release(p.slot);
     this.observer?.callEnded(p.method, p.tool, outcome, (performance.now() - p.startedAt) / 1000);
     this.idle.wake();
     return p;

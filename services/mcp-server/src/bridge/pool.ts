@@ -151,10 +151,14 @@ export class LinkPool {
     return best;
   }
 
-  /** A slot for one request: at once when one is up, else after waiting in the bounded queue. */
+  /**
+   * A slot for one request, reserved for it (counted in `inFlight` at once, so the requests of
+   * one batch spread over the children): at once when one is up, else after waiting in the
+   * bounded queue. A request that ends up not sent gives its slot back with `release`.
+   */
   acquire(): Promise<Slot> {
     const slot = this.pick();
-    if (slot !== undefined) return Promise.resolve(slot);
+    if (slot !== undefined) return Promise.resolve(reserve(slot));
     if (this.closed) return Promise.reject(new PoolUnavailableError("the tool server is shutting down"));
     if (this.waiters.length >= (this.options.queueLimit ?? 1000)) {
       return Promise.reject(new PoolUnavailableError("the tool server is restarting and its queue is full"));
@@ -186,9 +190,14 @@ export class LinkPool {
       if (slot === undefined) return;
       const waiter = this.waiters.shift()!;
       clearTimeout(waiter.timer);
-      waiter.resolve(slot);
+      waiter.resolve(reserve(slot));
     }
     this.options.onQueueDepth?.(0);
+  }
+
+  /** Ends one request's use of `slot` (answered, failed, or never sent). */
+  release(slot: Slot): void {
+    slot.inFlight--;
   }
 
   /** Every live slot. */
@@ -209,4 +218,10 @@ export class LinkPool {
     this.slots.fill(undefined);
     await Promise.all(links.map((link) => link.close()));
   }
+}
+
+/** Counts one more request on `slot`. */
+function reserve(slot: Slot): Slot {
+  slot.inFlight++;
+  return slot;
 }
