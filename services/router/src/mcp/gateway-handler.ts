@@ -194,7 +194,12 @@ export class GatewayHandler {
     }
   }
 
-  /** Forwards to `service` with the client's progress token mapped onto the router's own. */
+  /**
+   * Forwards to `service` with the client's progress token mapped onto the router's own. The
+   * router asks the instance for progress even when the client did not: progress is what keeps
+   * a long call within its timeout (reset by each notification); the client gets only what it
+   * asked for.
+   */
   private forward(
     service: string,
     request: JSONRPCRequest,
@@ -202,15 +207,15 @@ export class GatewayHandler {
     context: RequestContext,
   ): Promise<Result> {
     const token = (params._meta as { progressToken?: unknown } | undefined)?.progressToken;
-    const onprogress =
-      typeof token === "string" || typeof token === "number"
-        ? (progress: Progress) =>
-            context.notify({
-              jsonrpc: "2.0",
-              method: "notifications/progress",
-              params: { ...progress, progressToken: token },
-            })
-        : undefined;
+    const wanted = typeof token === "string" || typeof token === "number";
+    const onprogress = (progress: Progress) => {
+      if (!wanted) return;
+      context.notify({
+        jsonrpc: "2.0",
+        method: "notifications/progress",
+        params: { ...progress, progressToken: token },
+      });
+    };
     return this.options.upstreams.forward(
       service,
       { method: request.method, params },
@@ -219,7 +224,7 @@ export class GatewayHandler {
         timeout: this.options.callTimeoutMs,
         resetTimeoutOnProgress: true,
         maxTotalTimeout: this.options.callMaxMs,
-        ...(onprogress === undefined ? {} : { onprogress }),
+        onprogress,
       },
     );
   }
