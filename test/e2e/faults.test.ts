@@ -223,8 +223,8 @@ describe("a router stopped (SIGTERM) under load", () => {
     });
     const status = await stopped.exited;
 
-    // THEN no call failed and the router drained (its drain step ran, then the close) and exited
-    // cleanly
+    // THEN no call failed and the router drained (its drain step ran, then it waited for its
+    // calls, then the close) and exited cleanly
     expect(failed(records)).toStrictEqual([]);
     expect(status).toStrictEqual({ code: 0, signal: null });
     expect(
@@ -233,6 +233,7 @@ describe("a router stopped (SIGTERM) under load", () => {
         .map((l) => [l.msg, l.step ?? l.drain]),
     ).toStrictEqual([
       ["shutdown step done", "drain"],
+      ["shutdown step done", "calls"],
       ["stopped", "drained"],
     ]);
   });
