@@ -323,29 +323,6 @@ describe("router replicas", () => {
   });
 });
 
-describe("forwarded calls", () => {
-  it("stay within their timeout while the tool reports progress, even when the client asked for none", async () => {
-    // GIVEN a router whose calls time out after 300 ms of silence
-    const r = await router({
-      ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }),
-      ROUTER_CALL_TIMEOUT_MS: "300",
-    });
-    const session = String((await post(`${r.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
-
-    // WHEN a call without a progress token runs 1 s, reporting progress every 200 ms
-    const slow = await post(`${r.url}/mcp`, call(1, "echo__progress", { steps: 5, intervalMs: 200 }), {
-      "mcp-session-id": session,
-    });
-
-    // THEN it is answered, as plain JSON: the client gets no progress it did not ask for
-    expect([slow.answer.status, slow.answer.headers["content-type"]]).toStrictEqual([
-      200,
-      "application/json",
-    ]);
-    expect(slow.message).toMatchObject({ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text" }] } });
-  });
-});
-
 describe("catalog changes", () => {
   it("reach a Streamable HTTP stream and an SSE client when a service appears in Consul", async () => {
     // GIVEN a router following Consul, which lists one service, with a GET stream and an SSE client

@@ -194,12 +194,7 @@ export class GatewayHandler {
     }
   }
 
-  /**
-   * Forwards to `service` with the client's progress token mapped onto the router's own. The
-   * router asks the instance for progress even when the client did not: progress is what keeps
-   * a long call within its timeout (reset by each notification); the client gets only what it
-   * asked for.
-   */
+  /** Forwards to `service` with the client's progress token mapped onto the router's own. */
   private forward(
     service: string,
     request: JSONRPCRequest,
@@ -207,15 +202,15 @@ export class GatewayHandler {
     context: RequestContext,
   ): Promise<Result> {
     const token = (params._meta as { progressToken?: unknown } | undefined)?.progressToken;
-    const wanted = typeof token === "string" || typeof token === "number";
-    const onprogress = (progress: Progress) => {
-      if (!wanted) return;
-      context.notify({
-        jsonrpc: "2.0",
-        method: "notifications/progress",
-        params: { ...progress, progressToken: token },
-      });
-    };
+    const onprogress =
+      typeof token === "string" || typeof token === "number"
+        ? (progress: Progress) =>
+            context.notify({
+              jsonrpc: "2.0",
+              method: "notifications/progress",
+              params: { ...progress, progressToken: token },
+            })
+        : undefined;
     return this.options.upstreams.forward(
       service,
       { method: request.method, params },
@@ -224,7 +219,7 @@ export class GatewayHandler {
         timeout: this.options.callTimeoutMs,
         resetTimeoutOnProgress: true,
         maxTotalTimeout: this.options.callMaxMs,
-        onprogress,
+        ...(onprogress === undefined ? {} : { onprogress }),
       },
     );
   }
