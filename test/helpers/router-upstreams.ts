@@ -50,6 +50,12 @@ export interface FakeRequest {
   readonly body: unknown;
 }
 
+/** The JSON-RPC method of a request the fake received (none for a response, GET or DELETE). */
+export function jsonRpcMethod(request: FakeRequest): string | undefined {
+  const method = (request.body as { method?: unknown } | undefined)?.method;
+  return typeof method === "string" ? method : undefined;
+}
+
 /** A minimal scripted MCP server over Streamable HTTP (JSON and SSE answers). */
 export class FakeMcpServer {
   readonly requests: FakeRequest[] = [];
@@ -96,9 +102,7 @@ export class FakeMcpServer {
    * their behaviour goes (a `hold` call is held, a `never-answer` stream is open).
    */
   async received(method: string, count = 1): Promise<void> {
-    const enough = () =>
-      this.requests.filter((r) => (r.body as { method?: unknown } | undefined)?.method === method).length >=
-      count;
+    const enough = () => this.requests.filter((r) => jsonRpcMethod(r) === method).length >= count;
     await this.until(enough);
   }
 

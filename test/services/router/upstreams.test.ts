@@ -11,7 +11,7 @@ import { fakeOnly } from "../../helpers/fake-timers";
 import { capturingLogger, silentLogger } from "../../helpers/log-capture";
 import { awaitableLogger } from "../../helpers/router-app";
 import { refusedPort } from "../../helpers/refused-port";
-import { FakeMcpServer, startBuiltinServer } from "../../helpers/router-upstreams";
+import { FakeMcpServer, jsonRpcMethod, startBuiltinServer } from "../../helpers/router-upstreams";
 
 const EJECTION = { failuresToEject: 3, baseMs: 60_000, maxMs: 60_000 };
 const echo = (message: string) => ({
@@ -36,6 +36,15 @@ function pool(logger = silentLogger()): { upstreams: Upstreams; metrics: RouterM
   const metrics = new RouterMetrics(registry);
   upstreams = new Upstreams({ logger, metrics, ejection: EJECTION });
   return { upstreams, metrics, registry };
+}
+
+/** A fake instance, the only one of service "fake" in a fresh pool. */
+async function oneFake(): Promise<{ fake: FakeMcpServer; u: Upstreams }> {
+  const fake = await FakeMcpServer.start();
+  fakes.push(fake);
+  const { upstreams: u } = pool();
+  u.update(new Map([["fake", [fake.url]]]));
+  return { fake, u };
 }
 
 /** Resolves with `value` after every microtask queued so far has run (one turn of the event loop). */
@@ -95,18 +104,14 @@ describe("Upstreams.forward", () => {
       [true, ErrorCode.InternalError, 'MCP error -32603: The instance of "fake" failed during the request'],
     ]);
     const calls = (fake: FakeMcpServer) =>
-      fake.requests.filter((r) => (r.body as { method?: string } | undefined)?.method === "tools/call")
-        .length;
+      fake.requests.filter((r) => jsonRpcMethod(r) === "tools/call").length;
     expect([calls(a), calls(b)]).toStrictEqual([1, 1]);
   });
 
   it("fails at once, without waiting for the connect timeout, when initialize's stream ends unanswered", async () => {
     // GIVEN an instance that answers initialize with an SSE stream it ends without the answer
-    const fake = await FakeMcpServer.start();
-    fakes.push(fake);
+    const { fake, u } = await oneFake();
     fake.initializeBehaviour = "end-without-answer";
-    const { upstreams: u } = pool();
-    u.update(new Map([["fake", [fake.url]]]));
 
     // WHEN a call is forwarded (the session with the instance is opened first)
     const error = await u
@@ -119,9 +124,7 @@ describe("Upstreams.forward", () => {
       ErrorCode.InternalError,
       'MCP error -32603: The instance of "fake" failed during the request',
     ]);
-    expect(fake.requests.map((r) => (r.body as { method?: string } | undefined)?.method)).toStrictEqual([
-      "initialize",
-    ]);
+    expect(fake.requests.map(jsonRpcMethod)).toStrictEqual(["initialize"]);
   });
 
   it("re-creates its session when an instance restarted and forgot it", async () => {
@@ -186,11 +189,8 @@ describe("Upstreams.forward", () => {
 
   it("closes the session of an instance that left discovery once its last request ends", async () => {
     // GIVEN a call held by an instance
-    const fake = await FakeMcpServer.start();
-    fakes.push(fake);
+    const { fake, u } = await oneFake();
     fake.behaviour = "hold";
-    const { upstreams: u } = pool();
-    u.update(new Map([["fake", [fake.url]]]));
     const call = u.forward("fake", { method: "tools/call", params: { name: "probe", arguments: {} } });
     await fake.received("tools/call");
     const [instance] = u.available("fake");
@@ -235,10 +235,7 @@ describe("Upstreams.forward", () => {
     // told, a session with it (opened on real timers, so undici's shared timer is a real one),
     // then a fake clock for the SDK's call timeout of 600 ms: time passes only when the test
     // advances it, so no stall of the event loop can decide the outcome
-    const fake = await FakeMcpServer.start();
-    fakes.push(fake);
-    const { upstreams: u } = pool();
-    u.update(new Map([["fake", [fake.url]]]));
+    const { fake, u } = await oneFake();
     await u.forward("fake", { method: "tools/list" });
     fake.behaviour = "hold";
     // Only setTimeout is faked: the SDK's call timeout; sockets and setImmediate stay real.
@@ -289,11 +286,8 @@ describe("Upstreams.forward", () => {
 
   it("closes a cancelled call's upstream stream, so its connection does not stay open", async () => {
     // GIVEN an instance that streams a call's answer but never sends it
-    const fake = await FakeMcpServer.start();
-    fakes.push(fake);
+    const { fake, u } = await oneFake();
     fake.behaviour = "never-answer";
-    const { upstreams: u } = pool();
-    u.update(new Map([["fake", [fake.url]]]));
     const controller = new AbortController();
     const call = u
       .forward("fake", { method: "tools/call", params: { name: "probe" } }, { signal: controller.signal })
@@ -306,9 +300,7 @@ describe("Upstreams.forward", () => {
     // THEN the call ends, the instance is told, and the stream it held open is closed
     expect(((await call) as McpError).message).toBe("MCP error -32001: the client cancelled");
     await fake.callStreamClosed();
-    const cancel = fake.requests.find(
-      (r) => (r.body as { method?: string } | undefined)?.method === "notifications/cancelled",
-    );
+    const cancel = fake.requests.find((r) => jsonRpcMethod(r) === "notifications/cancelled");
     expect((cancel?.body as { params?: { reason?: string } }).params?.reason).toBe("the client cancelled");
   });
 

@@ -74,11 +74,6 @@ export function upstreamHeaders(
 export class RelayedStreams {
   private readonly open = new Set<() => void>();
 
-  /** Relays open now. */
-  get size(): number {
-    return this.open.size;
-  }
-
   /** Registers a relay and how to end it; returns its unregistration. */
   add(end: () => void): () => void {
     this.open.add(end);

@@ -83,7 +83,7 @@ export class SessionExpiredError extends Error {
  * call it forwards (a renamed tool, a mapped progress token), and JSON such as `1e20` grows when
  * written out again, so a call just under the limit may exceed the instance's.
  */
-export function refusedByInstance(status: number): McpError {
+function refusedByInstance(status: number): McpError {
   const why = status === 413 ? ": the request is larger than the instance accepts" : "";
   return new McpError(ErrorCode.InvalidRequest, `The instance refused the request (HTTP ${status})${why}`, {
     status,
