@@ -1,6 +1,6 @@
 /**
- * The stdio link's handling of a child's output that is too large: a stdout message over the
- * SDK read buffer's limit, and stderr without newlines.
+ * The stdio link's handling of a child's output that is too large (a stdout message over the
+ * SDK read buffer's limit, stderr without newlines) and of a child that stops reading its input.
  */
 import type { Link } from "../../../services/mcp-server/src/bridge/link";
 import { startStdioLink } from "../../../services/mcp-server/src/bridge/stdio-link";
@@ -63,5 +63,40 @@ describe("a stdio child's output", () => {
       "a".repeat(2000),
       "next",
     ]);
+  });
+});
+
+describe("a stdio child's input", () => {
+  it("a child that closes its stdin and lives on is stopped with a clear cause", async () => {
+    // GIVEN a child that closes its stdin, says so on stderr, and stays up
+    const child = nodeChild(
+      `require("node:fs").closeSync(0); console.error("closed"); setInterval(() => {}, 1000);`,
+    );
+    await child.waitForLog((l) => l.msg === "closed");
+
+    // WHEN a request is written to it
+    child.link.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+
+    // THEN the link goes down saying why (its calls fail with this cause), and its group is gone
+    expect(await child.down).toMatch(/^stopped reading its input \(.*EPIPE.*\)$/);
+    expect(child.lines.filter((l) => l.level === "error").map((l) => l.msg)).toStrictEqual([
+      "child stopped reading its input; stopping it",
+    ]);
+    await child.link.close();
+    expect(groupAlive(child.link.pid!)).toBe(false);
+  });
+
+  it("a child that exits is reported by its exit status, even when a write to it failed first", async () => {
+    // GIVEN a child that closes its stdin, then exits with code 3 a moment later
+    const child = nodeChild(
+      `require("node:fs").closeSync(0); console.error("closed"); setTimeout(() => process.exit(3), 100);`,
+    );
+    await child.waitForLog((l) => l.msg === "closed");
+
+    // WHEN a request is written to it before it exits
+    child.link.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+
+    // THEN the cause is its exit, not the failed write
+    expect(await child.down).toBe("exited with code 3");
   });
 });

@@ -23,6 +23,11 @@ export interface StdioCommand {
 export const KILL_GRACE_MS = 3000;
 /** Longest stderr line kept in a log entry. */
 const MAX_LOG_LINE = 2000;
+/**
+ * How long a failed write to a child's stdin waits for the child's exit before the link is taken
+ * down for it: a child that died fails its stdin too, and its exit status says better why.
+ */
+export const STDIN_FAILURE_GRACE_MS = 500;
 
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   return signal !== null ? `was killed by ${signal}` : `exited with code ${String(code)}`;
@@ -70,6 +75,8 @@ export function startStdioLink(
   const buffer = new ReadBuffer();
   let exited = false;
   let exitCause: string | undefined;
+  /** `close()` was called: errors of the stdin it ends are expected. */
+  let closing = false;
   let stderrRest = "";
   /** The child's stdout overflowed the read buffer: nothing more of it is read. */
   let unreadable = false;
@@ -94,6 +101,7 @@ export function startStdioLink(
     async close() {
       // Down already (its group was killed): resolve once the child is gone, as promised.
       if (exited) return exitedPromise;
+      closing = true;
       child.stdin.end();
       signalGroup(child, "SIGTERM");
       const timer = setTimeout(() => signalGroup(child, "SIGKILL"), KILL_GRACE_MS);
@@ -153,7 +161,19 @@ export function startStdioLink(
       stderrRest += text.slice(start, start + MAX_LOG_LINE - stderrRest.length);
     }
   });
-  child.stdin.on("error", (error) => log.debug({ err: error }, "child stdin closed"));
+  // A child that closed its stdin but lives on (EPIPE) takes no more requests, and those written
+  // to it would wait for answers that cannot come: it goes down and is restarted, failing its calls.
+  child.stdin.on("error", (error) => {
+    if (closing || exited) {
+      log.debug({ err: error }, "child stdin closed");
+      return;
+    }
+    setTimeout(() => {
+      if (exited || closing) return;
+      log.error({ err: error }, "child stopped reading its input; stopping it");
+      down(`stopped reading its input (${errorText(error)})`);
+    }, STDIN_FAILURE_GRACE_MS).unref();
+  });
   child.on("error", (error) => down(`could not run ${JSON.stringify(command.command)}: ${error.message}`));
   child.on("exit", (code, signal) => down(describeExit(code, signal)));
   return link;
