@@ -96,6 +96,19 @@ export function killAll(pids: readonly number[]): void {
   }
 }
 
+/** The protocol version the raw-HTTP tests negotiate. */
+export const RAW_PROTOCOL = "2025-06-18";
+
+/** An `initialize` request with id `id`, as the raw-HTTP tests send it. */
+export function initializeBody(id = 0): string {
+  return JSON.stringify({
+    jsonrpc: "2.0",
+    id,
+    method: "initialize",
+    params: { protocolVersion: RAW_PROTOCOL, capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+  });
+}
+
 /**
  * POST a raw body over a fresh connection; returns status, headers and text. node:http, not
  * fetch, so a test can send any `Host` header (fetch silently replaces it).

@@ -40,6 +40,7 @@ export interface McpServerInfo {
   readonly bridgeEnv: readonly string[];
   readonly allowedOrigins: readonly string[];
   readonly maxBodyBytes: number;
+  readonly maxSessions: number;
 }
 
 /** Describes the configured tool set without secret values. */
@@ -61,6 +62,7 @@ export function mcpServerInfo(env: McpServerEnv): McpServerInfo {
     bridgeEnv: env.MCP_BRIDGE_ENV,
     allowedOrigins: env.MCP_ALLOWED_ORIGINS,
     maxBodyBytes: env.MCP_MAX_BODY_BYTES,
+    maxSessions: env.MCP_MAX_SESSIONS,
   };
 }
 
@@ -76,7 +78,7 @@ const AFTER_DRAIN_MS = KILL_GRACE_MS + 2_000;
 export function drainBudgetMs(shutdownTimeoutMs: number): number {
   return Math.max(0, Math.min(DRAIN_REQUESTS_MS, shutdownTimeoutMs - AFTER_DRAIN_MS));
 }
-/** A Streamable HTTP session unused this long is closed. */
+/** A Streamable HTTP session this long without a request (and not in use) is closed. */
 export const SESSION_IDLE_MS = 30 * 60_000;
 /** Interval of SSE keep-alive comments (clients and balancers give up on silent streams). */
 export const KEEP_ALIVE_MS = 15_000;
@@ -160,6 +162,7 @@ export function buildApp(options: BuildContext<McpServerEnv>): FastifyInstance {
     metrics,
     logger,
     idleTimeoutMs: SESSION_IDLE_MS,
+    maxSessions: env.MCP_MAX_SESSIONS,
     keepAliveMs: KEEP_ALIVE_MS,
   });
 

@@ -56,6 +56,12 @@ export const McpServerEnvSchema = commonEnvSchema({
   ).default([]),
   /** First delay before restarting a child that went down; doubles per failure up to 10 s. */
   MCP_BRIDGE_BACKOFF_MS: integerField(10, 60_000).default(250),
+  /**
+   * Most client sessions open at once (both transports); beyond it, a new session is refused
+   * with 503. Each costs little, but without a bound a flood of `initialize` requests would
+   * exhaust the server's memory before idle ones expire.
+   */
+  MCP_MAX_SESSIONS: integerField(1, 1_000_000).default(10_000),
   ...mcpTransportEnvShape,
 });
 

@@ -27,6 +27,9 @@ import {
 import type { Sessions } from "./sessions";
 import type { StreamableSession } from "./streamable-session";
 
+/** `Retry-After` (seconds) of the 503 for a session over the limit. */
+export const SESSIONS_FULL_RETRY_AFTER_S = 30;
+
 /** Route settings. */
 export interface McpRouteOptions {
   readonly sessions: Sessions;
@@ -54,6 +57,19 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
     return session;
   };
 
+  /** Answers 503 while the server holds its most sessions; true when one may open. */
+  const admitted = (reply: FastifyReply): boolean => {
+    if (sessions.admit()) return true;
+    void reply.header("retry-after", String(SESSIONS_FULL_RETRY_AFTER_S));
+    void sendJsonRpcError(
+      reply,
+      503,
+      JSONRPC_ERROR.refused,
+      `Service Unavailable: this server holds its most sessions (${sessions.maxSessions}); try again later`,
+    );
+    return false;
+  };
+
   app.post("/mcp", async (request, reply) => {
     const parsed = parseMessages(request.body);
     if ("invalid" in parsed) return invalidRequest(reply, parsed.invalid);
@@ -75,7 +91,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
           "Invalid Request: initialize opens a new session; send it without Mcp-Session-Id",
         );
       }
-      if (!checkAccept(request, reply, POST_ACCEPT)) return reply;
+      if (!checkAccept(request, reply, POST_ACCEPT) || !admitted(reply)) return reply;
       session = sessions.createStreamable();
     } else {
       session = sessionOf(request, reply);
@@ -114,6 +130,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
   });
 
   app.get("/sse", async (_request, reply) => {
+    if (!admitted(reply)) return reply;
     reply.hijack();
     await sessions.createSse(reply.raw, "/messages");
     return reply;

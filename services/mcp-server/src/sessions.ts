@@ -27,8 +27,13 @@ export interface SessionOptions {
   readonly mux: Multiplexer;
   readonly metrics: McpMetrics;
   readonly logger: Logger;
-  /** A Streamable HTTP session unused this long is closed. */
+  /**
+   * A Streamable HTTP session this long without a request, with no stream open and no request
+   * unanswered, is closed.
+   */
   readonly idleTimeoutMs: number;
+  /** Most sessions open at once, both transports together. */
+  readonly maxSessions: number;
   /** Interval of SSE keep-alive comments on open streams. */
   readonly keepAliveMs: number;
   /** Clock, for tests. */
@@ -40,6 +45,8 @@ export class Sessions {
   private readonly entries = new Map<string, SessionEntry>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly now: () => number;
+  /** The last `admit()` refused. */
+  private refusing = false;
 
   constructor(private readonly options: SessionOptions) {
     this.now = options.now ?? Date.now;
@@ -50,6 +57,31 @@ export class Sessions {
   /** Open sessions. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /**
+   * Whether another session may open: false while `maxSessions` are open, so a flood of
+   * `initialize` requests cannot exhaust the server's memory. The first refusal after a spell
+   * with room is logged.
+   */
+  admit(): boolean {
+    if (this.entries.size < this.options.maxSessions) {
+      this.refusing = false;
+      return true;
+    }
+    if (!this.refusing) {
+      this.refusing = true;
+      this.options.logger.warn(
+        { maxSessions: this.options.maxSessions },
+        "session limit reached; new sessions are refused until some close",
+      );
+    }
+    return false;
+  }
+
+  /** Most sessions open at once. */
+  get maxSessions(): number {
+    return this.options.maxSessions;
   }
 
   /** A Streamable HTTP session, marking it used. */
@@ -115,10 +147,20 @@ export class Sessions {
     return transport;
   }
 
-  /** Close Streamable HTTP sessions idle for longer than the timeout (SSE ones live with their stream). */
+  /**
+   * Close Streamable HTTP sessions idle for longer than the timeout (SSE ones live with their
+   * stream). A session in use (its standalone stream open, as an idle SDK client keeps it, or a
+   * long call unanswered) is not idle: its idle time starts when it is no longer in use.
+   */
   async expireIdle(): Promise<number> {
-    const cutoff = this.now() - this.options.idleTimeoutMs;
-    const idle = [...this.entries].filter(([, e]) => e.kind === "streamable-http" && e.lastSeen < cutoff);
+    const now = this.now();
+    const cutoff = now - this.options.idleTimeoutMs;
+    const idle: [string, SessionEntry][] = [];
+    for (const [id, entry] of this.entries) {
+      if (entry.kind !== "streamable-http") continue;
+      if (entry.session.inUse) entry.lastSeen = now;
+      else if (entry.lastSeen < cutoff) idle.push([id, entry]);
+    }
     for (const [id] of idle) {
       this.options.logger.info({ session: id }, "closing idle session");
       this.closeStreamable(id, "idle for too long");

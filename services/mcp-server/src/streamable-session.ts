@@ -55,6 +55,11 @@ export class StreamableSession implements ClientSession {
     return this.stream !== undefined;
   }
 
+  /** Whether the client is using the session now: a stream is open or a request unanswered. */
+  get inUse(): boolean {
+    return this.stream !== undefined || this.routes.size > 0;
+  }
+
   /**
    * Handles the messages of one POST on `res`: its requests are answered on it (JSON, or SSE
    * once a notification or a keep-alive comes first); a POST of notifications gets 202.

@@ -7,6 +7,7 @@ import type { McpServerUnderTest } from "../../helpers/mcp-server-process";
 import { openSse } from "../../helpers/router-app";
 import {
   connect,
+  initializeBody,
   rawPost,
   startMcpServer,
   TRANSPORTS,
@@ -20,12 +21,7 @@ let sessionId: string;
 const clients: Client[] = [];
 const PROTOCOL = { "mcp-protocol-version": "2025-06-18" };
 
-const initialize = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
-});
+const initialize = initializeBody(1);
 
 /** The JSON-RPC message in a JSON or SSE body. */
 function messageOf(text: string): unknown {

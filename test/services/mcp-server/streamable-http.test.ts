@@ -6,11 +6,17 @@
 import { request } from "node:http";
 import type { IncomingMessage } from "node:http";
 import type { McpServerUnderTest } from "../../helpers/mcp-server-process";
-import { rawPost, startMcpServer, stopMcpServers } from "../../helpers/mcp-server-process";
+import {
+  initializeBody,
+  RAW_PROTOCOL,
+  rawPost,
+  startMcpServer,
+  stopMcpServers,
+} from "../../helpers/mcp-server-process";
 
 jest.setTimeout(30_000);
 
-const PROTOCOL = "2025-06-18";
+const PROTOCOL = RAW_PROTOCOL;
 let server: McpServerUnderTest;
 
 beforeAll(async () => {
@@ -23,15 +29,7 @@ afterAll(async () => {
 
 /** Opens a session with raw HTTP; returns a POST helper bound to it. */
 async function openSession() {
-  const init = await rawPost(
-    `${server.base}/mcp`,
-    JSON.stringify({
-      jsonrpc: "2.0",
-      id: 0,
-      method: "initialize",
-      params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: "wire", version: "1" } },
-    }),
-  );
+  const init = await rawPost(`${server.base}/mcp`, initializeBody());
   const id = init.headers.get("mcp-session-id")!;
   const headers = { "mcp-session-id": id, "mcp-protocol-version": PROTOCOL };
   const post = (body: unknown) => rawPost(`${server.base}/mcp`, JSON.stringify(body), headers);
