@@ -66,6 +66,11 @@ export class FakeMcpServer {
   tools: { name: string; inputSchema: { type: "object" } }[] = [
     { name: "probe", inputSchema: { type: "object" } },
   ];
+  /**
+   * Tools per `tools/list` page, when set; a page's cursor names this fake, so another instance
+   * refuses it (as instances of two versions may page differently).
+   */
+  pageSize: number | undefined;
   /** Open standalone GET streams (the router's sessions listen on them). */
   private readonly streams = new Set<ServerResponse>();
   private readonly streamEvents = new EventEmitter<{ opened: []; callClosed: []; request: [] }>();
@@ -85,6 +90,22 @@ export class FakeMcpServer {
     await once(server, "listening");
     slot.fake = new FakeMcpServer(server);
     return slot.fake;
+  }
+
+  /** The answer to `tools/list`: every tool, or the page `cursor` names when paging. */
+  private toolsPage(cursor: unknown): { result: unknown } | { error: { code: number; message: string } } {
+    if (this.pageSize === undefined) return { result: { tools: this.tools } };
+    const prefix = `${this.url}#`;
+    const start =
+      cursor === undefined
+        ? 0
+        : typeof cursor === "string" && cursor.startsWith(prefix)
+          ? Number(cursor.slice(prefix.length))
+          : NaN;
+    if (!Number.isInteger(start)) return { error: { code: -32602, message: "Invalid cursor" } };
+    const end = start + this.pageSize;
+    const nextCursor = end < this.tools.length ? { nextCursor: `${prefix}${end}` } : {};
+    return { result: { tools: this.tools.slice(start, end), ...nextCursor } };
   }
 
   /** Resolves once at least one standalone stream is open. */
@@ -207,8 +228,12 @@ export class FakeMcpServer {
           capabilities: { tools: { listChanged: true } },
           serverInfo: { name: "fake", version: "1" },
         });
-      case "tools/list":
-        return json({ tools: this.tools });
+      case "tools/list": {
+        const page = this.toolsPage((body?.params as { cursor?: unknown } | undefined)?.cursor);
+        if ("result" in page) return json(page.result);
+        res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "fake-session" });
+        return void res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, error: page.error }));
+      }
       case "tools/call": {
         res.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": "fake-session" });
         res.flushHeaders();

@@ -5,7 +5,7 @@ import { Catalog } from "../../../services/router/src/catalog/catalog";
 import { RouterMetrics } from "../../../services/router/src/metrics";
 import { Upstreams } from "../../../services/router/src/upstream/upstreams";
 import { silentLogger } from "../../helpers/log-capture";
-import { FakeMcpServer } from "../../helpers/router-upstreams";
+import { FakeMcpServer, jsonRpcMethod } from "../../helpers/router-upstreams";
 
 let fake: FakeMcpServer;
 let upstreams: Upstreams;
@@ -90,5 +90,31 @@ describe("Catalog", () => {
 
     // THEN its tools left the catalog at once
     expect([catalog.current.tools, announced]).toStrictEqual([[], [["tools"]]]);
+  });
+
+  it("lists all pages of a service from one instance, whose cursors the others need not know", async () => {
+    // GIVEN a service with two instances that page their three tools one at a time, each with
+    // cursors only it understands
+    const other = await FakeMcpServer.start();
+    try {
+      const tools = ["a", "b", "c"].map((name) => ({ name, inputSchema: { type: "object" as const } }));
+      for (const instance of [fake, other]) {
+        instance.tools = tools;
+        instance.pageSize = 1;
+      }
+      upstreams.update(new Map([["fake", [fake.url, other.url]]]));
+
+      // WHEN the catalog lists the service
+      await catalog.sync();
+
+      // THEN it holds all three tools, every page asked of the same instance
+      const pagesAsked = [fake, other].map(
+        (instance) => instance.requests.filter((r) => jsonRpcMethod(r) === "tools/list").length,
+      );
+      expect(catalog.current.tools.map((t) => t.name)).toStrictEqual(["fake__a", "fake__b", "fake__c"]);
+      expect([...pagesAsked].sort()).toStrictEqual([0, 3]);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -6,6 +6,7 @@ import {
   failedBeforeSending,
   isUpstreamLost,
 } from "../../../services/router/src/upstream/upstream-transport";
+import type { InstancePin } from "../../../services/router/src/upstream/upstreams";
 import { Upstreams } from "../../../services/router/src/upstream/upstreams";
 import { fakeOnly } from "../../helpers/fake-timers";
 import { capturingLogger, silentLogger } from "../../helpers/log-capture";
@@ -302,6 +303,31 @@ describe("Upstreams.forward", () => {
     await fake.callStreamClosed();
     const cancel = fake.requests.find((r) => jsonRpcMethod(r) === "notifications/cancelled");
     expect((cancel?.body as { params?: { reason?: string } }).params?.reason).toBe("the client cancelled");
+  });
+
+  it("sends a pinned run of requests to the instance that answered the first, and nowhere else once it left", async () => {
+    // GIVEN a service with two instances and a pin
+    const [a, b] = [await FakeMcpServer.start(), await FakeMcpServer.start()];
+    fakes.push(a, b);
+    const { upstreams: u } = pool();
+    u.update(new Map([["fake", [a.url, b.url]]]));
+    const pin: InstancePin = {};
+
+    // WHEN four requests are forwarded with the pin
+    for (let i = 0; i < 4; i++) await u.forward("fake", { method: "tools/list" }, {}, pin);
+
+    // THEN one instance answered them all
+    const listed = [a, b].map((f) => f.requests.filter((r) => jsonRpcMethod(r) === "tools/list").length);
+    expect([...listed].sort()).toStrictEqual([0, 4]);
+
+    // AND WHEN the pinned instance leaves discovery, a pinned request fails rather than go to the other
+    u.update(new Map([["fake", [pin.instance === undefined || pin.instance.url === a.url ? b.url : a.url]]]));
+    await expect(u.forward("fake", { method: "tools/list" }, {}, pin)).rejects.toThrow(
+      `The instance of service "fake" that answered this run's first request can take no more`,
+    );
+    expect(
+      [a, b].map((f) => f.requests.filter((r) => jsonRpcMethod(r) === "tools/list").length),
+    ).toStrictEqual(listed);
   });
 
   it("says there is no healthy instance when a service has none", async () => {

@@ -15,7 +15,7 @@ import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprot
 import type { Logger } from "@mcp-platform/shared";
 import { errorText } from "@mcp-platform/shared";
 import type { RouterMetrics } from "../metrics";
-import type { Upstreams } from "../upstream/upstreams";
+import type { InstancePin, Upstreams } from "../upstream/upstreams";
 import type { ListName, MergedCatalog, ServiceListing } from "./merge";
 import { changedLists, EMPTY_CATALOG, mergeCatalog } from "./merge";
 
@@ -143,13 +143,16 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     const { upstreams, metrics, logger } = this.options;
     if (this.stopped || upstreams.available(service).length === 0) return;
     try {
-      const capabilities = await upstreams.capabilities(service);
+      // One instance answers the whole listing: a page's cursor means something only to the
+      // instance that gave it, and one instance's lists are consistent with each other.
+      const pin: InstancePin = {};
+      const capabilities = await upstreams.capabilities(service, pin);
       const [tools, prompts, resources, resourceTemplates] = await Promise.all([
-        capabilities.tools ? this.pages<Tool>(service, "tools/list", "tools") : [],
-        capabilities.prompts ? this.pages<Prompt>(service, "prompts/list", "prompts") : [],
-        capabilities.resources ? this.pages<Resource>(service, "resources/list", "resources") : [],
+        capabilities.tools ? this.pages<Tool>(service, "tools/list", "tools", pin) : [],
+        capabilities.prompts ? this.pages<Prompt>(service, "prompts/list", "prompts", pin) : [],
+        capabilities.resources ? this.pages<Resource>(service, "resources/list", "resources", pin) : [],
         capabilities.resources
-          ? this.pages<ResourceTemplate>(service, "resources/templates/list", "resourceTemplates")
+          ? this.pages<ResourceTemplate>(service, "resources/templates/list", "resourceTemplates", pin)
           : [],
       ]);
       metrics.catalogRefreshes.inc({ service, outcome: "ok" });
@@ -165,7 +168,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     }
   }
 
-  private async pages<T>(service: string, method: string, field: string): Promise<T[]> {
+  private async pages<T>(service: string, method: string, field: string, pin: InstancePin): Promise<T[]> {
     const items: T[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
@@ -173,6 +176,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
         service,
         { method, params: cursor === undefined ? {} : { cursor } },
         { timeout: LIST_TIMEOUT_MS },
+        pin,
       );
       const list = result[field];
       if (Array.isArray(list)) items.push(...(list as T[]));

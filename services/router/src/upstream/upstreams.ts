@@ -57,6 +57,15 @@ export interface UpstreamsOptions {
 /** Per-request options: the SDK's, plus nothing else. */
 export type ForwardOptions = RequestOptions;
 
+/**
+ * The instance a run of requests must all reach, set by the first that is answered: the pages
+ * of one listing, whose cursors mean something only to the instance that gave them (instances
+ * of two versions, during a rolling update, may page differently).
+ */
+export interface InstancePin {
+  instance?: Instance;
+}
+
 /** The instances of every service, and request routing over them. */
 export class Upstreams extends EventEmitter<UpstreamsEvents> {
   private readonly services = new Map<string, Instance[]>();
@@ -114,11 +123,27 @@ export class Upstreams extends EventEmitter<UpstreamsEvents> {
   }
 
   /**
-   * Sends `request` to a healthy instance of `service` and resolves with its result. Retries on
-   * another instance only when the request never reached one; rejects with the upstream's own
-   * JSON-RPC error when it answered with one, or an `McpError` saying what went wrong.
+   * The instance for the next attempt: `pin`'s while it can take requests and was not tried, else
+   * (no pin yet) the next pick.
    */
-  async forward(service: string, request: UpstreamRequest, options: ForwardOptions = {}): Promise<Result> {
+  private choose(service: string, tried: ReadonlySet<Instance>, pin?: InstancePin): Instance | undefined {
+    const pinned = pin?.instance;
+    if (pinned === undefined) return this.pick(service, tried);
+    return !tried.has(pinned) && this.available(service).includes(pinned) ? pinned : undefined;
+  }
+
+  /**
+   * Sends `request` to a healthy instance of `service` (`pin`'s, when it holds one) and resolves
+   * with its result. Retries on another instance only when the request never reached one;
+   * rejects with the upstream's own JSON-RPC error when it answered with one, or an `McpError`
+   * saying what went wrong.
+   */
+  async forward(
+    service: string,
+    request: UpstreamRequest,
+    options: ForwardOptions = {},
+    pin?: InstancePin,
+  ): Promise<Result> {
     const { metrics } = this.options;
     const method = methodLabel(request.method);
     const stopTimer = metrics.upstreamDuration.startTimer({ service, method });
@@ -126,20 +151,23 @@ export class Upstreams extends EventEmitter<UpstreamsEvents> {
     let outcome: UpstreamOutcome = "failed";
     try {
       for (let attempt = 1; ; attempt++) {
-        const instance = this.pick(service, tried);
+        const instance = this.choose(service, tried, pin);
         if (instance === undefined) {
           outcome = "unavailable";
           throw new McpError(
             ErrorCode.InternalError,
-            tried.size === 0
-              ? `No healthy instance of service "${service}"`
-              : `No instance of service "${service}" could be reached`,
+            pin?.instance !== undefined
+              ? `The instance of service "${service}" that answered this run's first request can take no more`
+              : tried.size === 0
+                ? `No healthy instance of service "${service}"`
+                : `No instance of service "${service}" could be reached`,
           );
         }
         instance.outstanding++;
         try {
           const result = await instance.session.request(request, options);
           this.succeeded(instance);
+          if (pin !== undefined) pin.instance = instance;
           outcome = "ok";
           return result;
         } catch (error) {
@@ -191,16 +219,17 @@ export class Upstreams extends EventEmitter<UpstreamsEvents> {
 
   /**
    * What an instance of `service` declared in `initialize`, from the first instance (in picking
-   * order) whose session connects.
+   * order, or `pin`'s) whose session connects.
    */
-  async capabilities(service: string): Promise<ServerCapabilities> {
+  async capabilities(service: string, pin?: InstancePin): Promise<ServerCapabilities> {
     const tried = new Set<Instance>();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const instance = this.pick(service, tried);
+      const instance = this.choose(service, tried, pin);
       if (instance === undefined) break;
       try {
         const capabilities = await instance.session.capabilities();
         this.succeeded(instance);
+        if (pin !== undefined) pin.instance = instance;
         return capabilities;
       } catch (error) {
         if (!(error instanceof NotDeliveredError)) throw error;
