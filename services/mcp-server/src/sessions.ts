@@ -28,8 +28,8 @@ export interface SessionOptions {
   readonly metrics: McpMetrics;
   readonly logger: Logger;
   /**
-   * A Streamable HTTP session this long without a request, with no stream open and no request
-   * unanswered, is closed.
+   * A Streamable HTTP session this long without a request, with no stream open and no client
+   * waiting on an answer, is closed.
    */
   readonly idleTimeoutMs: number;
   /** Most sessions open at once, both transports together. */
@@ -149,8 +149,8 @@ export class Sessions {
 
   /**
    * Close Streamable HTTP sessions idle for longer than the timeout (SSE ones live with their
-   * stream). A session in use (its standalone stream open, as an idle SDK client keeps it, or a
-   * long call unanswered) is not idle: its idle time starts when it is no longer in use.
+   * stream). A session in use (its standalone stream open, as an idle SDK client keeps it, or its
+   * client waiting on a long call) is not idle: its idle time starts when it is no longer in use.
    */
   async expireIdle(): Promise<number> {
     const now = this.now();

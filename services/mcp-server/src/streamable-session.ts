@@ -55,9 +55,15 @@ export class StreamableSession implements ClientSession {
     return this.stream !== undefined;
   }
 
-  /** Whether the client is using the session now: a stream is open or a request unanswered. */
+  /**
+   * Whether the client is using the session now: its standalone stream is open, or it waits on
+   * a POST for an answer. A request whose client went away does not count, so a call a child
+   * never answers cannot keep its session (and its place in the child) forever.
+   */
   get inUse(): boolean {
-    return this.stream !== undefined || this.routes.size > 0;
+    if (this.stream !== undefined) return true;
+    for (const route of this.routes.values()) if (route.response.clientWaiting) return true;
+    return false;
   }
 
   /**

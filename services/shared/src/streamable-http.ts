@@ -263,6 +263,11 @@ export class PostResponse {
     res.once("close", () => this.stop());
   }
 
+  /** Whether the client still waits on this POST's connection. */
+  get clientWaiting(): boolean {
+    return !this.done && !this.res.destroyed;
+  }
+
   /** Sends a notification about a request of this POST (switching `auto` to a stream). */
   notify(message: JSONRPCMessage): void {
     if (this.done || this.options.mode === "json") return;

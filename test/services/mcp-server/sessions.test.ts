@@ -100,7 +100,7 @@ describe("idle Streamable HTTP sessions", () => {
     expect([justClosed, expired, r.sessions.size]).toStrictEqual([0, 1, 0]);
   });
 
-  it("a session with a request unanswered is not idle", async () => {
+  it("a session whose client waits on a call is not idle", async () => {
     // GIVEN a session with a long call in flight
     const r = registry();
     open.push(r.sessions);
@@ -113,6 +113,23 @@ describe("idle Streamable HTTP sessions", () => {
     // WHEN longer than the idle timeout passes / THEN the session and its call stay
     r.advance(IDLE_MS + 1);
     expect([await r.sessions.expireIdle(), r.sessions.size, session.inUse]).toStrictEqual([0, 1, true]);
+  });
+
+  it("a request whose client went away does not keep its session", async () => {
+    // GIVEN a session with a call in flight whose client closed the connection
+    const r = registry();
+    open.push(r.sessions);
+    const session = r.sessions.createStreamable();
+    const post = response();
+    session.post(
+      [{ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: {} } }],
+      post,
+    );
+    post.destroy();
+
+    // WHEN longer than the idle timeout passes / THEN the session is closed
+    r.advance(IDLE_MS + 1);
+    expect([session.inUse, await r.sessions.expireIdle(), r.sessions.size]).toStrictEqual([false, 1, 0]);
   });
 });
 
