@@ -17,6 +17,7 @@ import {
   requestIdKey,
   SESSION_HEADER,
   sseEvent,
+  writeSse,
 } from "@mcp-platform/shared";
 import type { ClientSession } from "./bridge/multiplexer";
 
@@ -136,7 +137,7 @@ export class StreamableSession implements ClientSession {
       return Promise.resolve();
     }
     // Without a stream the client has not asked for server messages; nothing is kept for it.
-    if (this.stream !== undefined && !this.stream.writableEnded) this.stream.write(sseEvent(message));
+    if (this.stream !== undefined) writeSse(this.stream, sseEvent(message));
     return Promise.resolve();
   }
 

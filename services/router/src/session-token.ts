@@ -166,6 +166,10 @@ export class SessionSealer {
   }
 
   private fresh(payload: SessionPayload): boolean {
+    // A legacy SSE session lives exactly as long as its stream (the replica holding it answers
+    // 404 once it is gone). Expiring its token would leave a client connected for longer than the
+    // TTL stuck: its stream still open, so it never reconnects, and every POST refused.
+    if (payload.t === "sse") return true;
     const age = Math.floor(this.now() / 1000) - payload.iat;
     // A minute of clock skew between replicas is tolerated for tokens "from the future".
     return age >= -60 && age <= this.ttlSeconds;

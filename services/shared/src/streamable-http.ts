@@ -195,11 +195,54 @@ export function sseEvent(message: JSONRPCMessage): string {
 /** An SSE comment: keeps idle connections open through balancers. */
 export const SSE_KEEP_ALIVE = ": keepalive\n\n";
 
+/**
+ * How much an SSE stream may hold unsent before its client counts as gone: past `stalledBytes`
+ * for `stalledMs` (no full drain meanwhile), or past `maxBytes` at once. A client that stops
+ * reading (a stalled proxy, a suspended laptop) would otherwise make the server keep every
+ * message, progress and keep-alive for it in memory until it ran out.
+ */
+export const SSE_BACKLOG = { stalledBytes: 1024 * 1024, stalledMs: 30_000, maxBytes: 64 * 1024 * 1024 };
+
+/** The backlog check of each stream, installed on its first write. */
+const backlogChecks = new WeakMap<ServerResponse, () => void>();
+
+/** Ends `res` (destroys its connection) once its client has stopped reading (`SSE_BACKLOG`). */
+export function checkBacklog(res: ServerResponse, limits = SSE_BACKLOG): void {
+  let check = backlogChecks.get(res);
+  if (check === undefined) {
+    let timer: NodeJS.Timeout | undefined;
+    const clear = () => {
+      clearTimeout(timer);
+      timer = undefined;
+    };
+    res.on("drain", clear);
+    res.once("close", clear);
+    check = () => {
+      if (res.destroyed) return;
+      const backlog = res.writableLength;
+      if (backlog > limits.maxBytes) return void res.destroy();
+      if (backlog <= limits.stalledBytes || timer !== undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (res.writableLength > limits.stalledBytes) res.destroy();
+      }, limits.stalledMs);
+      timer.unref();
+    };
+    backlogChecks.set(res, check);
+  }
+  check();
+}
+
+/** Writes `text` on an SSE stream that is still open, ending it if its client stopped reading. */
+export function writeSse(res: ServerResponse, text: string): void {
+  if (res.writableEnded || res.destroyed) return;
+  res.write(text);
+  checkBacklog(res);
+}
+
 /** Writes an SSE keep-alive comment on `res` every `intervalMs` until it closes. */
 export function keepSseAlive(res: ServerResponse, intervalMs: number): void {
-  const timer = setInterval(() => {
-    if (!res.writableEnded) res.write(SSE_KEEP_ALIVE);
-  }, intervalMs);
+  const timer = setInterval(() => writeSse(res, SSE_KEEP_ALIVE), intervalMs);
   timer.unref();
   res.once("close", () => clearInterval(timer));
 }
@@ -327,7 +370,7 @@ export class PostResponse {
   }
 
   private write(text: string): void {
-    if (!this.res.writableEnded && !this.res.destroyed) this.res.write(text);
+    writeSse(this.res, text);
   }
 
   private stop(): void {

@@ -3,7 +3,7 @@
  * SDK read buffer's limit, stderr without newlines) and of a child that stops reading its input.
  */
 import type { Link } from "../../../services/mcp-server/src/bridge/link";
-import { startStdioLink } from "../../../services/mcp-server/src/bridge/stdio-link";
+import { MAX_STDIN_BACKLOG_BYTES, startStdioLink } from "../../../services/mcp-server/src/bridge/stdio-link";
 import { awaitableLogger } from "../../helpers/router-app";
 
 jest.setTimeout(30_000);
@@ -82,6 +82,25 @@ describe("a stdio child's input", () => {
     expect(child.lines.filter((l) => l.level === "error").map((l) => l.msg)).toStrictEqual([
       "child stopped reading its input; stopping it",
     ]);
+    await child.link.close();
+    expect(groupAlive(child.link.pid!)).toBe(false);
+  });
+
+  it("a child that stops reading its stdin is stopped once too much waits for it", async () => {
+    // GIVEN a child that never reads its stdin and stays up
+    const child = nodeChild(`console.error("up"); setInterval(() => {}, 1000);`);
+    await child.waitForLog((l) => l.msg === "up");
+
+    // WHEN more than the backlog limit is written to it
+    child.link.send({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "x", arguments: { pad: "x".repeat(MAX_STDIN_BACKLOG_BYTES) } },
+    });
+
+    // THEN the link goes down saying why, and its group is gone
+    expect(await child.down).toMatch(/^stopped reading its input \(\d+ bytes unread\)$/);
     await child.link.close();
     expect(groupAlive(child.link.pid!)).toBe(false);
   });

@@ -275,6 +275,33 @@ describe("router replicas", () => {
     ]);
   });
 
+  it("cancel the calls of a legacy SSE session whose stream closed, since no answer can reach it", async () => {
+    // GIVEN a router running a long call (100 steps 500 ms apart) for an SSE session
+    const upstream = await builtin();
+    const r = await router({ ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [upstream] }) });
+    const stream = await openSse(`${r.url}/sse`);
+    const endpoint = (await stream.next((e) => e.event === "endpoint")).data;
+    await post(
+      `${r.url}${endpoint}`,
+      call(5, "echo__progress", { steps: 100, intervalMs: 500 }, { progressToken: "p5" }),
+    );
+    await stream.next((e) => e.data.includes('"progressToken":"p5"'));
+    const inFlight = async () =>
+      ((await (await fetch(`${r.url}/info`)).json()) as { config: { inFlight: number } }).config.inFlight;
+    const before = await inFlight();
+
+    // WHEN the client's stream closes
+    stream.close();
+
+    // THEN the call ends within a few seconds instead of running its 50 s
+    let after = before;
+    for (let i = 0; i < 100 && after > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      after = await inFlight();
+    }
+    expect([before, after]).toStrictEqual([1, 0]);
+  }, 20_000);
+
   it("hand a legacy SSE message on byte for byte, so one within the body limit stays within it", async () => {
     // GIVEN replicas that take bodies up to 2,000 bytes, and an SSE stream on one of them
     const env = {

@@ -117,6 +117,19 @@ describe("SessionSealer", () => {
     // THEN it opens until the TTL and not after
     expect([atTtl?.t, past]).toStrictEqual(["gateway", undefined]);
   });
+
+  it("keeps opening a legacy SSE token past the TTL: the session lives as long as its stream", () => {
+    // GIVEN an SSE stream's token sealed now, with a 60 s TTL
+    const clock = { now: 1_800_000_000_000 };
+    const s = sealer({ ttlSeconds: 60, at: clock });
+    const { token } = s.seal({ t: "sse", o: "http://10.0.0.7:11090" });
+
+    // WHEN read a day later
+    clock.now += 86_400_000;
+
+    // THEN it still names its stream's replica (which answers 404 once the stream is gone)
+    expect(s.open(token)).toMatchObject({ t: "sse", o: "http://10.0.0.7:11090" });
+  });
 });
 
 describe("compactCapabilities", () => {

@@ -15,6 +15,7 @@ import {
   isRequest,
   isResponse,
   isResult,
+  checkBacklog,
   PostResponse,
 } from "@mcp-platform/shared";
 
@@ -29,6 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 });
 
@@ -170,6 +172,70 @@ describe("PostResponse", () => {
     );
     // THEN the answer says Connection: close
     expect(answer.headers.connection).toBe("close");
+  });
+});
+
+describe("checkBacklog", () => {
+  /** A stream on `res` to a client that reads (or not); resolves with both ends once open. */
+  function stream(reading: boolean): Promise<{ res: ServerResponse; client: IncomingMessage }> {
+    return new Promise((resolve) => {
+      let res!: ServerResponse;
+      nextHandler = (r) => {
+        res = r;
+        r.writeHead(200, { "content-type": "text/event-stream" });
+        r.flushHeaders();
+      };
+      fetchRaw((client) => {
+        if (reading) client.resume();
+        else client.pause();
+        resolve({ res, client });
+      });
+    });
+  }
+  const chunk = ": " + "x".repeat(1024 * 1024 - 3) + "\n";
+
+  it("ends a stream whose client stopped reading once its backlog passes the cap", async () => {
+    // GIVEN a stream whose client reads nothing, with a 4 MiB cap
+    const { res, client } = await stream(false);
+    const limits = { stalledBytes: 1024 * 1024, stalledMs: 600_000, maxBytes: 4 * 1024 * 1024 };
+
+    // WHEN 1 MiB is written at a time, the backlog checked after each write
+    let written = 0;
+    while (!res.destroyed && written < 64) {
+      res.write(chunk);
+      written++;
+      checkBacklog(res, limits);
+    }
+
+    // THEN the stream was ended once the unsent bytes passed 4 MiB, long before 64 MiB
+    expect(res.destroyed).toBe(true);
+    expect(written).toBeLessThan(16);
+    client.destroy();
+  });
+
+  it("ends a stream that stays backlogged past the stall time, and keeps one that drains", async () => {
+    // GIVEN two streams, one whose client stopped reading and one whose client reads
+    const limits = { stalledBytes: 64 * 1024, stalledMs: 200, maxBytes: 64 * 1024 * 1024 };
+    const stalled = await stream(false);
+    const reading = await stream(true);
+
+    // WHEN each gets 32 MiB at once (more than the kernel's socket buffers take), its backlog
+    // checked after each MiB
+    for (const { res } of [stalled, reading]) {
+      for (let i = 0; i < 32; i++) {
+        res.write(chunk);
+        checkBacklog(res, limits);
+      }
+    }
+
+    // THEN the stalled one is ended after the stall time; the reading one drains and stays open
+    await new Promise((resolve) => stalled.res.once("close", resolve));
+    await new Promise((resolve) =>
+      reading.res.writableLength === 0 ? resolve(undefined) : reading.res.once("drain", resolve),
+    );
+    expect([stalled.res.destroyed, reading.res.destroyed]).toStrictEqual([true, false]);
+    reading.res.end();
+    stalled.client.destroy();
   });
 });
 

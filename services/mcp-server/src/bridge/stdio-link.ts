@@ -28,6 +28,12 @@ const MAX_LOG_LINE = 2000;
  * down for it: a child that died fails its stdin too, and its exit status says better why.
  */
 export const STDIN_FAILURE_GRACE_MS = 500;
+/**
+ * Most bytes written to a child and not yet read by it: past this the child counts as no longer
+ * reading its input, as when a write fails (a child stuck without reading would otherwise make
+ * this server keep every request sent to it in memory).
+ */
+export const MAX_STDIN_BACKLOG_BYTES = 64 * 1024 * 1024;
 
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   return signal !== null ? `was killed by ${signal}` : `exited with code ${String(code)}`;
@@ -97,6 +103,10 @@ export function startStdioLink(
       if (child.pid === undefined && !exited) return;
       if (exited || !child.stdin.writable) throw new Error(`${name} is not running`);
       child.stdin.write(serializeMessage(message));
+      if (child.stdin.writableLength > MAX_STDIN_BACKLOG_BYTES) {
+        log.error({ unread: child.stdin.writableLength }, "child stopped reading its input; stopping it");
+        down(`stopped reading its input (${child.stdin.writableLength} bytes unread)`);
+      }
     },
     async close() {
       // Down already (its group was killed): resolve once the child is gone, as promised.

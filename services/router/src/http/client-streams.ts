@@ -7,7 +7,7 @@
 import type { ServerResponse } from "node:http";
 import type { JSONRPCNotification } from "@modelcontextprotocol/sdk/types.js";
 import type { RouterMetrics } from "../metrics";
-import { openSseStream, SESSION_HEADER, sseEvent } from "@mcp-platform/shared";
+import { openSseStream, SESSION_HEADER, sseEvent, writeSse } from "@mcp-platform/shared";
 
 interface Stream {
   readonly session: string;
@@ -42,7 +42,7 @@ export class ClientStreams {
     const event = sseEvent(notification);
     const latest = new Map<string, Stream>();
     for (const stream of this.streams) if (!stream.res.writableEnded) latest.set(stream.session, stream);
-    for (const stream of latest.values()) stream.res.write(event);
+    for (const stream of latest.values()) writeSse(stream.res, event);
   }
 
   /** Ends the streams of one session (DELETE). */

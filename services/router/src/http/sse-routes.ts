@@ -14,6 +14,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import {
+  checkBacklog,
   checkSseMessage,
   JSONRPC_ERROR,
   errorText,
@@ -46,6 +47,17 @@ type MessagesQuery = { Querystring: { s?: unknown; sessionId?: unknown } };
 /** Asked when `s` or `sessionId` is missing, empty or repeated. */
 const MESSAGES_QUERY_REQUIRED = "Bad Request: one s and one sessionId query parameter are required";
 
+/**
+ * Writes `message` on a session's stream. The SDK's transport writes whatever the client's
+ * reading, so the stream's backlog is checked after: a client that stopped reading is dropped.
+ */
+function sendOn(entry: SseEntry, message: JSONRPCMessage): void {
+  void entry.transport
+    .send(message)
+    .catch(() => undefined)
+    .finally(() => checkBacklog(entry.res));
+}
+
 /** The legacy SSE sessions whose stream this replica holds. */
 export class SseSessions {
   private readonly entries = new Map<string, SseEntry>();
@@ -73,6 +85,8 @@ export class SseSessions {
     keepSseAlive(res, context.keepAliveMs);
     res.once("close", () => {
       if (this.entries.delete(nonce)) context.metrics.streams.dec({ transport: "sse" });
+      // The session's answers can only go on this stream: its calls still running are cancelled.
+      context.inFlight.cancelSession(nonce, "the client's SSE stream closed");
     });
   }
 
@@ -93,7 +107,7 @@ export class SseSessions {
 
   /** Writes `message` on every stream (list_changed). */
   broadcast(message: JSONRPCMessage): void {
-    for (const entry of this.entries.values()) void entry.transport.send(message).catch(() => undefined);
+    for (const entry of this.entries.values()) sendOn(entry, message);
   }
 
   /** Ends every stream (shutdown). */
@@ -103,7 +117,7 @@ export class SseSessions {
 
   private onMessage(nonce: string, entry: SseEntry, message: JSONRPCMessage): void {
     const { context } = this;
-    const send = (reply: JSONRPCMessage) => void entry.transport.send(reply).catch(() => undefined);
+    const send = (reply: JSONRPCMessage) => sendOn(entry, reply);
     if (isNotification(message)) {
       if (message.method === "notifications/cancelled")
         cancelRequest(context, entry.token, nonce, message.params);

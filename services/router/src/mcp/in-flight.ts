@@ -37,6 +37,14 @@ export class InFlight {
     return true;
   }
 
+  /** Aborts every request of `session` running here (its stream closed: no answer can reach it). */
+  cancelSession(session: string, reason: string): void {
+    const prefix = `${session}\u0000`;
+    for (const [key, controller] of this.running) {
+      if (key.startsWith(prefix)) controller.abort(new Error(reason));
+    }
+  }
+
   /**
    * Resolves once nothing is in flight (true), or after `timeoutMs` or once `signal` (the
    * shutdown deadline) aborts (false).
