@@ -61,6 +61,12 @@ export interface RenderOptions {
    * in a container is every core of the node, whatever CPU limit the container has.
    */
   readonly threads?: number;
+  /**
+   * `noreuseport`: a port taken by another process fails the start. HAProxy otherwise binds with
+   * SO_REUSEPORT, and a second HAProxy on the same port (a second `npm run local`) starts fine
+   * and takes half of the first one's clients. Containers have their own network namespace.
+   */
+  readonly exclusivePorts?: boolean;
 }
 
 /** `maxconn` where HAProxy has no memory limit (the dev container, local runs). */
@@ -147,6 +153,7 @@ export function renderHaproxyConfig(
       "log stdout format raw local0 info",
       `maxconn ${options.maxConnections ?? DEFAULT_MAX_CONNECTIONS}`,
       ...(options.threads === undefined ? [] : [`nbthread ${options.threads}`]),
+      ...(options.exclusivePorts === true ? ["noreuseport"] : []),
       `hard-stop-after ${HAPROXY_HARD_STOP_SECONDS}s`,
     ]),
     section("defaults", [

@@ -2,7 +2,7 @@
 // `npm run local`: the whole platform on this machine, no Docker. HAProxy (from PATH) with the
 // static-servers config rendered from the dev stack's topology, router replicas, every MCP
 // service of the catalog and the network monitor, all as processes on 127.0.0.1. Prints the
-// gateway URL and how to connect; Ctrl-C stops everything and exits 0.
+// gateway URL and how to connect; Ctrl-C (also while starting) stops everything and exits 0.
 //
 //   npm run local -- [--routers N] [--services a,b] [--instances N] [--random-ports] [--debug]
 import "./require-node.mjs";
@@ -36,8 +36,26 @@ const count = (text, name) => {
 
 const say = (message) => process.stdout.write(`  ${message}\n`);
 
-const { launchPlatform } = await loadLauncher();
+// Handlers first: Ctrl-C (or a closed terminal) while starting stops what was started too; the
+// processes run in their own groups and would otherwise outlive this one.
+const starting = new AbortController();
 let platform;
+let stopping = false;
+const shutdown = async (signal) => {
+  if (stopping) return;
+  stopping = true;
+  say(`${signal}: stopping…`);
+  if (platform === undefined) {
+    starting.abort();
+    return; // the launch stops what it started, then fails; the catch below exits
+  }
+  await platform.stop();
+  say("stopped");
+  process.exit(0);
+};
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => void shutdown(signal));
+
+const { launchPlatform } = await loadLauncher();
 try {
   platform = await launchPlatform({
     root,
@@ -51,6 +69,7 @@ try {
     logLevel: values.debug ? "debug" : "info",
     keepLines: false,
     logFiles: true,
+    signal: starting.signal,
     say,
     // While starting, a process that exits fails the launch, whose error shows its last lines
     // (the work directory, logs included, is removed then); once up, its log file stays.
@@ -61,7 +80,11 @@ try {
       ),
   });
 } catch (error) {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+  if (starting.signal.aborted) {
+    say("stopped");
+    process.exit(0);
+  }
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 }
 
@@ -92,15 +115,3 @@ const lines = [
   "",
 ];
 process.stdout.write(lines.join("\n"));
-
-let stopping = false;
-const shutdown = async (signal) => {
-  if (stopping) return;
-  stopping = true;
-  say(`${signal}: stopping…`);
-  await platform.stop();
-  say("stopped");
-  process.exit(0);
-};
-process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -63,6 +63,11 @@ export interface LaunchOptions extends PlanOptions {
   readonly say?: (message: string) => void;
   /** Called when a process exits while the platform is running. */
   readonly onExit?: (process: RunningProcess, status: ExitStatus) => void;
+  /**
+   * Aborts a launch still starting (Ctrl-C): what was started is stopped, the work directory
+   * removed, and the launch rejects.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A running platform. */
@@ -310,6 +315,9 @@ export async function launchPlatform(options: LaunchOptions = {}): Promise<Platf
   const running: RunningProcess[] = [];
   let stopping = false;
   const start = (p: ProcessPlan): RunningProcess => {
+    // A launch given up (timed out, aborted) stops what it started; a step still under way
+    // must not start more behind its back.
+    if (stopping) throw new Error("the launch was given up");
     const command =
       p.kind === "haproxy"
         ? { file: "haproxy", args: ["-W", "-db", ...haproxyConnectionLimit(), "-f", haproxyFile] }
@@ -382,8 +390,12 @@ export async function launchPlatform(options: LaunchOptions = {}): Promise<Platf
     };
   };
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`not up after ${LAUNCH_TIMEOUT_MS} ms`)), LAUNCH_TIMEOUT_MS);
+    onAbort = () => reject(new Error("stopped while starting"));
+    if (options.signal?.aborted === true) onAbort();
+    else options.signal?.addEventListener("abort", onAbort, { once: true });
   });
   try {
     return await Promise.race([startAll(), deadline]);
@@ -396,5 +408,6 @@ export async function launchPlatform(options: LaunchOptions = {}): Promise<Platf
     throw new Error(`the platform did not start: ${String(error)}\n${output}`, { cause: error });
   } finally {
     clearTimeout(timer);
+    if (onAbort !== undefined) options.signal?.removeEventListener("abort", onAbort);
   }
 }

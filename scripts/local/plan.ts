@@ -252,7 +252,7 @@ export function planLocalRun(
   const haproxyConfig = renderHaproxyConfig(
     local,
     { kind: "static", servers: haproxyServers },
-    { bindAddress: "127.0.0.1" },
+    { bindAddress: "127.0.0.1", exclusivePorts: true },
   );
   processes.push({ name: "haproxy", kind: "haproxy", port: ports.gateway, env: {} });
   return { processes, haproxyConfig, directories, skipped, gatewayUrl: `http://127.0.0.1:${ports.gateway}` };

@@ -118,6 +118,8 @@ describe("planLocalRun", () => {
       "server router-2 127.0.0.1:14002 check",
       "server mcp-everything-2 127.0.0.1:15002 check",
       "server mcp-memory-1 127.0.0.1:15011 check",
+      // a port another process holds fails the start instead of being shared with it
+      "noreuseport",
     ]) {
       expect(config).toContain(line);
     }
@@ -224,9 +226,8 @@ describe("npm run local", () => {
   };
 
   // Whatever the test did or where it failed: stop the CLI as Ctrl-C would, then kill what is
-  // left of its tree (during the launch it has no SIGINT handler and dies at once, leaving its
-  // children behind; a hung stop does too).
-  afterAll(async () => {
+  // left of its tree (a hung stop leaves its children behind).
+  afterEach(async () => {
     if (cli?.pid === undefined) return;
     if (cli.exitCode === null && cli.signalCode === null) {
       // Frozen, it cannot start a process between the snapshot of its tree and the signal.
@@ -249,28 +250,43 @@ describe("npm run local", () => {
       if (row.pgid !== OWN_GROUP) kill(-row.pgid);
       kill(row.pid);
     }
+    cli = undefined;
   });
 
-  it("brings the default platform up, serves every service and the monitor, and stops cleanly on Ctrl-C", async () => {
-    // GIVEN the command, on random ports so it cannot collide with anything on this machine
-    cli = spawn(process.execPath, [join(REPO_ROOT, "scripts", "local.mjs"), "--random-ports"], {
+  /** Starts the command on random ports; `output` collects its lines, `line()` waits for one. */
+  function startCli() {
+    const started = spawn(process.execPath, [join(REPO_ROOT, "scripts", "local.mjs"), "--random-ports"], {
       cwd: REPO_ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const pid = cli.pid ?? 0;
-    const exited = new Promise<number | null>((resolve) => cli?.once("exit", (code) => resolve(code)));
+    cli = started;
+    const exited = new Promise<number | null>((resolve) => started.once("exit", (code) => resolve(code)));
     const output: string[] = [];
-    const gateway = new Promise<string>((resolve, reject) => {
-      createInterface({ input: cli?.stdout ?? process.stdin }).on("line", (line) => {
-        output.push(line);
-        const match = /Gateway: (http:\/\/127\.0\.0\.1:\d+)\/mcp/.exec(line);
-        if (match?.[1] !== undefined) resolve(match[1]);
-      });
-      void exited.then((code) => reject(new Error(`exited with ${code}: ${output.join("\n")}`)));
+    const waiting = new Set<{ pattern: RegExp; resolve: (m: RegExpExecArray) => void }>();
+    createInterface({ input: started.stdout }).on("line", (text) => {
+      output.push(text);
+      for (const w of waiting) {
+        const match = w.pattern.exec(text);
+        if (match === null) continue;
+        waiting.delete(w);
+        w.resolve(match);
+      }
     });
+    const line = (pattern: RegExp) =>
+      new Promise<RegExpExecArray>((resolve, reject) => {
+        waiting.add({ pattern, resolve });
+        void exited.then((code) => reject(new Error(`exited with ${code}: ${output.join("\n")}`)));
+      });
+    return { pid: started.pid ?? 0, exited, output, line };
+  }
+
+  it("brings the default platform up, serves every service and the monitor, and stops cleanly on Ctrl-C", async () => {
+    // GIVEN the command, on random ports so it cannot collide with anything on this machine
+    const { pid, exited, output, line } = startCli();
+    const gateway = line(/Gateway: (http:\/\/127\.0\.0\.1:\d+)\/mcp/);
 
     // WHEN it is up and a client uses the gateway
-    const url = await gateway;
+    const url = (await gateway)[1];
     // (what it started, for the cleanup too: should the CLI die later, its children stay behind)
     record(remnants(new Set([pid]), new Set()));
     const monitorUrl = /Monitor\s+(http:\/\/\S+)\//.exec(output.join("\n"))?.[1];
@@ -282,7 +298,7 @@ describe("npm run local", () => {
     const routers = await routerView(`${monitorUrl}/api/services`);
     const descendants = remnants(new Set([pid]), new Set()).filter((row) => row.pid !== pid);
     record(descendants);
-    cli.kill("SIGINT");
+    process.kill(pid, "SIGINT");
     const code = await exited;
 
     // THEN every default service answered, the monitor served, and Ctrl-C left nothing running
@@ -298,6 +314,24 @@ describe("npm run local", () => {
     // built the launcher), and what they run below them
     expect(descendants.filter((row) => row.ppid === pid).length).toBeGreaterThanOrEqual(11);
     expect(descendants.length).toBeGreaterThan(11);
+    expect(code).toBe(0);
+    expect(remnants(seen.pids, seen.groups)).toStrictEqual([]);
+  });
+
+  it("stops what it started when Ctrl-C comes while it is still starting, and exits 0", async () => {
+    // GIVEN the command, once its MCP service instances are up and the routers are starting
+    const { pid, exited, output, line } = startCli();
+    await line(/starting \d+ router\(s\)/);
+    const descendants = remnants(new Set([pid]), new Set()).filter((row) => row.pid !== pid);
+    record(descendants);
+
+    // WHEN Ctrl-C comes
+    process.kill(pid, "SIGINT");
+    const code = await exited;
+
+    // THEN it said so and exited 0, and nothing it started is left running
+    expect(descendants.length).toBeGreaterThanOrEqual(7);
+    expect(output.slice(-2).map((l) => l.trim())).toStrictEqual(["SIGINT: stopping…", "stopped"]);
     expect(code).toBe(0);
     expect(remnants(seen.pids, seen.groups)).toStrictEqual([]);
   });

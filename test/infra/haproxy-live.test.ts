@@ -14,6 +14,8 @@ import { stackConfig } from "../helpers/stack-files";
 
 let backend: Server;
 let haproxy: ChildProcess | undefined;
+/** Further HAProxy processes a test started (killed at the end, whatever happened). */
+const others: ChildProcess[] = [];
 let dir: string;
 let gatewayPort: number;
 let statsPort: number;
@@ -76,6 +78,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   haproxy?.kill("SIGKILL");
+  for (const other of others) other.kill("SIGKILL");
   await new Promise((resolve) => backend.close(resolve));
   rmSync(dir, { recursive: true, force: true });
 });
@@ -109,5 +112,35 @@ describe("real HAProxy with a rendered config", () => {
     expect([page?.status, (await page?.text())?.includes("Statistics Report"), health?.status]).toStrictEqual(
       [200, true, 200],
     );
+  });
+
+  test("with exclusive ports, a second HAProxy on a port already served fails instead of sharing it", async () => {
+    // GIVEN the running HAProxy's config, rendered again with exclusive ports
+    const dev = buildTopology(stackConfig("dev"));
+    const topology = {
+      ...dev,
+      ports: { ...dev.ports, gateway: gatewayPort, stats: await freePort() },
+      catalog: [],
+    };
+    const cfg = renderHaproxyConfig(
+      topology,
+      { kind: "static", servers: { router: ["127.0.0.1:9"] } },
+      { bindAddress: "127.0.0.1", exclusivePorts: true },
+    );
+    writeFileSync(join(dir, "second.cfg"), cfg);
+
+    // WHEN it starts on the gateway port the first one serves
+    const second = spawn("haproxy", ["-db", "-n", "1000", "-f", join(dir, "second.cfg")], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    second.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    others.push(second);
+    const code = await new Promise<number | null>((resolve) => second.once("exit", resolve));
+
+    // THEN it exits with an error naming the port, and the first one still serves
+    expect(code).not.toBe(0);
+    expect(stderr).toContain(`127.0.0.1:${gatewayPort}`);
+    expect(await viaGateway({})).toBe("https");
   });
 });
