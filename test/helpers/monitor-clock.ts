@@ -19,6 +19,8 @@ interface Timer {
 export class ManualClock implements Clock {
   private time: number;
   private readonly origin: number;
+  /** How far the wall clock was stepped (`stepWallClock`); timers and monotonic time ignore it. */
+  private wallStep = 0;
   private readonly timers = new Map<number, Timer>();
   private nextId = 1;
 
@@ -28,7 +30,15 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
-    return this.time;
+    return this.time + this.wallStep;
+  }
+
+  /**
+   * Steps the wall clock by `ms` (negative: back), as NTP or an operator may; monotonic time
+   * and timers go on unaffected, as they do on a real host.
+   */
+  stepWallClock(ms: number): void {
+    this.wallStep += ms;
   }
 
   monotonic(): number {

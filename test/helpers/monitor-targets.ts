@@ -2,7 +2,7 @@
  * Real local probe targets for the network-monitor tests, all on 127.0.0.1 with OS-chosen ports:
  *
  * - `HttpTarget`: an HTTP server whose answer to each request is decided by a script (status,
- *   simulated latency, or hang). Latency is simulated by advancing the test's manual clock while
+ *   simulated latency, or hang), or that never answers a request to `/health?hang`. Latency is simulated by advancing the test's manual clock while
  *   answering, so the monitor measures an exact duration without anything really waiting.
  * - `McpTarget`: the same, plus a real MCP server (the SDK's, stateless Streamable HTTP) at `/mcp`.
  * - `TcpTarget`: a bare TCP listener.
@@ -20,8 +20,13 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { ManualClock } from "./monitor-clock";
 
-/** How to answer one health request: a status after `latencyMs` on the clock, or never. */
-export type Answer = { readonly status: number; readonly latencyMs?: number } | "hang";
+/**
+ * How to answer one health request: a status after `latencyMs` on the clock, never (`hang`), or
+ * 200 with the start of a body and then nothing more (`stall-body`) or a dropped connection
+ * (`reset-body`).
+ */
+export type Answer =
+  { readonly status: number; readonly latencyMs?: number } | "hang" | "stall-body" | "reset-body";
 
 /** Decides the answer to the `n`-th health request (counting from 1). */
 export type Script = (n: number) => Answer;
@@ -100,8 +105,16 @@ export class HttpTarget extends EventEmitter<{ request: [TargetRequest] }> {
       return;
     }
     this.healthCount++;
-    const answer = this.script(this.healthCount);
+    // `?hang` on any health URL: that request is never answered, whatever the script says.
+    const answer = (request.url ?? "").endsWith("?hang") ? "hang" : this.script(this.healthCount);
     if (answer === "hang") return;
+    if (answer === "stall-body" || answer === "reset-body") {
+      response.writeHead(200, { "content-type": "application/json", "content-length": "1000" });
+      response.write('{"status":');
+      // Once the headers and the start of the body are on their way, drop the connection.
+      if (answer === "reset-body") setImmediate(() => response.socket?.resetAndDestroy());
+      return;
+    }
     if (answer.latencyMs !== undefined && answer.latencyMs > 0) this.clock?.advance(answer.latencyMs);
     response.writeHead(answer.status, { "content-type": "application/json" }).end('{"status":"ok"}');
   }

@@ -83,8 +83,15 @@ export function buildMonitorApp(
   const metrics = createMetrics({ service: env.SERVICE_NAME });
   const info = monitorInfo(env);
   const app = createServiceApp(context, { metrics, details: () => ({ ...info }) });
-  // Probes and discovery share one connection pool, closed with the app.
-  const dispatcher: Dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 4 });
+  // The probes' connections: as many per host and port as probes may run at once, so a probe
+  // never waits for a connection behind others to the same address (targets that hang there
+  // would make it time out unsent). Discovery has its own pool (its reads are bounded by its own
+  // limiter), so Consul reads never queue behind probes either. Both close with the app.
+  const dispatcher: Dispatcher = new Agent({
+    keepAliveTimeout: 10_000,
+    connections: env.MONITOR_PROBE_CONCURRENCY,
+  });
+  const discoveryDispatcher: Dispatcher = new Agent({ keepAliveTimeout: 10_000 });
   const monitor = new Monitor({
     intervalMs: env.MONITOR_INTERVAL_MS,
     retentionMinutes: env.MONITOR_RETENTION_MINUTES,
@@ -108,7 +115,7 @@ export function buildMonitorApp(
           token: env.CONSUL_HTTP_TOKEN,
           logger,
           clock,
-          dispatcher,
+          dispatcher: discoveryDispatcher,
           ...options.discovery,
         });
   discovery?.on("synced", (instances) => monitor.setTargets("consul", instances.map(consulTarget)));
@@ -122,7 +129,7 @@ export function buildMonitorApp(
   });
   app.addHook("onClose", async () => {
     await Promise.all([discovery?.stop(), monitor.stop()]);
-    await dispatcher.destroy();
+    await Promise.all([dispatcher.destroy(), discoveryDispatcher.destroy()]);
   });
   return { app, monitor, discovery };
 }

@@ -62,9 +62,27 @@ export function parseCatalogServices(body: unknown): string[] {
     .sort();
 }
 
-/** The instances in a `/v1/health/service/<name>` answer, sorted by node then ID. */
-export function parseHealthEntries(service: string, body: unknown): CatalogInstance[] {
-  const entries = z.array(HealthEntrySchema).parse(body);
+/**
+ * The instances in a `/v1/health/service/<name>` answer, sorted by node then ID. An entry that is
+ * not a usable instance (a registration without a port, say) is left out and reported to
+ * `skipped` with its ID (when it has one) and why; the others stand. Throws when the answer is
+ * not a list at all.
+ */
+export function parseHealthEntries(
+  service: string,
+  body: unknown,
+  skipped: (id: string, reason: string) => void = () => undefined,
+): CatalogInstance[] {
+  const entries: z.infer<typeof HealthEntrySchema>[] = [];
+  for (const item of z.array(z.unknown()).parse(body)) {
+    const parsed = HealthEntrySchema.safeParse(item);
+    if (parsed.success) {
+      entries.push(parsed.data);
+      continue;
+    }
+    const id = (item as { Service?: { ID?: unknown } } | null)?.Service?.ID;
+    skipped(typeof id === "string" ? id : "(no ID)", z.prettifyError(parsed.error).replace(/\s+/g, " "));
+  }
   return entries
     .map((entry) => ({
       service,

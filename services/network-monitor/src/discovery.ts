@@ -134,7 +134,9 @@ export class ConsulDiscovery extends EventEmitter<DiscoveryEvents> {
       names.map((name) =>
         limit(async () => {
           const { body } = await this.get(`/v1/health/service/${encodeURIComponent(name)}`, this.timeoutMs());
-          return parseHealthEntries(name, body);
+          return parseHealthEntries(name, body, (id, reason) =>
+            this.options.logger.warn({ service: name, id, reason }, "Consul instance skipped: not usable"),
+          );
         }),
       ),
     );

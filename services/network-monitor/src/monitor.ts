@@ -207,7 +207,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   start(): void {
     if (this.started || this.stopping.signal.aborted) return;
     this.started = true;
-    this.scheduleAt(this.options.clock.now());
+    this.scheduleAt(this.options.clock.monotonic());
   }
 
   /** Stops the schedule, aborts probes in flight and waits for them to end. */
@@ -249,6 +249,11 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     return serviceTrend(service, samples, minutes, to);
   }
 
+  /**
+   * Runs a round at `due` (monotonic ms), then schedules the next. Monotonic, not wall time: a
+   * wall clock stepped back (NTP, an operator) would otherwise stop probing for as long as the
+   * step, while the dashboard kept showing the last states.
+   */
   private scheduleAt(due: number): void {
     const { clock, intervalMs } = this.options;
     this.timer = clock.setTimeout(
@@ -256,12 +261,12 @@ export class Monitor extends EventEmitter<MonitorEvents> {
         this.timer = undefined;
         if (this.stopping.signal.aborted) return;
         void this.tick();
-        // Fixed rate; after a stall (a suspended host, a clock jump) skip the missed rounds.
-        const now = clock.now();
+        // Fixed rate; after a stall (a suspended host) skip the missed rounds.
+        const now = clock.monotonic();
         const next = due + intervalMs;
         this.scheduleAt(next > now ? next : now + intervalMs);
       },
-      Math.max(0, due - clock.now()),
+      Math.max(0, due - clock.monotonic()),
     );
   }
 

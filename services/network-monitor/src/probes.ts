@@ -96,9 +96,25 @@ function decoded(component: string): string {
   }
 }
 
+/** Most of a health answer's body a probe reads. */
+const MAX_BODY_READ = 64 * 1024;
+
 /**
- * A GET of `url`: 2xx and 3xx pass; the body is read and discarded (up to 64 KiB). Credentials in
- * the URL are sent as Basic auth.
+ * Reads and discards `body` up to its end or `limit` bytes; rejects when it fails first (the
+ * connection dropped, the probe timed out). undici's `dump()` would resolve on any close and so
+ * pass an answer whose body never came.
+ */
+async function readBody(body: AsyncIterable<Buffer>, limit: number): Promise<void> {
+  let read = 0;
+  for await (const chunk of body) {
+    read += chunk.length;
+    if (read >= limit) return;
+  }
+}
+
+/**
+ * A GET of `url`: 2xx and 3xx pass, once their body (read and discarded up to 64 KiB) has come
+ * whole. Credentials in the URL are sent as Basic auth.
  */
 export async function httpCheck(target: string, context: ProbeContext): Promise<CheckResult> {
   const { clock } = context;
@@ -120,7 +136,7 @@ export async function httpCheck(target: string, context: ProbeContext): Promise<
       bodyTimeout: backstopMs,
       ...(context.dispatcher === undefined ? {} : { dispatcher: context.dispatcher }),
     });
-    await response.body.dump({ limit: 64 * 1024 });
+    await readBody(response.body, MAX_BODY_READ);
     const durationMs = clock.monotonic() - started;
     if (response.statusCode >= 200 && response.statusCode < 400) return result("http", "success", durationMs);
     return result("http", "failure", durationMs, `HTTP ${response.statusCode}`);

@@ -2,7 +2,8 @@ import { EnvError, loadEnv } from "@mcp-platform/shared";
 import { buildMonitorApp } from "../../../services/network-monitor/src/app";
 import { isProbeUrl, MonitorEnvSchema } from "../../../services/network-monitor/src/env";
 import { silentLogger } from "../../helpers/log-capture";
-import { healthy, McpTarget } from "../../helpers/monitor-targets";
+import { healthy, HttpTarget, McpTarget } from "../../helpers/monitor-targets";
+import { monitorApp, targetsEnv } from "../../helpers/monitor-app";
 
 /** The issues of the EnvError `run` throws, as [path, message]. */
 function issues(run: () => unknown): string[][] {
@@ -121,12 +122,13 @@ describe("isProbeUrl", () => {
 
 describe("network-monitor buildApp", () => {
   it("serves its probe configuration in /info", async () => {
-    // GIVEN a monitor with three infrastructure targets, one URL carrying credentials (not
+    // GIVEN a monitor with four targets, two URLs carrying credentials (not
     // probing: these hosts do not exist here)
     const targets = [
       { name: "consul", url: "http://consul:8500/v1/status/leader" },
       { name: "haproxy", url: "tcp://haproxy:3000" },
       { name: "stats", url: "http://admin:s3cret@haproxy:11099/stats" },
+      { name: "web", url: "http://web:8080/health?token=s3cret&verbose" },
     ];
     const env = loadEnv(MonitorEnvSchema, {
       MONITOR_TARGETS: JSON.stringify(targets),
@@ -139,10 +141,15 @@ describe("network-monitor buildApp", () => {
     const response = await app.inject({ method: "GET", url: "/info" });
     await app.close();
 
-    // THEN the configuration shows, credentials redacted
+    // THEN the configuration shows, credentials and query values redacted
     expect((response.json() as { config: unknown }).config).toStrictEqual({
       discovery: "static",
-      targets: [targets[0], targets[1], { name: "stats", url: "http://***@haproxy:11099/stats" }],
+      targets: [
+        targets[0],
+        targets[1],
+        { name: "stats", url: "http://***@haproxy:11099/stats" },
+        { name: "web", url: "http://web:8080/health?token=***&verbose=***" },
+      ],
       intervalMs: 5000,
       retentionMinutes: 120,
       probeTimeoutMs: 2000,
@@ -183,6 +190,33 @@ describe("network-monitor buildApp", () => {
     } finally {
       await app.close();
       await router.close();
+    }
+  });
+
+  it("probes a healthy target on time when other targets on its host and port hang", async () => {
+    // GIVEN four targets that hang and a healthy one, all on one server (one host and port)
+    const server = await HttpTarget.start(healthy());
+    const targets = Object.fromEntries([
+      ...[1, 2, 3, 4].map((n) => [`a-stuck-${n}`, `${server.url}/health?hang`]),
+      ["z-ok", `${server.url}/health`],
+    ]);
+    const { app, monitor } = monitorApp(
+      { MONITOR_TARGETS: targetsEnv(targets), MONITOR_PROBE_TIMEOUT_MS: "1000" },
+      { schedule: false },
+    );
+    try {
+      // WHEN one probe round runs
+      await monitor.tick();
+      const view = (await app.inject({ method: "GET", url: "/api/services" })).json() as {
+        services: { name: string; instances: { status: string }[] }[];
+      };
+
+      // THEN the healthy target is up (it did not wait behind the hanging ones for a connection)
+      const status = (name: string) => view.services.find((s) => s.name === name)?.instances[0]?.status;
+      expect([status("a-stuck-1"), status("z-ok")]).toStrictEqual(["down", "up"]);
+    } finally {
+      await app.close();
+      await server.close();
     }
   });
 });

@@ -348,6 +348,29 @@ describe("monitor schedule", () => {
       metrics.split("\n").filter((line) => line.startsWith("monitor_probe_overruns_total{")),
     ).toStrictEqual(['monitor_probe_overruns_total{service="stuck"} 2']);
   });
+
+  it("keeps probing every interval when the wall clock steps back", async () => {
+    const { monitor } = subject;
+    // GIVEN the schedule running, its first round done at 0 s
+    let quickSample = nextSample(monitor, "static:quick");
+    clock.advance(0);
+    await quickSample;
+
+    // WHEN the wall clock steps back an hour, and two intervals pass
+    clock.stepWallClock(-3_600_000);
+    const stamps: number[] = [];
+    for (let round = 2; round <= 3; round++) {
+      quickSample = nextSample(monitor, "static:quick");
+      clock.advance(1000);
+      stamps.push((await quickSample).sample.at);
+    }
+
+    // THEN each round came on time, stamped with the new wall time
+    expect([quick.healthRequests, stamps]).toStrictEqual([
+      3,
+      [CLOCK_START + 1000 - 3_600_000, CLOCK_START + 2000 - 3_600_000],
+    ]);
+  });
 });
 
 describe("monitor memory", () => {

@@ -144,6 +144,37 @@ describe("probeTarget against real local servers", () => {
     expect(clock.pendingTimers).toStrictEqual(0);
   });
 
+  it("fails a 200 whose body the server cuts off, rather than pass it", async () => {
+    // GIVEN a server that answers 200 with the start of a body, then resets the connection
+    const server = await http(() => "reset-body");
+
+    // WHEN it is probed
+    const result = await probeTarget(staticTarget({ name: "cut", url: `${server.url}/health` }), context());
+
+    // THEN the HTTP check failed
+    expect(result.up).toBe(false);
+    expect(result.checks[1]).toMatchObject({ kind: "http", outcome: "failure" });
+  });
+
+  it("times out a 200 whose body never ends, rather than pass it", async () => {
+    // GIVEN a server that answers 200 with the start of a body, then sends nothing more
+    const server = await http(() => "stall-body");
+
+    // WHEN it is probed and the clock passes the timeout once the answer has had time to arrive
+    const probe = probeTarget(staticTarget({ name: "stalled", url: `${server.url}/health` }), context());
+    await server.waitForRequests("/health", 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    clock.advance(TIMEOUT_MS);
+
+    // THEN the HTTP check timed out
+    expect((await probe).checks[1]).toStrictEqual({
+      kind: "http",
+      outcome: "timeout",
+      durationMs: TIMEOUT_MS,
+      error: "timed out after 1000 ms",
+    });
+  });
+
   it("ends a check in flight as a failure, not a timeout, when the monitor stops", async () => {
     // GIVEN a probe waiting on a hanging server
     const server = await http(hanging);

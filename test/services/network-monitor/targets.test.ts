@@ -67,15 +67,32 @@ describe("parseHealthEntries", () => {
     ]);
   });
 
-  it("rejects an entry without a valid port", () => {
+  it("skips an entry without a valid port and says so, keeping the other instances", () => {
+    // GIVEN an answer with one instance registered without a port (Consul's 0) and one valid
     const body = [
       {
         Node: { Node: "n", Address: "a" },
         Service: { ID: "x", Service: "s", Address: "", Port: 0 },
         Checks: [],
       },
+      {
+        Node: { Node: "n", Address: "a" },
+        Service: { ID: "y", Service: "s", Address: "", Port: 80 },
+        Checks: [],
+      },
     ];
-    expect(() => parseHealthEntries("s", body)).toThrow(ZodError);
+    const skipped: [string, string][] = [];
+
+    // WHEN it is parsed
+    const instances = parseHealthEntries("s", body, (id, reason) => skipped.push([id, reason]));
+
+    // THEN the valid instance stands and the other is reported
+    expect(instances.map((i) => i.id)).toStrictEqual(["y"]);
+    expect(skipped).toStrictEqual([["x", "✖ Too small: expected number to be >=1 → at Service.Port"]]);
+  });
+
+  it("rejects an answer that is not a list", () => {
+    expect(() => parseHealthEntries("s", { error: "x" })).toThrow(ZodError);
   });
 });
 
