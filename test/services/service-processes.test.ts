@@ -249,6 +249,63 @@ describe("router process with a Consul that refuses the registration", () => {
   });
 });
 
+describe("network-monitor process with a Consul that refuses the registration", () => {
+  let consul: ConsulDouble;
+
+  beforeEach(async () => {
+    consul = await ConsulDouble.start();
+  });
+
+  afterEach(async () => {
+    await stopAllServices();
+    await consul.close();
+  });
+
+  it("keeps serving unregistered, and registers once Consul takes it", async () => {
+    // GIVEN a Consul double that rejects every registration
+    consul.respondWith((call) =>
+      call.method === "PUT"
+        ? { status: 400, body: "Invalid check: Interval" }
+        : { status: 500, body: "down" },
+    );
+
+    // WHEN the monitor starts against it, checking its registration every second
+    const proc = startService("network-monitor", {
+      HOST: "127.0.0.1",
+      PORT: "0",
+      CONSUL_HTTP_ADDR: consul.url,
+      CONSUL_RESYNC_INTERVAL_MS: "1000",
+    });
+    const port = (await proc.waitForLog((line) => line.msg === "listening")).port as number;
+    const failed = await proc.waitForLog((line) => String(line.msg).startsWith("consul registration failed"));
+    const live = await fetch(`http://127.0.0.1:${port}/health/live`);
+
+    // THEN it said so and kept serving
+    expect([failed.level, failed.msg, live.status]).toStrictEqual([
+      "error",
+      "consul registration failed; serving unregistered and registering once consul is back",
+      200,
+    ]);
+
+    // AND WHEN Consul takes registrations again (it knows no instance yet), it registers
+    consul.respondWith((call) =>
+      call.method === "GET" && call.path.startsWith("/v1/agent/service/")
+        ? { status: 404, body: "unknown service ID" }
+        : {
+            status: 200,
+            body: call.path.startsWith("/v1/health/")
+              ? "[]"
+              : call.path === "/v1/catalog/services"
+                ? "{}"
+                : "",
+          },
+    );
+    await proc.waitForLog((line) => line.msg === "registered in consul again");
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toStrictEqual({ code: 0, signal: null });
+  });
+});
+
 /** The given fields of a log line, for exact comparison without timestamps. */
 function pick(line: LogLine | undefined, keys: readonly string[]): LogLine {
   return Object.fromEntries(keys.map((key) => [key, line?.[key]]));

@@ -9,5 +9,7 @@ void runService({
   version,
   envSchema: MonitorEnvSchema,
   tags: ["monitor"],
+  // The monitor reports Consul down; it must not go down with it.
+  registration: "keep-trying",
   buildApp,
 });

@@ -51,6 +51,13 @@ export interface ServiceDefinition<E extends CommonEnv> {
   readonly tags?: readonly string[];
   /** Builds the app; must not listen. */
   readonly buildApp: (context: BuildContext<E>) => FastifyInstance | Promise<FastifyInstance>;
+  /**
+   * When Consul registration at boot fails for good: `required` (default) stops the service
+   * (exit 1, so its supervisor restarts it); `keep-trying` serves unregistered and registers once
+   * Consul is back (checked every `CONSUL_RESYNC_INTERVAL_MS`), for a service whose job goes on
+   * without Consul: the monitor, which must report Consul down rather than crash-loop with it.
+   */
+  readonly registration?: "required" | "keep-trying";
 }
 
 /**
@@ -157,19 +164,28 @@ export async function runService<E extends CommonEnv>(
   });
   // Set before the call: if SIGTERM interrupts it, the PUT may still have reached Consul.
   registrationId = registration.ID;
+  /** Checks every CONSUL_RESYNC_INTERVAL_MS that Consul holds the registration; registers if not. */
+  const keep = () =>
+    new RegistrationKeeper({
+      agent: consul,
+      registration,
+      intervalMs: env.CONSUL_RESYNC_INTERVAL_MS,
+      logger,
+    });
   try {
     await consul.register(registration, { signal: startup.signal });
     logger.info({ consulId: registration.ID, check: registration.Check.HTTP }, "registered in consul");
-    if (stopping === undefined) {
-      keeper = new RegistrationKeeper({
-        agent: consul,
-        registration,
-        intervalMs: env.CONSUL_RESYNC_INTERVAL_MS,
-        logger,
-      });
-    }
+    if (stopping === undefined) keeper = keep();
   } catch (error) {
     if (startup.signal.aborted) return;
+    if (definition.registration === "keep-trying") {
+      logger.error(
+        { err: errorText(error), retryMs: env.CONSUL_RESYNC_INTERVAL_MS },
+        "consul registration failed; serving unregistered and registering once consul is back",
+      );
+      keeper = keep();
+      return;
+    }
     registrationId = undefined;
     logger.fatal({ err: errorText(error) }, "consul registration failed; stopping");
     await stop("consul registration failed", true);
