@@ -207,7 +207,7 @@ describe.each(CASES)("$service process", (c) => {
   });
 });
 
-describe("router process with a Consul that refuses the registration", () => {
+describe("processes with a Consul that refuses the registration", () => {
   let consul: ConsulDouble;
 
   beforeEach(async () => {
@@ -219,7 +219,7 @@ describe("router process with a Consul that refuses the registration", () => {
     await consul.close();
   });
 
-  it("logs the failure and exits 1 without retrying a 4xx", async () => {
+  it("router logs the failure and exits 1 without retrying a 4xx", async () => {
     // GIVEN a Consul double that rejects every registration as a bad request
     consul.respondWith(() => ({ status: 400, body: "Invalid check: Interval" }));
 
@@ -247,21 +247,8 @@ describe("router process with a Consul that refuses the registration", () => {
       },
     ]);
   });
-});
 
-describe("network-monitor process with a Consul that refuses the registration", () => {
-  let consul: ConsulDouble;
-
-  beforeEach(async () => {
-    consul = await ConsulDouble.start();
-  });
-
-  afterEach(async () => {
-    await stopAllServices();
-    await consul.close();
-  });
-
-  it("keeps serving unregistered, and registers once Consul takes it", async () => {
+  it("network-monitor keeps serving unregistered, and registers once Consul takes it", async () => {
     // GIVEN a Consul double that rejects every registration
     consul.respondWith((call) =>
       call.method === "PUT"
