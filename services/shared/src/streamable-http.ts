@@ -196,10 +196,11 @@ export function sseEvent(message: JSONRPCMessage): string {
 export const SSE_KEEP_ALIVE = ": keepalive\n\n";
 
 /**
- * How much an SSE stream may hold unsent before its client counts as gone: past `stalledBytes`
- * for `stalledMs` (no full drain meanwhile), or past `maxBytes` at once. A client that stops
- * reading (a stalled proxy, a suspended laptop) would otherwise make the server keep every
- * message, progress and keep-alive for it in memory until it ran out.
+ * When an SSE stream's client counts as gone: more than `stalledBytes` unsent and none of it
+ * taken for `stalledMs`, or more than `maxBytes` unsent at once. A client that stops reading (a
+ * stalled proxy, a suspended laptop) would otherwise make the server keep every message,
+ * progress and keep-alive for it in memory until it ran out; a slow one that keeps reading, even
+ * a large answer over a slow link, stays.
  */
 export const SSE_BACKLOG = { stalledBytes: 1024 * 1024, stalledMs: 30_000, maxBytes: 64 * 1024 * 1024 };
 
@@ -211,22 +212,23 @@ export function checkBacklog(res: ServerResponse, limits = SSE_BACKLOG): void {
   let check = backlogChecks.get(res);
   if (check === undefined) {
     let timer: NodeJS.Timeout | undefined;
-    const clear = () => {
-      clearTimeout(timer);
-      timer = undefined;
-    };
-    res.on("drain", clear);
-    res.once("close", clear);
-    check = () => {
-      if (res.destroyed) return;
-      const backlog = res.writableLength;
-      if (backlog > limits.maxBytes) return void res.destroy();
-      if (backlog <= limits.stalledBytes || timer !== undefined) return;
+    /** The backlog when the timer was set: the client made progress if it is smaller now. */
+    let armedAt = 0;
+    const arm = () => {
+      armedAt = res.writableLength;
       timer = setTimeout(() => {
         timer = undefined;
-        if (res.writableLength > limits.stalledBytes) res.destroy();
+        if (res.destroyed || res.writableLength <= limits.stalledBytes) return;
+        if (res.writableLength >= armedAt) res.destroy();
+        else arm();
       }, limits.stalledMs);
       timer.unref();
+    };
+    res.once("close", () => clearTimeout(timer));
+    check = () => {
+      if (res.destroyed) return;
+      if (res.writableLength > limits.maxBytes) return void res.destroy();
+      if (res.writableLength > limits.stalledBytes && timer === undefined) arm();
     };
     backlogChecks.set(res, check);
   }
