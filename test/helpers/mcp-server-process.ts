@@ -85,6 +85,20 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * The processes of `pids` still running once each had a moment to die: a process sent SIGKILL
+ * goes only when it is next scheduled, which on a loaded machine may come after its killer's
+ * exit. Polls up to `attempts` times, 50 ms apart.
+ */
+export async function survivors(pids: readonly number[], attempts = 40): Promise<number[]> {
+  let alive = pids.filter(isAlive);
+  for (let i = 0; i < attempts && alive.length > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    alive = alive.filter(isAlive);
+  }
+  return alive;
+}
+
 /** Kill leftovers by pid (test cleanup after a failure). */
 export function killAll(pids: readonly number[]): void {
   for (const pid of pids) {

@@ -14,7 +14,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
   childPids,
   connect,
-  isAlive,
+  survivors,
   killAll,
   npmServer,
   startMcpServer,
@@ -139,7 +139,7 @@ test("no child or grandchild survives the server's shutdown", async () => {
 
   // THEN it exited cleanly and every process it started is gone
   expect(exit).toStrictEqual({ code: 0, signal: null });
-  expect(started.filter(isAlive)).toStrictEqual([]);
+  expect(await survivors(started)).toStrictEqual([]);
 });
 
 test("no child or grandchild survives a shutdown forced at its deadline", async () => {
@@ -160,5 +160,5 @@ test("no child or grandchild survives a shutdown forced at its deadline", async 
   expect(server.proc.lines.some((l) => l.msg === "drain deadline passed; closing open connections")).toBe(
     true,
   );
-  expect(started.filter(isAlive)).toStrictEqual([]);
+  expect(await survivors(started)).toStrictEqual([]);
 });
