@@ -2,6 +2,7 @@
  * Builds the network-monitor app for tests (`buildMonitorApp`, never the process), with a silent
  * logger and the environment a test gives on top of 127.0.0.1:0, and waits on its events.
  */
+import type { Logger } from "@mcp-platform/shared";
 import { loadEnv } from "@mcp-platform/shared";
 import type { MonitorApp, MonitorAppOptions } from "../../services/network-monitor/src/app";
 import { buildMonitorApp } from "../../services/network-monitor/src/app";
@@ -12,10 +13,14 @@ import type { ProbeResult } from "../../services/network-monitor/src/probes";
 import type { Target } from "../../services/network-monitor/src/targets";
 import { silentLogger } from "./log-capture";
 
-/** A monitor app from `env` (MONITOR_* and friends) on 127.0.0.1:0. */
-export function monitorApp(env: Record<string, string>, options: MonitorAppOptions = {}): MonitorApp {
+/** A monitor app from `env` (MONITOR_* and friends) on 127.0.0.1:0, logging to `logger`. */
+export function monitorApp(
+  env: Record<string, string>,
+  options: MonitorAppOptions = {},
+  logger: Logger = silentLogger(),
+): MonitorApp {
   const parsed = loadEnv(MonitorEnvSchema, { HOST: "127.0.0.1", PORT: "0", ...env });
-  return buildMonitorApp({ env: parsed, logger: silentLogger(), version: "0.1.0" }, options);
+  return buildMonitorApp({ env: parsed, logger, version: "0.1.0" }, options);
 }
 
 /** `MONITOR_TARGETS` JSON from name → URL pairs. */

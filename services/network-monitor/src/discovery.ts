@@ -68,6 +68,8 @@ export class ConsulDiscovery extends EventEmitter<DiscoveryEvents> {
   private readonly options: DiscoveryOptions;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
+  /** Unusable instances the last sync skipped (`service/id: reason`): each is logged once. */
+  private skipped = new Set<string>();
 
   constructor(options: DiscoveryOptions) {
     super();
@@ -130,16 +132,21 @@ export class ConsulDiscovery extends EventEmitter<DiscoveryEvents> {
   /** Every instance of the named services, in name order. */
   private async readInstances(names: readonly string[]): Promise<CatalogInstance[]> {
     const limit = createLimiter(HEALTH_READ_CONCURRENCY);
+    const skipped = new Set<string>();
     const lists = await Promise.all(
       names.map((name) =>
         limit(async () => {
           const { body } = await this.get(`/v1/health/service/${encodeURIComponent(name)}`, this.timeoutMs());
-          return parseHealthEntries(name, body, (id, reason) =>
-            this.options.logger.warn({ service: name, id, reason }, "Consul instance skipped: not usable"),
-          );
+          return parseHealthEntries(name, body, (id, reason) => {
+            const key = `${name}/${id}: ${reason}`;
+            skipped.add(key);
+            if (this.skipped.has(key)) return;
+            this.options.logger.warn({ service: name, id, reason }, "Consul instance skipped: not usable");
+          });
         }),
       ),
     );
+    this.skipped = skipped;
     return lists.flat();
   }
 

@@ -11,6 +11,8 @@ import { ManualClock } from "../../helpers/monitor-clock";
 import { monitorApp } from "../../helpers/monitor-app";
 import { ConsulCatalogDouble } from "../../helpers/consul-catalog-double";
 import { healthy, McpTarget } from "../../helpers/monitor-targets";
+import { capturingLogger } from "../../helpers/log-capture";
+import type { Logger } from "@mcp-platform/shared";
 
 describe("discovery from a Consul catalog double", () => {
   let clock: ManualClock;
@@ -18,12 +20,15 @@ describe("discovery from a Consul catalog double", () => {
   let files: McpTarget;
   let subject: MonitorApp;
   let discovery: ConsulDiscovery;
+  let logger: Logger;
+  let lines: Record<string, unknown>[];
 
   beforeEach(async () => {
     clock = new ManualClock();
     consul = await ConsulCatalogDouble.start();
     files = await McpTarget.start(healthy());
     consul.setService("mcp-files", [{ id: "mcp-files-1", address: "127.0.0.1", port: files.port }]);
+    ({ logger, lines } = capturingLogger("warn"));
     subject = monitorApp(
       { CONSUL_HTTP_ADDR: consul.url },
       {
@@ -31,6 +36,7 @@ describe("discovery from a Consul catalog double", () => {
         schedule: false,
         discovery: { minGapMs: 0, backoff: { baseDelayMs: 1000, maxDelayMs: 4000 } },
       },
+      logger,
     );
     if (subject.discovery === undefined) throw new Error("discovery should be on with CONSUL_HTTP_ADDR");
     discovery = subject.discovery;
@@ -115,6 +121,29 @@ describe("discovery from a Consul catalog double", () => {
     expect(
       consul.requests.filter((r) => r.path === "/v1/catalog/services").map((r) => r.query),
     ).toStrictEqual(["", "index=2&wait=55s", "index=3&wait=55s", "index=4&wait=55s"]);
+  });
+
+  it("skips an instance registered without a port, keeping the others, and logs it once", async () => {
+    // WHEN a router registers two instances, one without a port (Consul's 0), and the catalog
+    // then changes twice more
+    await change(() =>
+      consul.setService("router", [
+        { id: "router-a", address: "127.0.0.1", port: files.port },
+        { id: "router-b", address: "127.0.0.1", port: 0 },
+      ]),
+    );
+    await change(() => consul.setService("web", [{ id: "web-1", address: "127.0.0.1", port: files.port }]));
+    await change(() => consul.removeService("web"));
+
+    // THEN the usable instance shows next to the other services, and the skip was logged once
+    expect(await shown()).toStrictEqual({
+      consul: ["unknown", ["consul"]],
+      "mcp-files": ["unknown", ["mcp-files-1"]],
+      router: ["unknown", ["router-a"]],
+    });
+    expect(
+      lines.filter((l) => l.msg === "Consul instance skipped: not usable").map((l) => [l.service, l.id]),
+    ).toStrictEqual([["router", "router-b"]]);
   });
 
   it("keeps the last-known targets while Consul fails, retrying with bounded backoff", async () => {
