@@ -13,7 +13,12 @@ import type { Slot } from "../../../services/mcp-server/src/bridge/pool";
 
 const INIT = {
   protocolVersion: "2025-06-18",
-  capabilities: { tools: {} },
+  capabilities: {
+    tools: {},
+    logging: {},
+    resources: { subscribe: true, listChanged: true },
+    tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
+  },
   serverInfo: { name: "fake", version: "1" },
 };
 
@@ -296,6 +301,115 @@ describe("multiplexer", () => {
     // THEN the client was released before any link was up, and the call never reached the link
     expect(releasedBeforeLink).toStrictEqual([1]);
     expect([link.sent, mux.inFlight, pool.liveSlots()[0]?.inFlight]).toStrictEqual([[], 0, 0]);
+    await pool.close();
+  });
+});
+
+describe("what one child shared by every session cannot serve per session", () => {
+  it("announces the child's capabilities without tasks and resource subscriptions", async () => {
+    // GIVEN a child that declares tasks and resource subscriptions
+    const { mux, pool } = await setup(1);
+    const a = session("a");
+    mux.attach(a);
+
+    // WHEN a session initializes
+    await mux.handleClient(a, {
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "a", version: "1" } },
+    });
+
+    // THEN it is told of everything else the child declared
+    expect(
+      (a.got[0]?.[0] as unknown as { result: { capabilities: unknown } }).result.capabilities,
+    ).toStrictEqual({
+      tools: {},
+      logging: {},
+      resources: { listChanged: true },
+    });
+    await pool.close();
+  });
+
+  it("refuses task and subscription requests without reaching the child, and drops their notifications", async () => {
+    // GIVEN two sessions on one child
+    const { mux, pool, links, slots } = await setup(1);
+    const [a, b] = [session("a"), session("b")];
+    mux.attach(a);
+    mux.attach(b);
+
+    // WHEN one lists tasks, subscribes to a resource and asks for a task-augmented call, and the
+    // child sends a resource update and a task status
+    await mux.handleClient(a, { jsonrpc: "2.0", id: 1, method: "tasks/list", params: {} });
+    await mux.handleClient(a, {
+      jsonrpc: "2.0",
+      id: 2,
+      method: "resources/subscribe",
+      params: { uri: "x:/1" },
+    });
+    await mux.handleClient(a, {
+      jsonrpc: "2.0",
+      id: 3,
+      method: "tools/call",
+      params: { name: "echo", arguments: {}, task: { ttl: 60_000 } },
+    });
+    mux.handleLink(slots[0]!, {
+      jsonrpc: "2.0",
+      method: "notifications/resources/updated",
+      params: { uri: "x:/1" },
+    });
+    mux.handleLink(slots[0]!, {
+      jsonrpc: "2.0",
+      method: "notifications/tasks/status",
+      params: { taskId: "t1", status: "working" },
+    });
+
+    // THEN each got a clear error, nothing reached the child, and no session got the notifications
+    expect(a.got.map(([m]) => (m as { error?: { code: number } }).error?.code)).toStrictEqual([
+      -32601, -32601, -32602,
+    ]);
+    expect([links[0]?.sent, b.got]).toStrictEqual([[], []]);
+    await pool.close();
+  });
+
+  it("sends each session the child's log messages at or above the level it set", async () => {
+    // GIVEN three sessions: one at error, one at debug, one that set no level
+    const { mux, pool, slots } = await setup(1);
+    const [errors, everything, unset] = [session("e"), session("d"), session("u")];
+    for (const s of [errors, everything, unset]) mux.attach(s);
+    await mux.handleClient(errors, {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "logging/setLevel",
+      params: { level: "error" },
+    });
+    await mux.handleClient(everything, {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "logging/setLevel",
+      params: { level: "debug" },
+    });
+
+    // WHEN the child logs at info, then at critical
+    for (const level of ["info", "critical"]) {
+      mux.handleLink(slots[0]!, {
+        jsonrpc: "2.0",
+        method: "notifications/message",
+        params: { level, data: level },
+      });
+    }
+
+    // THEN the error session got only the critical one; the others got both
+    const logged = (s: ReturnType<typeof session>) =>
+      s.got
+        .map(([m]) => m)
+        .filter((m) => "method" in m && m.method === "notifications/message")
+        .map((m) => (m as unknown as { params: { level: string } }).params.level);
+    expect([logged(errors), logged(everything), logged(unset)]).toStrictEqual([
+      ["critical"],
+      ["info", "critical"],
+      ["info", "critical"],
+    ]);
     await pool.close();
   });
 });

@@ -9,14 +9,17 @@ import type {
   InitializeResult,
   JSONRPCMessage,
   JSONRPCRequest,
+  LoggingLevel,
   ProgressToken,
   RequestId,
+  ServerCapabilities,
 } from "@modelcontextprotocol/sdk/types.js";
 import {
   CallToolRequestSchema,
   CompleteRequestSchema,
   GetPromptRequestSchema,
   LATEST_PROTOCOL_VERSION,
+  LoggingLevelSchema,
   ReadResourceRequestSchema,
   SetLevelRequestSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -46,6 +49,47 @@ const PARAMS_SCHEMAS: ReadonlyMap<string, { safeParse(value: unknown): { success
   ["completion/complete", CompleteRequestSchema],
   ["logging/setLevel", SetLevelRequestSchema],
 ]);
+
+/**
+ * Requests a child shared by every session cannot serve per session, refused here: MCP tasks (a
+ * child's tasks would be listed and read by every session, and a follow-up could reach another
+ * child) and resource subscriptions (a child cannot tell subscribers apart: updates would go to
+ * every session, and one session's unsubscribe would end another's).
+ */
+const UNSUPPORTED_METHODS: ReadonlySet<string> = new Set([
+  "tasks/get",
+  "tasks/result",
+  "tasks/list",
+  "tasks/cancel",
+  "resources/subscribe",
+  "resources/unsubscribe",
+]);
+
+/** Notifications of what `UNSUPPORTED_METHODS` refuses: no session asked for them. */
+const DROPPED_NOTIFICATIONS: ReadonlySet<string> = new Set([
+  "notifications/resources/updated",
+  "notifications/tasks/status",
+]);
+
+/** Logging levels, least severe first. */
+const LOG_LEVELS: readonly LoggingLevel[] = LoggingLevelSchema.options;
+
+/** A log message's severity (`LOG_LEVELS` index); one without a known level counts as the most severe. */
+function severityOf(params: unknown): number {
+  const index = LOG_LEVELS.indexOf((params as { level?: LoggingLevel } | undefined)?.level as LoggingLevel);
+  return index < 0 ? LOG_LEVELS.length : index;
+}
+
+/** What a bridged child declared, less what the bridge refuses (`UNSUPPORTED_METHODS`). */
+export function bridgedCapabilities(capabilities: ServerCapabilities): ServerCapabilities {
+  const bridged: ServerCapabilities = { ...capabilities };
+  delete bridged.tasks;
+  if (bridged.resources !== undefined) {
+    bridged.resources = { ...bridged.resources };
+    delete bridged.resources.subscribe;
+  }
+  return bridged;
+}
 
 /** A client session as the multiplexer sees it: where to send what belongs to it. */
 export interface ClientSession {
@@ -96,6 +140,8 @@ export class Multiplexer {
   private readonly tokens = new Map<string, number>();
   /** Requests waiting for a link (`queuedKey`); a cancellation removes its entry. */
   private readonly queued = new Set<string>();
+  /** The logging level each session set (`logging/setLevel`); unset: every message. */
+  private readonly levels = new Map<ClientSession, number>();
   private readonly idle = new IdleWaiters();
 
   constructor(
@@ -132,6 +178,7 @@ export class Multiplexer {
     const own = this.bySession.get(session);
     if (own === undefined) return;
     this.bySession.delete(session);
+    this.levels.delete(session);
     for (const id of own.values()) this.cancelOnLink(id, "client session closed");
   }
 
@@ -169,8 +216,29 @@ export class Multiplexer {
         JSONRPC_ERROR.invalidParams,
       );
     }
-    // One child serves many sessions, so no session's level is passed on; a valid one is accepted.
-    if (request.method === "logging/setLevel") return reply({});
+    if (UNSUPPORTED_METHODS.has(request.method)) {
+      return this.fail(
+        session,
+        request.id,
+        `Method not found: ${request.method} is not supported here (one tool process serves every session)`,
+        JSONRPC_ERROR.methodNotFound,
+      );
+    }
+    if ((request.params as { task?: unknown } | undefined)?.task !== undefined) {
+      return this.fail(
+        session,
+        request.id,
+        "Invalid params: task-augmented requests are not supported here (one tool process serves every session)",
+        JSONRPC_ERROR.invalidParams,
+      );
+    }
+    // One child serves many sessions, so no session's level is passed on: the session's own
+    // level filters the child's log messages it is sent.
+    if (request.method === "logging/setLevel") {
+      const level = (request.params as { level: LoggingLevel }).level;
+      this.levels.set(session, LOG_LEVELS.indexOf(level));
+      return reply({});
+    }
     // Waiting for a link (all children restarting) counts as in progress: a cancellation now
     // releases the client at once and the request is never sent.
     const waiting = queuedKey(session, request.id);
@@ -187,7 +255,11 @@ export class Multiplexer {
       this.pool.release(slot);
       const init = this.pool.initializeResult as InitializeResult;
       const requested = (request.params as { protocolVersion?: unknown } | undefined)?.protocolVersion;
-      return reply({ ...init, protocolVersion: negotiateVersion(requested) });
+      return reply({
+        ...init,
+        capabilities: bridgedCapabilities(init.capabilities),
+        protocolVersion: negotiateVersion(requested),
+      });
     }
     const own = this.bySession.get(session);
     if (cancelled || own === undefined) {
@@ -314,7 +386,12 @@ export class Multiplexer {
       }
       return;
     }
-    for (const session of this.bySession.keys()) void session.send(message).catch(() => undefined);
+    if (DROPPED_NOTIFICATIONS.has(message.method)) return;
+    const severity = message.method === "notifications/message" ? severityOf(message.params) : undefined;
+    for (const session of this.bySession.keys()) {
+      if (severity !== undefined && severity < (this.levels.get(session) ?? 0)) continue;
+      void session.send(message).catch(() => undefined);
+    }
   }
 
   /** A link went down: every request in flight on it fails with a clear error. */
