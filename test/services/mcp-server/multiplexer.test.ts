@@ -77,6 +77,14 @@ async function setup(size: number) {
   return { pool, mux, links, slots };
 }
 
+/** A session's `logging/setLevel` request. */
+const setLevel = (id: RequestId, level: string): JSONRPCMessage => ({
+  jsonrpc: "2.0",
+  id,
+  method: "logging/setLevel",
+  params: { level },
+});
+
 const call = (id: RequestId, message: string, progressToken?: string): JSONRPCMessage => ({
   jsonrpc: "2.0",
   id,
@@ -168,18 +176,8 @@ describe("multiplexer", () => {
     const { mux, links, pool } = await setup(1);
     const a = session("a");
     mux.attach(a);
-    await mux.handleClient(a, {
-      jsonrpc: "2.0",
-      id: 1,
-      method: "logging/setLevel",
-      params: { level: "info" },
-    });
-    await mux.handleClient(a, {
-      jsonrpc: "2.0",
-      id: 2,
-      method: "logging/setLevel",
-      params: { level: "loud" },
-    });
+    await mux.handleClient(a, setLevel(1, "info"));
+    await mux.handleClient(a, setLevel(2, "loud"));
     expect(a.got).toStrictEqual([
       [{ jsonrpc: "2.0", id: 1, result: {} }, 1],
       [{ jsonrpc: "2.0", id: 2, error: { code: -32602, message: "Invalid params for logging/setLevel" } }, 2],
@@ -377,18 +375,8 @@ describe("what one child shared by every session cannot serve per session", () =
     const { mux, pool, slots } = await setup(1);
     const [errors, everything, unset] = [session("e"), session("d"), session("u")];
     for (const s of [errors, everything, unset]) mux.attach(s);
-    await mux.handleClient(errors, {
-      jsonrpc: "2.0",
-      id: 1,
-      method: "logging/setLevel",
-      params: { level: "error" },
-    });
-    await mux.handleClient(everything, {
-      jsonrpc: "2.0",
-      id: 1,
-      method: "logging/setLevel",
-      params: { level: "debug" },
-    });
+    await mux.handleClient(errors, setLevel(1, "error"));
+    await mux.handleClient(everything, setLevel(1, "debug"));
 
     // WHEN the child logs at info, then at critical
     for (const level of ["info", "critical"]) {
