@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
-import { checkBacklog, keepSseAlive } from "@mcp-platform/shared";
+import { keepSseAlive, sendOnSse } from "@mcp-platform/shared";
 import type { Logger } from "pino";
 import type { ClientSession, Multiplexer } from "./bridge/multiplexer";
 import type { McpMetrics } from "./metrics";
@@ -137,11 +137,7 @@ export class Sessions {
   async createSse(res: ServerResponse, endpoint: string): Promise<SSEServerTransport> {
     const transport = new SSEServerTransport(endpoint, res);
     const id = transport.sessionId;
-    const session: ClientSession = {
-      id,
-      // The SDK's transport writes whatever the client's reading: the backlog is checked after.
-      send: (message) => transport.send(message).finally(() => checkBacklog(res)),
-    };
+    const session: ClientSession = { id, send: (message) => sendOnSse(transport, res, message) };
     transport.onmessage = (message) => void this.options.mux.handleClient(session, message);
     transport.onclose = () => this.remove(id);
     await transport.start();

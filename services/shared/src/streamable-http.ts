@@ -235,6 +235,18 @@ export function checkBacklog(res: ServerResponse, limits = SSE_BACKLOG): void {
   check();
 }
 
+/**
+ * Sends `message` through a transport that writes on `res` whatever its client is reading (the
+ * SDK's legacy `SSEServerTransport`), then checks the stream's backlog as `writeSse` does.
+ */
+export function sendOnSse(
+  transport: { send(message: JSONRPCMessage): Promise<void> },
+  res: ServerResponse,
+  message: JSONRPCMessage,
+): Promise<void> {
+  return transport.send(message).finally(() => checkBacklog(res));
+}
+
 /** Writes `text` on an SSE stream that is still open, ending it if its client stopped reading. */
 export function writeSse(res: ServerResponse, text: string): void {
   if (res.writableEnded || res.destroyed) return;

@@ -103,10 +103,8 @@ export function startStdioLink(
       if (child.pid === undefined && !exited) return;
       if (exited || !child.stdin.writable) throw new Error(`${name} is not running`);
       child.stdin.write(serializeMessage(message));
-      if (child.stdin.writableLength > MAX_STDIN_BACKLOG_BYTES) {
-        log.error({ unread: child.stdin.writableLength }, "child stopped reading its input; stopping it");
-        down(`stopped reading its input (${child.stdin.writableLength} bytes unread)`);
-      }
+      const unread = child.stdin.writableLength;
+      if (unread > MAX_STDIN_BACKLOG_BYTES) stoppedReading(`${unread} bytes unread`, { unread });
     },
     async close() {
       // Down already (its group was killed): resolve once the child is gone, as promised.
@@ -129,6 +127,12 @@ export function startStdioLink(
     signalGroup(child, "SIGKILL");
     liveGroups.delete(child);
     link.onexit?.(cause);
+  };
+
+  /** The child takes no more input: it goes down and is restarted, failing its calls. */
+  const stoppedReading = (why: string, fields: Record<string, unknown>) => {
+    log.error(fields, "child stopped reading its input; stopping it");
+    down(`stopped reading its input (${why})`);
   };
 
   child.stdout.on("data", (chunk: Buffer) => {
@@ -180,8 +184,7 @@ export function startStdioLink(
     }
     setTimeout(() => {
       if (exited || closing) return;
-      log.error({ err: error }, "child stopped reading its input; stopping it");
-      down(`stopped reading its input (${errorText(error)})`);
+      stoppedReading(errorText(error), { err: error });
     }, STDIN_FAILURE_GRACE_MS).unref();
   });
   child.on("error", (error) => down(`could not run ${JSON.stringify(command.command)}: ${error.message}`));

@@ -14,7 +14,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import {
-  checkBacklog,
   checkSseMessage,
   JSONRPC_ERROR,
   errorText,
@@ -24,6 +23,7 @@ import {
   keepSseAlive,
   rawBodyOf,
   sendJsonRpcError,
+  sendOnSse,
   sessionNotFound,
   singleQueryValue,
 } from "@mcp-platform/shared";
@@ -47,15 +47,9 @@ type MessagesQuery = { Querystring: { s?: unknown; sessionId?: unknown } };
 /** Asked when `s` or `sessionId` is missing, empty or repeated. */
 const MESSAGES_QUERY_REQUIRED = "Bad Request: one s and one sessionId query parameter are required";
 
-/**
- * Writes `message` on a session's stream. The SDK's transport writes whatever the client's
- * reading, so the stream's backlog is checked after: a client that stopped reading is dropped.
- */
+/** Writes `message` on a session's stream (a client that stopped reading is dropped). */
 function sendOn(entry: SseEntry, message: JSONRPCMessage): void {
-  void entry.transport
-    .send(message)
-    .catch(() => undefined)
-    .finally(() => checkBacklog(entry.res));
+  sendOnSse(entry.transport, entry.res, message).catch(() => undefined);
 }
 
 /** The legacy SSE sessions whose stream this replica holds. */
