@@ -11,6 +11,7 @@
  * forwards every path.
  */
 import { Agent, request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Logger } from "@mcp-platform/shared";
 import { errorText } from "@mcp-platform/shared";
@@ -26,6 +27,8 @@ const PEER_TOKEN_MAX_AGE_S = 300;
 const PEER_TOKEN_REFRESH_MS = 60_000;
 /** Timeout of one internal request. */
 const PEER_TIMEOUT_MS = 10_000;
+/** How long the check whether a peer still takes connections waits for one. */
+const PEER_GONE_CHECK_MS = 1_000;
 
 /** Paths of the internal endpoints. */
 export const INTERNAL_PATHS = {
@@ -40,8 +43,35 @@ export interface PeerAnswer {
   readonly body: string;
 }
 
-/** The peer could not be reached at all (it is gone): nothing was delivered. */
+/**
+ * The peer is gone: it could not be reached at all, or it went away during the request and now
+ * refuses connections. Whatever it held (a legacy SSE stream) is gone with it.
+ */
 export class PeerUnreachableError extends Error {}
+
+/**
+ * Whether the host of `url` refuses a fresh connection (or cannot be routed to): after a request
+ * that failed once sent, this tells a peer that died (a router killed a moment ago) from one that
+ * is up but failed. A connection accepted, or no answer within `PEER_GONE_CHECK_MS`, is not proof
+ * of a death.
+ */
+export function refusesConnections(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({
+      host: hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: Number(port || 80),
+      timeout: PEER_GONE_CHECK_MS,
+    });
+    const settle = (refused: boolean) => {
+      socket.destroy();
+      resolve(refused);
+    };
+    socket.once("connect", () => settle(false));
+    socket.once("timeout", () => settle(false));
+    socket.once("error", (error) => settle(failedBeforeSending(error)));
+  });
+}
 
 /** The replica's view of its peers. */
 export class Peers {
@@ -120,9 +150,13 @@ export class Peers {
         },
       );
       req.on("timeout", () => req.destroy(new Error("peer request timed out")));
-      req.on("error", (error) =>
-        reject(failedBeforeSending(error) ? new PeerUnreachableError(errorText(error)) : error),
-      );
+      req.on("error", (error) => {
+        if (failedBeforeSending(error)) return reject(new PeerUnreachableError(errorText(error)));
+        // Sent, then lost: a peer that died meanwhile (its stream with it) now refuses connections.
+        void refusesConnections(url).then((gone) =>
+          reject(gone ? new PeerUnreachableError(`${errorText(error)}; the peer is gone`) : error),
+        );
+      });
       req.end(body);
     });
   }
