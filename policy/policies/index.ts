@@ -19,7 +19,12 @@ import {
   noHostNetworking,
   noPublicServices,
 } from "./isolation";
-import { mcpServicePortsInRange, noPortCollisions, publishedPortsInPlan } from "./ports";
+import {
+  mcpServicePortsInRange,
+  noPortCollisions,
+  publicTargetPortsInPlan,
+  publishedPortsInPlan,
+} from "./ports";
 import type { IsolationSettings, PortPlan } from "./settings";
 import { DEFAULT_ISOLATION, DEFAULT_PORT_PLAN } from "./settings";
 
@@ -42,6 +47,7 @@ export function allPolicies(settings: PackSettings = {}): Policies {
     noPublicServices(isolation),
     noHostNetworking(),
     publishedPortsInPlan(ports),
+    publicTargetPortsInPlan(ports),
     mcpServicePortsInRange(ports),
     noPortCollisions(),
     pinnedImages(),

@@ -71,23 +71,111 @@ function dockerPortFindings(r: PolicySubject, p: PortPlan): string[] {
   return found;
 }
 
+/** Service types that open a port outside the cluster. */
+const PUBLIC_SERVICE_TYPES: ReadonlySet<unknown> = new Set(["LoadBalancer", "NodePort"]);
+
+/** Whether a LoadBalancer or NodePort Service may expose (or target) `port`: the gateway or an MCP port. */
+function publicPort(port: unknown, p: PortPlan): boolean {
+  return port === p.gatewayPort || (typeof port === "number" && inRange(port, p.mcpPorts));
+}
+
+/** What a public Service may expose, for messages. */
+function publicPortsText(p: PortPlan): string {
+  return `only ${p.gatewayPort} and ${p.mcpPorts.min}–${p.mcpPorts.max} may be public`;
+}
+
 /**
  * What a LoadBalancer or NodePort Service exposes beyond the gateway port and the direct MCP
  * service ports: the stats page, the Consul UI and the dashboard are never public (DESIGN "One
  * public Service"). A numeric `targetPort` must be one of those too.
  */
 function servicePortFindings(r: PolicySubject, p: PortPlan): string[] {
-  const type = r.props.spec?.type;
-  if (type !== "LoadBalancer" && type !== "NodePort") return [];
-  const publicPort = (port: unknown) =>
-    port === p.gatewayPort || (typeof port === "number" && inRange(port, p.mcpPorts));
-  const allowedText = `only ${p.gatewayPort} and ${p.mcpPorts.min}–${p.mcpPorts.max} may be public`;
+  if (!PUBLIC_SERVICE_TYPES.has(r.props.spec?.type)) return [];
+  const allowedText = publicPortsText(p);
   return (r.props.spec?.ports ?? []).flatMap((sp: { port: number; targetPort?: unknown }) => {
-    if (!publicPort(sp.port)) return [`${displayName(r)}: exposes port ${sp.port}; ${allowedText}`];
-    if (typeof sp.targetPort === "number" && !publicPort(sp.targetPort))
+    if (!publicPort(sp.port, p)) return [`${displayName(r)}: exposes port ${sp.port}; ${allowedText}`];
+    if (typeof sp.targetPort === "number" && !publicPort(sp.targetPort, p))
       return [`${displayName(r)}: exposes port ${sp.port} onto target port ${sp.targetPort}; ${allowedText}`];
     return [];
   });
+}
+
+/** Whether `labels` carry every label of a Service `selector` (an empty one selects nothing). */
+function selects(selector: Record<string, unknown> | undefined, labels: Record<string, string>): boolean {
+  const entries = Object.entries(selector ?? {});
+  return entries.length > 0 && entries.every(([key, value]) => labels[key] === value);
+}
+
+/**
+ * The container ports a Service's named `targetPort` reaches: the ports of that name on the
+ * containers of the stack's workloads in the Service's namespace whose pods it selects.
+ */
+function namedTargetPorts(
+  service: PolicySubject,
+  name: string,
+  resources: readonly PolicySubject[],
+): number[] {
+  const namespace = service.props.metadata?.namespace ?? "default";
+  return resources.flatMap((r) => {
+    const pod = podSpecOf(r);
+    if (pod === undefined || (r.props.metadata?.namespace ?? "default") !== namespace) return [];
+    if (!selects(service.props.spec?.selector, podLabelsOf(r))) return [];
+    return containersOf(pod).flatMap((c) =>
+      (c.ports ?? [])
+        .filter((p: { name?: string }) => p.name === name)
+        .map((p: { containerPort: number }) => p.containerPort),
+    );
+  });
+}
+
+/** What a public Service's named target ports reach beyond the gateway and MCP service ports. */
+function namedTargetFindings(
+  service: PolicySubject,
+  resources: readonly PolicySubject[],
+  p: PortPlan,
+): string[] {
+  if (!PUBLIC_SERVICE_TYPES.has(service.props.spec?.type)) return [];
+  return (service.props.spec?.ports ?? []).flatMap((sp: { port: number; targetPort?: unknown }) => {
+    // A port that may not be public at all is published-ports-in-plan's finding already.
+    if (typeof sp.targetPort !== "string" || !publicPort(sp.port, p)) return [];
+    const reached = namedTargetPorts(service, sp.targetPort, resources);
+    if (reached.length === 0) {
+      return [
+        `${displayName(service)}: exposes port ${sp.port} onto target port "${sp.targetPort}", which no container the Service selects in this stack names, so what it reaches cannot be checked; use a numeric targetPort`,
+      ];
+    }
+    return [...new Set(reached)]
+      .filter((port) => !publicPort(port, p))
+      .map(
+        (port) =>
+          `${displayName(service)}: exposes port ${sp.port} onto target port "${sp.targetPort}", which is container port ${port}; ${publicPortsText(p)}`,
+      );
+  });
+}
+
+/**
+ * A public Service's named `targetPort`s resolve, on the pods it selects, to the gateway port or
+ * MCP service ports only: `published-ports-in-plan` checks numeric ones, which need no lookup.
+ */
+export function publicTargetPortsInPlan(
+  plan: PortPlan = DEFAULT_PORT_PLAN,
+  opts?: RuleOptions,
+): StackValidationPolicy {
+  return stackPolicy<Partial<PortPlan>>(
+    {
+      name: "public-target-ports-in-plan",
+      description:
+        "A LoadBalancer or NodePort Service's named target ports reach only the gateway port and the MCP service ports of the pods it selects.",
+      configSchema: portPlanSchema(plan),
+      check: (resources, config) => {
+        const p = portPlanOf(config, plan);
+        return resources
+          .filter((r) => r.type === TYPE.k8sService)
+          .flatMap((service) => namedTargetFindings(service, resources, p));
+      },
+    },
+    opts,
+  );
 }
 
 /** Published host ports fall only in the configured set. */

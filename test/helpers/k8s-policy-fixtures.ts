@@ -189,6 +189,48 @@ export function mcpStatefulSet(name: string, port: number): Subject {
   };
 }
 
+/** HAProxy's Deployment in mcp-platform, as the EKS target names its ports: the gateway and stats. */
+export function haproxyDeployment(): Subject {
+  const labels = { "app.kubernetes.io/name": "haproxy", "app.kubernetes.io/part-of": "mcp-platform" };
+  return {
+    type: K.deploy,
+    name: "haproxy",
+    props: {
+      metadata: { name: "haproxy", namespace: "mcp-platform", labels },
+      spec: {
+        selector: { matchLabels: { "app.kubernetes.io/name": "haproxy" } },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [
+              {
+                ...structuredClone(container),
+                name: "haproxy",
+                ports: [
+                  { name: "http", containerPort: 3000 },
+                  { name: "health", containerPort: 11099 },
+                ],
+                env: [],
+                livenessProbe: { httpGet: { path: "/health", port: 11099 } },
+                readinessProbe: { httpGet: { path: "/health", port: 11099 } },
+              },
+            ],
+          },
+        },
+      },
+    },
+  };
+}
+
+/** The base objects plus HAProxy's Deployment, with the public Service's ports set to `ports`. */
+export function withPublicPorts(ports: Record<string, unknown>[]): Subject[] {
+  const objects = withExtra(haproxyDeployment());
+  const service = objects.find((s) => s.name === "haproxy-svc");
+  if (!service) throw new Error("no subject haproxy-svc");
+  service.props.spec.ports = ports;
+  return objects;
+}
+
 /** The first container of a Deployment's pod template. */
 export const podContainer = (p: Record<string, any>) => p.spec.template.spec.containers[0];
 
@@ -232,6 +274,30 @@ export const K8S_VARIANTS: [string, () => Subject[], Finding[]][] = [
         policy: "published-ports-in-plan",
         resource: "haproxy-svc",
         message: "haproxy-svc (haproxy-public): exposes port 8443; only 3000 and 11100–11199 may be public",
+      },
+    ],
+  ],
+  [
+    "the gateway port onto a named target port that is HAProxy's stats port",
+    () => withPublicPorts([{ name: "http", port: 3000, targetPort: "health" }]),
+    [
+      {
+        policy: "public-target-ports-in-plan",
+        resource: "(stack)",
+        message:
+          'haproxy-svc (haproxy-public): exposes port 3000 onto target port "health", which is container port 11099; only 3000 and 11100–11199 may be public',
+      },
+    ],
+  ],
+  [
+    "a public port onto a named target port no selected container has",
+    () => variant("haproxy-svc", (p) => (p.spec.ports = [{ port: 3000, targetPort: "http" }])),
+    [
+      {
+        policy: "public-target-ports-in-plan",
+        resource: "(stack)",
+        message:
+          'haproxy-svc (haproxy-public): exposes port 3000 onto target port "http", which no container the Service selects in this stack names, so what it reaches cannot be checked; use a numeric targetPort',
       },
     ],
   ],

@@ -1,6 +1,13 @@
 import { allPolicies } from "../../policy/policies";
 import { hpaBounds } from "../../policy/policies/hygiene";
-import { base, K8S_VARIANTS, podContainer, variant, without } from "../helpers/k8s-policy-fixtures";
+import {
+  base,
+  K8S_VARIANTS,
+  podContainer,
+  variant,
+  withPublicPorts,
+  without,
+} from "../helpers/k8s-policy-fixtures";
 import { runPolicies } from "../helpers/policy-harness";
 
 describe("policy pack over Kubernetes objects", () => {
@@ -10,6 +17,13 @@ describe("policy pack over Kubernetes objects", () => {
 
   test.each(K8S_VARIANTS)("reports %s, naming the resource and the rule", async (_name, make, expected) => {
     expect(await runPolicies(allPolicies(), make())).toStrictEqual(expected);
+  });
+
+  test("named target ports of the public Service that reach the gateway and MCP ports pass", async () => {
+    // GIVEN HAProxy's pods naming their gateway port, and the public Service targeting it by name
+    const objects = withPublicPorts([{ name: "http", port: 3000, targetPort: "http" }]);
+    // WHEN the pack runs / THEN nothing is reported
+    expect(await runPolicies(allPolicies(), objects)).toStrictEqual([]);
   });
 
   test("a default-deny suffices when mcp-internal's Namespace comes from outside the stack", async () => {
