@@ -42,11 +42,10 @@ describe.each(TRANSPORTS)("built-in tools over %s", (transport: TransportName) =
     const client = await connect(server, transport);
     clients.push(client);
     const progress: unknown[] = [];
-    // WHEN it calls the progress tool with a progress handler. Steps are 250 ms apart: the
-    // SDK's SSE client handles a notification a microtask after a response that arrives in the
-    // same read, and drops it then (its request is over). The server writes each step one
-    // interval before the next and the result, so only a client stalled longer than the interval
-    // (a loaded CI machine, at 20 ms) reads them together.
+    // WHEN it calls the progress tool with a progress handler, steps 250 ms apart. (The SDK's
+    // SSE client handles a notification one microtask late; an answer read in the same chunk
+    // has ended the call by then, and the step is dropped. So a client stalled for longer than
+    // the interval, as on a loaded CI machine at 20 ms, loses the steps it reads with the answer.)
     const result = await client.callTool(
       { name: "progress", arguments: { steps: 4, intervalMs: 250 } },
       undefined,
