@@ -13,6 +13,7 @@ import {
   isInitialize,
   JSONRPC_ERROR,
   mcpBodyRules,
+  mcpCors,
   noStreamWithoutSession,
   parseMessages,
   POST_ACCEPT,
@@ -23,6 +24,7 @@ import {
   sessionNotFound,
   singleQueryValue,
   STREAM_ACCEPT,
+  takeOver,
 } from "@mcp-platform/shared";
 import type { Sessions } from "./sessions";
 import type { StreamableSession } from "./streamable-session";
@@ -45,6 +47,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
     allowedOrigins: options.allowedOrigins,
     allowedHosts: options.allowedHosts,
   });
+  await mcpCors(app, guard);
   app.addHook("onRequest", guard.hook());
   mcpBodyRules(app, options.maxBodyBytes);
 
@@ -98,8 +101,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
       if (session === undefined || !checkProtocolVersion(request, reply)) return reply;
       if (!checkAccept(request, reply, POST_ACCEPT)) return reply;
     }
-    reply.hijack();
-    session.post(messages, reply.raw);
+    session.post(messages, takeOver(reply));
     return reply;
   });
 
@@ -117,8 +119,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
         "Conflict: only one standalone SSE stream is allowed per session",
       );
     }
-    reply.hijack();
-    session.openStream(reply.raw);
+    session.openStream(takeOver(reply));
     return reply;
   });
 
@@ -131,8 +132,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
 
   app.get("/sse", async (_request, reply) => {
     if (!admitted(reply)) return reply;
-    reply.hijack();
-    await sessions.createSse(reply.raw, "/messages");
+    await sessions.createSse(takeOver(reply), "/messages");
     return reply;
   });
 
@@ -149,8 +149,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
     const transport = sessions.sse(id);
     if (transport === undefined) return sessionNotFound(reply);
     if (!checkSseMessage(request.body, reply)) return reply;
-    reply.hijack();
-    await transport.handlePostMessage(request.raw, reply.raw, request.body);
+    await transport.handlePostMessage(request.raw, takeOver(reply), request.body);
     return reply;
   });
 }

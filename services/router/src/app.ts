@@ -16,6 +16,7 @@ import {
   createMetrics,
   createServiceApp,
   mcpBodyRules,
+  mcpCors,
   Readiness,
   RequestGuard,
   resolveAdvertiseAddress,
@@ -219,14 +220,16 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
   });
   drain.install(app);
   const auth = new BearerAuth(env.ROUTER_AUTH_TOKENS ?? []);
-  protectedResourceRoutes(app, auth);
   void app.register(async (mcp) => {
     const guard = new RequestGuard({
       allowedOrigins: env.MCP_ALLOWED_ORIGINS,
       allowedHosts: env.MCP_ALLOWED_HOSTS,
     });
+    // CORS first: a browser's preflight carries no token, so it is answered before auth runs.
+    await mcpCors(mcp, guard);
     mcp.addHook("onRequest", guard.hook());
     mcp.addHook("onRequest", auth.hook());
+    protectedResourceRoutes(mcp, auth);
     mcpBodyRules(mcp, env.MCP_MAX_BODY_BYTES);
     gatewayRoutes(mcp, context);
     sseRoutes(mcp, context, sse);

@@ -4,6 +4,7 @@
  * this file); its npm dependencies stay external and are installed in the image.
  */
 export * from "./consul";
+export * from "./cors";
 export * from "./env";
 export * from "./env-fields";
 export * from "./health";

@@ -83,7 +83,7 @@ export class RequestGuard {
     if (host === undefined || host === "") return "missing Host header";
     if (!this.hostAllowed(hostnameOf(host))) return `Host ${JSON.stringify(host)} is not allowed`;
     const origin = Array.isArray(headers.origin) ? headers.origin[0] : headers.origin;
-    if (origin !== undefined && !this.originAllowed(origin))
+    if (origin !== undefined && !this.allowsOrigin(origin))
       return `Origin ${JSON.stringify(origin)} is not allowed`;
     return undefined;
   }
@@ -96,7 +96,8 @@ export class RequestGuard {
     return INTERNAL_SUFFIXES.some((suffix) => name.endsWith(suffix));
   }
 
-  private originAllowed(origin: string): boolean {
+  /** Whether a browser page on `origin` may use the endpoints (also what CORS admits). */
+  allowsOrigin(origin: string): boolean {
     const normalized = origin.replace(/\/$/, "").toLowerCase();
     if (this.origins.size > 0) return this.origins.has(normalized);
     try {

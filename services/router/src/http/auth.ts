@@ -48,10 +48,14 @@ export class BearerAuth {
     return ok;
   }
 
-  /** An `onRequest` hook answering 401 with a challenge when the token is missing or unknown. */
+  /**
+   * An `onRequest` hook answering 401 with a challenge when the token is missing or unknown. The
+   * protected-resource metadata is open: it is what a client reads to learn how to authenticate.
+   */
   hook(): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
     return async (request, reply) => {
       if (this.accepts(request.headers.authorization)) return;
+      if (request.routeOptions.url?.startsWith(PROTECTED_RESOURCE_PATH) === true) return;
       const given = request.headers.authorization !== undefined;
       const metadata = `${publicBase(request)}${PROTECTED_RESOURCE_PATH}`;
       void reply.header(

@@ -26,6 +26,7 @@ import {
   PostResponse,
   SESSION_HEADER,
   STREAM_ACCEPT,
+  takeOver,
 } from "@mcp-platform/shared";
 import { errorObject, FORWARDED_METHODS } from "../mcp/gateway-handler";
 import type { GatewaySession } from "../session-token";
@@ -72,8 +73,7 @@ export function gatewayRoutes(app: FastifyInstance, context: RouterContext): voi
     const session = sessionOf(context, request, reply, "gateway");
     if (session === undefined || !checkProtocolVersion(request, reply)) return reply;
     if (!checkAccept(request, reply, STREAM_ACCEPT)) return reply;
-    reply.hijack();
-    context.streams.open(session.payload.n, session.token, reply.raw);
+    context.streams.open(session.payload.n, session.token, takeOver(reply));
     return reply;
   };
   app.get("/mcp", stream);
@@ -123,8 +123,7 @@ function answer(
     // merged catalog sends clients no requests.
   }
   if (requests.length === 0) return reply.code(202).send();
-  reply.hijack();
-  const response = new PostResponse(reply.raw, {
+  const response = new PostResponse(takeOver(reply), {
     mode: requests.some((r) => FORWARDED_METHODS.has(r.method)) ? "auto" : "json",
     expected: requests.length,
     sessionId: token,

@@ -27,6 +27,7 @@ import {
   errorText,
   sendJsonRpcError,
   sessionNotFound,
+  takeOver,
 } from "@mcp-platform/shared";
 import type { Instance } from "../upstream/upstreams";
 import { MAX_ATTEMPTS } from "../upstream/upstreams";
@@ -201,10 +202,13 @@ function relay(
       { method: request.method, headers, agent },
       (res: IncomingMessage) => {
         context.upstreams.recordSuccess(instance);
-        reply.hijack();
+        takeOver(reply);
         const out: OutgoingHttpHeaders = {};
         for (const [name, value] of Object.entries(res.headers)) {
-          if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) out[name] = value;
+          if (value === undefined || DROPPED_RESPONSE_HEADERS.has(name)) continue;
+          // CORS is the router's to answer (for the client's origin), never the instance's.
+          if (name.startsWith("access-control-")) continue;
+          out[name] = value;
         }
         const upstreamId = res.headers[SESSION_HEADER];
         if (typeof upstreamId === "string" && upstreamId !== "")

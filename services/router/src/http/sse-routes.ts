@@ -26,6 +26,7 @@ import {
   sendOnSse,
   sessionNotFound,
   singleQueryValue,
+  takeOver,
 } from "@mcp-platform/shared";
 import { errorObject } from "../mcp/gateway-handler";
 import type { RouterContext } from "./context";
@@ -94,8 +95,7 @@ export class SseSessions {
     if (entry === undefined || entry.transport.sessionId !== singleQueryValue(request.query, "sessionId")) {
       return sessionNotFound(reply);
     }
-    reply.hijack();
-    await entry.transport.handlePostMessage(request.raw, reply.raw, request.body);
+    await entry.transport.handlePostMessage(request.raw, takeOver(reply), request.body);
     return reply;
   }
 
@@ -141,8 +141,7 @@ export class SseSessions {
 /** Registers `/sse` and `/messages`. */
 export function sseRoutes(app: FastifyInstance, context: RouterContext, sessions: SseSessions): void {
   app.get("/sse", async (_request, reply) => {
-    reply.hijack();
-    await sessions.open(reply.raw);
+    await sessions.open(takeOver(reply));
     return reply;
   });
 
