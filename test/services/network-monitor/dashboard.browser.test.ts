@@ -13,9 +13,9 @@
 import { copyFileSync, mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
 import type { MonitorApp } from "../../../services/network-monitor/src/app";
+import { launchChromium } from "../../helpers/browser";
 import { ManualClock } from "../../helpers/monitor-clock";
 import { monitorApp, targetsEnv } from "../../helpers/monitor-app";
 import { ConsulCatalogDouble } from "../../helpers/consul-catalog-double";
@@ -25,17 +25,6 @@ import { REPO_ROOT } from "../../helpers/service-process";
 
 jest.setTimeout(60_000);
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const INTERVAL_MS = 10_000;
 /** 15 minutes of rounds. */
 const ROUNDS = 90;
@@ -116,7 +105,7 @@ describe("dashboard in headless chromium", () => {
       clock.advance(INTERVAL_MS);
     }
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -7,8 +7,8 @@
 import { createServer } from "node:http";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../../helpers/browser";
 import type { McpServerUnderTest } from "../../helpers/mcp-server-process";
 import { RAW_PROTOCOL, startMcpServer, stopMcpServers } from "../../helpers/mcp-server-process";
 import type { TestRouter } from "../../helpers/router-app";
@@ -16,8 +16,6 @@ import { startRouter } from "../../helpers/router-app";
 
 jest.setTimeout(60_000);
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"];
 const TOKEN = "browser-test-token-0123456789";
 
 /** What the page reports of one MCP exchange: initialize, initialized, then one tool call. */
@@ -107,7 +105,7 @@ describe("MCP endpoints from a page in headless chromium", () => {
       ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [`${mcp.base}/mcp`] }),
       ROUTER_AUTH_TOKENS: TOKEN,
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
