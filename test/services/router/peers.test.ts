@@ -10,6 +10,7 @@ import { Peers, PeerUnreachableError, refusesConnections } from "../../../servic
 import { RouterMetrics } from "../../../services/router/src/metrics";
 import { SessionSealer } from "../../../services/router/src/session-token";
 import { silentLogger } from "../../helpers/log-capture";
+import { refusedPort } from "../../helpers/refused-port";
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -50,14 +51,8 @@ async function droppingPeer(options: { dies: boolean }): Promise<string> {
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
-/** A port nothing listens on (it was just freed). */
-async function closedPort(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}`;
-}
+/** A base URL nothing listens on. */
+const closedPort = async (): Promise<string> => `http://127.0.0.1:${await refusedPort()}`;
 
 const outcome = (answer: Promise<unknown>) =>
   answer.then(
