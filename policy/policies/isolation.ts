@@ -8,6 +8,7 @@ import type { RuleOptions } from "./define";
 import { resourcePolicy, stackPolicy } from "./define";
 import type { PolicySubject } from "./resources";
 import {
+  carriesLabels,
   containersOf,
   displayName,
   dockerLabelsOf,
@@ -129,7 +130,7 @@ function isAllowedPeer(peer: Record<string, any>, allowed: EgressPeer, namespace
       : peer.namespaceSelector.matchLabels?.["kubernetes.io/metadata.name"];
   if (peerNamespace !== target) return false;
   const labels: Record<string, unknown> = peer.podSelector.matchLabels ?? {};
-  return Object.entries(allowed.podLabels).every(([k, v]) => labels[k] === v);
+  return carriesLabels(labels, allowed.podLabels);
 }
 
 /**

@@ -8,6 +8,7 @@ import type { RuleOptions } from "./define";
 import { resourcePolicy, stackPolicy } from "./define";
 import type { PolicySubject } from "./resources";
 import {
+  carriesLabels,
   containersOf,
   displayName,
   dockerEnvOf,
@@ -102,8 +103,7 @@ function servicePortFindings(r: PolicySubject, p: PortPlan): string[] {
 
 /** Whether `labels` carry every label of a Service `selector` (an empty one selects nothing). */
 function selects(selector: Record<string, unknown> | undefined, labels: Record<string, string>): boolean {
-  const entries = Object.entries(selector ?? {});
-  return entries.length > 0 && entries.every(([key, value]) => labels[key] === value);
+  return selector !== undefined && Object.keys(selector).length > 0 && carriesLabels(labels, selector);
 }
 
 /**

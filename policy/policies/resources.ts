@@ -77,6 +77,11 @@ export const ROLE_LABEL = "app.kubernetes.io/component";
 /** The label naming a component's pods (`selectorOf` in infra/eks/pod-spec.ts). */
 export const NAME_LABEL = "app.kubernetes.io/name";
 
+/** Whether `labels` carry every label of `required` (its keys with the same values). */
+export function carriesLabels(labels: Record<string, unknown>, required: Record<string, unknown>): boolean {
+  return Object.entries(required).every(([key, value]) => labels[key] === value);
+}
+
 /** Every container (and init container) of a pod spec. */
 export function containersOf(pod: Record<string, any>): Record<string, any>[] {
   return [...(pod.initContainers ?? []), ...(pod.containers ?? [])];
