@@ -188,6 +188,55 @@ describe("bad input at the gateway", () => {
     ]);
   });
 
+  it("refuses JSON nested deeper than 128 levels with 400, and counts it against no instance", async () => {
+    // GIVEN bodies nesting 5,000 arrays (about 10 KB): deeper than any real call, deep enough to
+    // overflow the stack of a recursive walk such as JSON.stringify
+    const deep = "[".repeat(5000) + "]".repeat(5000);
+    const call = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"everything__echo","arguments":{"message":"x","d":${deep}}}}`;
+    const cancel = `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":${deep}}}`;
+    const init = `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"experimental":{"x":${deep}}},"clientInfo":{"name":"t","version":"1"}}}`;
+    const inSession = { "mcp-session-id": session };
+    const ejectionsBefore = await Promise.all(
+      platform.routers.map((r) => metricSum(r, "router_instance_ejections_total")),
+    );
+
+    // WHEN each is sent (the call three times per replica: enough failures to eject an instance,
+    // were they counted as the instance's)
+    const answers = [];
+    for (let i = 0; i < 3 * platform.routers.length; i++) answers.push(await post(call, inSession));
+    answers.push(await post(cancel, inSession), await post(init));
+
+    // THEN each is refused as Invalid Request, and no router ejected an instance for it
+    const refused = [400, -32600, "Invalid Request: JSON nested deeper than 128 levels"];
+    expect(answers.map(errorOf)).toStrictEqual(answers.map(() => refused));
+    const ejectionsAfter = await Promise.all(
+      platform.routers.map((r) => metricSum(r, "router_instance_ejections_total")),
+    );
+    expect(ejectionsAfter).toStrictEqual(ejectionsBefore);
+  });
+
+  it("answers a passthrough POST without a session as the instance would", async () => {
+    // GIVEN requests without a session id to the everything service's passthrough
+    const path = "/services/everything/mcp";
+
+    // WHEN an empty batch, an initialize without its params and a tools/list are sent
+    const empty = await post("[]", {}, path);
+    const badInit = await post(
+      JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: {} }),
+      {},
+      path,
+    );
+    const list = await post(toolsList, {}, path);
+
+    // THEN the JSON-RPC shape is checked first, the instance itself judges the initialize, and
+    // only a valid non-initialize message hears about the missing session
+    expect([errorOf(empty), errorOf(badInit), errorOf(list)]).toStrictEqual([
+      [400, -32600, "Invalid Request: empty batch"],
+      [400, -32602, "Invalid params: initialize needs protocolVersion, capabilities and clientInfo"],
+      [400, -32000, "Bad Request: Mcp-Session-Id header is required"],
+    ]);
+  });
+
   it("keeps serving on every replica after all of that", async () => {
     // GIVEN a client after the bad requests above
     const client = await streamableClient(`${platform.gatewayUrl}/mcp`, TOKEN);

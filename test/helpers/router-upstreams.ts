@@ -41,7 +41,11 @@ export async function startBuiltinServer(
  * How the fake answers `tools/call`. `hold` keeps the call's stream open and sends on it only what
  * the test asks for (`progress`, `answer`).
  */
-export type CallBehaviour = "answer" | "end-without-answer" | "reset-mid-stream" | "never-answer" | "hold";
+export type CallBehaviour =
+  "answer" | "answer-nested-too-deep" | "end-without-answer" | "reset-mid-stream" | "never-answer" | "hold";
+
+/** Depth of the `answer-nested-too-deep` answer's structured content: past any recursive walk. */
+export const TOO_DEEP = 10_000;
 
 /** One request the fake received. */
 export interface FakeRequest {
@@ -250,6 +254,12 @@ export class FakeMcpServer {
           const meta = (body?.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta;
           this.held = { res, id: message.id, progressToken: meta?.progressToken };
           return;
+        }
+        if (this.behaviour === "answer-nested-too-deep") {
+          // Written as text: JSON.stringify itself cannot write something this deep.
+          const deep = "[".repeat(TOO_DEEP) + "]".repeat(TOO_DEEP);
+          const data = `{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":{"content":[],"structuredContent":{"d":${deep}}}}`;
+          return void res.end(`event: message\ndata: ${data}\n\n`);
         }
         const answer = {
           jsonrpc: "2.0",

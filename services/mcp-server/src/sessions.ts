@@ -7,7 +7,8 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
-import { keepSseAlive, sendOnSse } from "@mcp-platform/shared";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { isRequest, JSONRPC_ERROR, keepSseAlive, sendOnSse } from "@mcp-platform/shared";
 import type { Logger } from "pino";
 import type { ClientSession, Multiplexer } from "./bridge/multiplexer";
 import type { McpMetrics } from "./metrics";
@@ -118,11 +119,28 @@ export class Sessions {
   createStreamable(): StreamableSession {
     const session = new StreamableSession(randomUUID(), {
       keepAliveMs: this.options.keepAliveMs,
-      deliver: (from, message) => void this.options.mux.handleClient(from, message),
+      deliver: (from, message) => this.deliver(from, message),
       onInitializeFailed: (failed) => this.remove(failed.id),
     });
     this.add(session.id, { kind: "streamable-http", session, lastSeen: this.now() });
     return session;
+  }
+
+  /**
+   * Hands a client's message to the multiplexer. A failure there is a bug, not the client's: it is
+   * logged, a request gets an internal error, and the process and every other session go on.
+   */
+  private deliver(session: ClientSession, message: JSONRPCMessage): void {
+    this.options.mux.handleClient(session, message).catch((error: unknown) => {
+      this.options.logger.error({ err: error, session: session.id }, "message handling failed");
+      if (!isRequest(message)) return;
+      const answer: JSONRPCMessage = {
+        jsonrpc: "2.0",
+        id: message.id,
+        error: { code: JSONRPC_ERROR.internalError, message: "Internal error" },
+      };
+      session.send(answer, message.id).catch(() => undefined);
+    });
   }
 
   /** Ends a Streamable HTTP session (DELETE). */
@@ -138,7 +156,7 @@ export class Sessions {
     const transport = new SSEServerTransport(endpoint, res);
     const id = transport.sessionId;
     const session: ClientSession = { id, send: (message) => sendOnSse(transport, res, message) };
-    transport.onmessage = (message) => void this.options.mux.handleClient(session, message);
+    transport.onmessage = (message) => this.deliver(session, message);
     transport.onclose = () => this.remove(id);
     await transport.start();
     this.add(id, { kind: "sse", session, transport, lastSeen: this.now() });

@@ -50,6 +50,9 @@ export function sendJsonRpcError(
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 const INTERNAL_SUFFIXES = [".local", ".internal", ".consul", ".cluster.local", ".localhost"];
 
+/** What `hostnameOf` may yield for a well-formed `Host`: a bracketed IPv6 address or a name (IPv4 included). */
+const HOST_NAME = /^(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)$/;
+
 /** The host name of a `Host` header value, without port and with IPv6 brackets kept. */
 export function hostnameOf(hostHeader: string): string {
   const value = hostHeader.trim().toLowerCase();
@@ -81,7 +84,9 @@ export class RequestGuard {
   refusal(headers: { host?: string; origin?: string | string[] }): string | undefined {
     const host = headers.host;
     if (host === undefined || host === "") return "missing Host header";
-    if (!this.hostAllowed(hostnameOf(host))) return `Host ${JSON.stringify(host)} is not allowed`;
+    const name = hostnameOf(host);
+    if (!HOST_NAME.test(name)) return `Host ${JSON.stringify(host)} is malformed`;
+    if (!this.hostAllowed(name)) return `Host ${JSON.stringify(host)} is not allowed`;
     const origin = Array.isArray(headers.origin) ? headers.origin[0] : headers.origin;
     if (origin !== undefined && !this.allowsOrigin(origin))
       return `Origin ${JSON.stringify(origin)} is not allowed`;

@@ -37,12 +37,43 @@ export const POST_ACCEPT = ["application/json", "text/event-stream"] as const;
 /** What a client must accept on `GET /mcp`. */
 export const STREAM_ACCEPT = ["text/event-stream"] as const;
 
+/**
+ * Deepest nesting of arrays and objects a message may have (a batch counts as one level). Real
+ * tool arguments nest a few levels; JSON.parse takes thousands, but the recursive walks a
+ * message meets later (JSON.stringify on the way to a child or an instance, String() of an id)
+ * overflow the stack at a few thousand, so deeper input is refused before any of them.
+ */
+export const MAX_NESTING = 128;
+
+/** Invalid Request message for input nested deeper than `MAX_NESTING`. */
+const TOO_DEEP = `Invalid Request: JSON nested deeper than ${MAX_NESTING} levels`;
+
+/** Whether `value` nests arrays and objects more than `max` levels deep (iterative: any depth). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const pending: unknown[] = [value];
+  const depths: number[] = [0];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    const depth = depths.pop() ?? 0;
+    if (typeof item !== "object" || item === null) continue;
+    if (depth === max) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      if (typeof child === "object" && child !== null) {
+        pending.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
+
 /** A body as JSON-RPC messages, or why it is not (JSON-RPC "Invalid Request"). */
 export function parseMessages(body: unknown): { messages: JSONRPCMessage[] } | { invalid: string } {
   const items = Array.isArray(body) ? body : [body];
   if (items.length === 0) return { invalid: "Invalid Request: empty batch" };
   if (items.length > MAX_BATCH)
     return { invalid: `Invalid Request: a batch holds at most ${MAX_BATCH} messages` };
+  if (nestedDeeperThan(body, MAX_NESTING)) return { invalid: TOO_DEEP };
   const messages: JSONRPCMessage[] = [];
   for (const item of items) {
     const parsed = JSONRPCMessageSchema.safeParse(item);
@@ -103,13 +134,13 @@ export function isInitialize(message: JSONRPCMessage): boolean {
  * "Invalid message: [object Object]"; this answers as `/mcp` does, with a JSON-RPC error.
  */
 export function checkSseMessage(body: unknown, reply: FastifyReply): boolean {
-  if (!Array.isArray(body) && JSONRPCMessageSchema.safeParse(body).success) return true;
-  void invalidRequest(
-    reply,
-    Array.isArray(body)
-      ? "Invalid Request: the SSE transport takes one message per POST, not a batch"
-      : "Invalid Request: not a JSON-RPC 2.0 message",
-  );
+  if (Array.isArray(body)) {
+    void invalidRequest(reply, "Invalid Request: the SSE transport takes one message per POST, not a batch");
+    return false;
+  }
+  const parsed = parseMessages(body);
+  if ("messages" in parsed) return true;
+  void invalidRequest(reply, parsed.invalid);
   return false;
 }
 

@@ -117,6 +117,29 @@ describe("bad input over HTTP", () => {
       },
     ],
     [
+      "a malformed Host",
+      () => rawPost(`${server.base}/mcp`, initialize, { host: "[zz" }),
+      403,
+      {
+        jsonrpc: "2.0",
+        error: { code: -32000, message: 'Forbidden: Host "[zz" is malformed' },
+        id: null,
+      },
+    ],
+    [
+      "JSON nested deeper than 128 levels",
+      () =>
+        inSession(
+          `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x","d":${"[".repeat(200)}${"]".repeat(200)}}}}`,
+        ),
+      400,
+      {
+        jsonrpc: "2.0",
+        error: { code: -32600, message: "Invalid Request: JSON nested deeper than 128 levels" },
+        id: null,
+      },
+    ],
+    [
       "an unknown session",
       () =>
         rawPost(`${server.base}/mcp`, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }), {
@@ -341,6 +364,60 @@ describe("legacy SSE messages", () => {
       expect((await rawPost(endpoint, JSON.stringify({ ...ping, id: 3 }))).status).toBe(202);
       const answer = await stream.next((e) => e.data.includes('"id":3'));
       expect(JSON.parse(answer.data)).toStrictEqual({ jsonrpc: "2.0", id: 3, result: {} });
+    } finally {
+      stream.close();
+    }
+  });
+});
+
+describe("input nested deep enough to overflow a recursive walk", () => {
+  let roomy: McpServerUnderTest;
+  beforeAll(async () => {
+    roomy = await startMcpServer();
+  });
+  afterAll(async () => {
+    // This server only: the file's other server serves the tests after these.
+    roomy.proc.child.kill("SIGTERM");
+    await roomy.proc.exited;
+  });
+
+  test("a cancellation whose requestId nests 10,000 levels is refused on both transports; the server lives on", async () => {
+    // GIVEN a server with the default body limit, a Streamable HTTP session and a legacy SSE stream
+    const init = await rawPost(`${roomy.base}/mcp`, initialize);
+    const headers = { "mcp-session-id": init.headers.get("mcp-session-id")!, ...PROTOCOL };
+    const stream = await openSse(`${roomy.base}/sse`);
+    const endpoint = `${roomy.base}${(await stream.next((e) => e.event === "endpoint")).data}`;
+    try {
+      // WHEN each gets a notifications/cancelled whose requestId is an array nested 10,000 deep
+      // (about 20 KB: such an id once overflowed the stack of the code keying requests by id)
+      const deep = `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":${"[".repeat(10_000)}${"]".repeat(10_000)}}}`;
+      const answers = [await rawPost(`${roomy.base}/mcp`, deep, headers), await rawPost(endpoint, deep)];
+
+      // THEN both are refused as Invalid Request, and the server still answers on both
+      const refused = [
+        400,
+        {
+          jsonrpc: "2.0",
+          error: { code: -32600, message: "Invalid Request: JSON nested deeper than 128 levels" },
+          id: null,
+        },
+      ];
+      expect(answers.map((a) => [a.status, messageOf(a.text)])).toStrictEqual([refused, refused]);
+      const ping = await rawPost(
+        `${roomy.base}/mcp`,
+        JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+        headers,
+      );
+      expect(messageOf(ping.text)).toStrictEqual({ jsonrpc: "2.0", id: 1, result: {} });
+      expect(
+        (await rawPost(endpoint, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "ping" }))).status,
+      ).toBe(202);
+      expect(JSON.parse((await stream.next((e) => e.data.includes('"id":2'))).data)).toStrictEqual({
+        jsonrpc: "2.0",
+        id: 2,
+        result: {},
+      });
+      expect(roomy.proc.child.exitCode).toBeNull();
     } finally {
       stream.close();
     }

@@ -172,6 +172,66 @@ describe("multiplexer", () => {
     await pool.close();
   });
 
+  test("a cancellation naming no request by a string or number changes nothing", async () => {
+    // GIVEN a call in flight
+    const { mux, links, slots, pool } = await setup(1);
+    const a = session("a");
+    mux.attach(a);
+    await mux.handleClient(a, call(7, "slow"));
+
+    // WHEN cancellations arrive whose requestId is an object, an array nested 10,000 deep (which
+    // overflows any recursive walk, String() included) and null
+    const deep = JSON.parse("[".repeat(10_000) + "]".repeat(10_000)) as unknown;
+    for (const requestId of [{ id: 7 }, deep, null]) {
+      await mux.handleClient(a, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId } });
+    }
+
+    // THEN the call runs on and is answered
+    mux.handleLink(slots[0]!, { jsonrpc: "2.0", id: 1, result: { content: [] } });
+    expect(
+      links[0]!.sent.filter((m) => "method" in m && m.method === "notifications/cancelled"),
+    ).toStrictEqual([]);
+    expect(a.got).toStrictEqual([[{ jsonrpc: "2.0", id: 7, result: { content: [] } }, 7]]);
+    await pool.close();
+  });
+
+  test("a child's message nested too deep to write out again: its call gets an error, the rest is dropped", async () => {
+    // GIVEN a call in flight
+    const { mux, slots, pool } = await setup(1);
+    const a = session("a");
+    mux.attach(a);
+    await mux.handleClient(a, call(8, "deep"));
+    const deep = JSON.parse("[".repeat(10_000) + "]".repeat(10_000)) as unknown;
+
+    // WHEN the child sends a notification and then the call's answer, each nesting 10,000 levels
+    mux.handleLink(slots[0]!, {
+      jsonrpc: "2.0",
+      method: "notifications/message",
+      params: { level: "info", data: deep },
+    });
+    mux.handleLink(slots[0]!, {
+      jsonrpc: "2.0",
+      id: 1,
+      result: { content: [], structuredContent: { deep } },
+    });
+
+    // THEN the session gets only an error for its call
+    expect(a.got).toStrictEqual([
+      [
+        {
+          jsonrpc: "2.0",
+          id: 8,
+          error: {
+            code: -32603,
+            message: "the tool server's answer is nested deeper than 128 levels and cannot be sent",
+          },
+        },
+        8,
+      ],
+    ]);
+    await pool.close();
+  });
+
   test("logging/setLevel is answered for the session itself, and only with a valid level", async () => {
     const { mux, links, pool } = await setup(1);
     const a = session("a");

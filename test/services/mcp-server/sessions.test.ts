@@ -2,7 +2,8 @@
  * The mcp-server's session registry: idle Streamable HTTP sessions expire, sessions in use do not,
  * and the number of open sessions is bounded (a real process refuses the one over the limit).
  */
-import { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Socket } from "node:net";
 import type { Multiplexer } from "../../../services/mcp-server/src/bridge/multiplexer";
 import { McpMetrics } from "../../../services/mcp-server/src/metrics";
@@ -23,14 +24,17 @@ jest.setTimeout(30_000);
 const IDLE_MS = 60_000;
 const PROTOCOL = RAW_PROTOCOL;
 
-/** A registry on a hand-driven clock; the multiplexer only records what is attached. */
-function registry(maxSessions = 100) {
+/**
+ * A registry on a hand-driven clock; the multiplexer only records what is attached and hands each
+ * message to `handleClient`.
+ */
+function registry(maxSessions = 100, handleClient: () => Promise<void> = async () => undefined) {
   let now = 1_000_000;
   const attached = new Set<unknown>();
   const mux = {
     attach: (session: unknown) => attached.add(session),
     detach: (session: unknown) => attached.delete(session),
-    handleClient: async () => undefined,
+    handleClient,
   } as unknown as Multiplexer;
   const { logger, lines } = capturingLogger();
   const sessions = new Sessions({
@@ -130,6 +134,43 @@ describe("idle Streamable HTTP sessions", () => {
     // WHEN longer than the idle timeout passes / THEN the session is closed
     r.advance(IDLE_MS + 1);
     expect([session.inUse, await r.sessions.expireIdle(), r.sessions.size]).toStrictEqual([false, 1, 0]);
+  });
+});
+
+describe("a message the multiplexer fails on", () => {
+  it("is logged, a request gets an internal error, and the session goes on", async () => {
+    // GIVEN sessions whose multiplexer throws on the first message it is handed (a bug)
+    let calls = 0;
+    const { sessions, lines } = registry(100, async () => {
+      calls++;
+      if (calls === 1) throw new Error("a bug in the multiplexer");
+    });
+    open.push(sessions);
+    const session = sessions.createStreamable();
+    const server = createServer((_req, res) => {
+      session.post([{ jsonrpc: "2.0", id: 5, method: "tools/list" }], res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      // WHEN a request of the session is posted
+      const answer = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+
+      // THEN its POST is answered with an internal error, the failure is logged, and the next
+      // message of the session still reaches the multiplexer
+      expect(await answer.json()).toStrictEqual({
+        jsonrpc: "2.0",
+        id: 5,
+        error: { code: -32603, message: "Internal error" },
+      });
+      expect(lines.filter((l) => l.msg === "message handling failed").map((l) => l.session)).toStrictEqual([
+        session.id,
+      ]);
+      session.post([{ jsonrpc: "2.0", method: "notifications/initialized" }], response());
+      expect(calls).toBe(2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

@@ -156,6 +156,29 @@ describe("Upstreams.forward", () => {
     ]);
   });
 
+  it("answers a call whose answer nests too deep to be written out again with an error, and keeps the instance", async () => {
+    // GIVEN the only instance of a service, answering a call with structured content nested
+    // 10,000 levels deep (JSON.stringify, writing it to the client, would overflow the stack)
+    const { fake, u } = await oneFake();
+    fake.behaviour = "answer-nested-too-deep";
+
+    // WHEN a call is forwarded
+    const error = await u.forward("fake", echo("deep")).catch((e: unknown) => e);
+
+    // THEN it fails with an error that says why, and the instance is not held responsible
+    expect([
+      error instanceof McpError,
+      (error as McpError).code,
+      (error as McpError).message,
+      u.available("fake")[0]?.health.consecutiveFailures,
+    ]).toStrictEqual([
+      true,
+      ErrorCode.InternalError,
+      "MCP error -32603: The instance's answer is nested deeper than 128 levels and cannot be sent",
+      0,
+    ]);
+  });
+
   it("answers a call the instance refuses as too large with an error, and keeps the instance", async () => {
     // GIVEN the only instance of a service, which accepts bodies up to 2,000 bytes
     const small = await startBuiltinServer(0, { MCP_MAX_BODY_BYTES: "2000" });

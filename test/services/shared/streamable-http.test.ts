@@ -16,6 +16,9 @@ import {
   isResponse,
   isResult,
   checkBacklog,
+  MAX_NESTING,
+  nestedDeeperThan,
+  parseMessages,
   PostResponse,
 } from "@mcp-platform/shared";
 
@@ -264,5 +267,37 @@ describe("message classifiers", () => {
     expect(
       [isRequest, isNotification, isResult, isError, isResponse, isInitialize].map((is) => is(message)),
     ).toStrictEqual(expected);
+  });
+});
+
+describe("nesting", () => {
+  /** A tools/call whose arguments hold `levels` nested arrays (the message itself adds three). */
+  const callNesting = (levels: number) =>
+    JSON.parse(
+      `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"d":${"[".repeat(levels)}${"]".repeat(levels)}}}}`,
+    ) as unknown;
+  const TOO_DEEP = { invalid: `Invalid Request: JSON nested deeper than ${MAX_NESTING} levels` };
+
+  it("counts arrays and objects, not what they hold, and walks any depth without recursion", () => {
+    expect([
+      nestedDeeperThan("text", 0),
+      nestedDeeperThan({}, 0),
+      nestedDeeperThan({ a: 1, b: "x" }, 1),
+      nestedDeeperThan({ a: [1, { b: null }] }, 2),
+      nestedDeeperThan({ a: [1, { b: null }] }, 3),
+      nestedDeeperThan(JSON.parse("[".repeat(100_000) + "]".repeat(100_000)), 100_000),
+      nestedDeeperThan(JSON.parse("[".repeat(100_000) + "]".repeat(100_000)), 99_999),
+    ]).toStrictEqual([false, true, false, true, false, false, true]);
+  });
+
+  it(`takes a message ${MAX_NESTING} levels deep and refuses one level more, in a batch too`, () => {
+    const deepest = callNesting(MAX_NESTING - 3);
+    const tooDeep = callNesting(MAX_NESTING - 2);
+    expect([
+      "messages" in parseMessages(deepest),
+      parseMessages(tooDeep),
+      // A batch is one more level.
+      parseMessages([deepest]),
+    ]).toStrictEqual([true, TOO_DEEP, TOO_DEEP]);
   });
 });

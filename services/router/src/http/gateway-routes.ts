@@ -11,7 +11,7 @@
  *   expires: there is no shared state to revoke it in (see docs/DESIGN.md).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { JSONRPCMessage, JSONRPCRequest, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage, JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
 import { InitializeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import {
   checkAccept,
@@ -41,8 +41,9 @@ export function cancelRequest(
   nonce: string,
   params: unknown,
 ): void {
-  const { requestId, reason } = (params ?? {}) as { requestId?: RequestId; reason?: string };
-  if (requestId === undefined) return;
+  const { requestId, reason } = (params ?? {}) as { requestId?: unknown; reason?: string };
+  // Only a string or a number can name a request (JSON-RPC); anything else names none.
+  if (typeof requestId !== "string" && typeof requestId !== "number") return;
   const why = typeof reason === "string" ? reason : "cancelled by the client";
   if (context.inFlight.cancel(nonce, requestId, why)) {
     context.logger.info({ peerForwarded: false }, "request cancelled by the client");

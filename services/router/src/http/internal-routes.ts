@@ -31,7 +31,7 @@ export async function internalRoutes(
       const { session, requestId, reason } = request.body ?? {};
       const payload = typeof session === "string" ? context.sealer.open(session) : undefined;
       if (payload?.t !== "gateway" && payload?.t !== "sse") return reply.code(404).send();
-      if (requestId === undefined) return reply.code(400).send();
+      if (typeof requestId !== "string" && typeof requestId !== "number") return reply.code(400).send();
       const found = context.inFlight.cancel(payload.n, requestId, reason ?? "cancelled by the client");
       if (found) context.logger.info({ peerForwarded: true }, "request cancelled by the client");
       return reply.code(found ? 202 : 404).send();

@@ -16,8 +16,9 @@
 import { Agent, request as httpRequest } from "node:http";
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import {
+  invalidRequest,
+  isInitialize,
   JSONRPC_ERROR,
   noStreamWithoutSession,
   parseMessages,
@@ -128,8 +129,11 @@ export function passthroughRoutes(
       return reply;
     }
     if (request.method === "GET") return noStreamWithoutSession(reply);
+    // Answered as the instance would: the JSON-RPC shape first, then the session. An `initialize`
+    // goes on even with bad params, for the instance's own answer.
     const parsed = request.method === "POST" ? parseMessages(request.body) : undefined;
-    if (parsed === undefined || "invalid" in parsed || !parsed.messages.some((m) => isInitializeRequest(m))) {
+    if (parsed !== undefined && "invalid" in parsed) return invalidRequest(reply, parsed.invalid);
+    if (parsed === undefined || !parsed.messages.some(isInitialize)) {
       return sendJsonRpcError(
         reply,
         400,

@@ -151,14 +151,15 @@ export class GatewayHandler {
       case "tools/call": {
         const { params } = parse(CallToolRequestSchema, request);
         const route = catalog.toolRoutes.get(params.name);
-        if (route === undefined) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${params.name}`);
+        if (route === undefined)
+          throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${shown(params.name)}`);
         return this.forward(route.service, request, { ...paramsOf(request), name: route.name }, context);
       }
       case "prompts/get": {
         const { params } = parse(GetPromptRequestSchema, request);
         const route = catalog.promptRoutes.get(params.name);
         if (route === undefined)
-          throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${params.name}`);
+          throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${shown(params.name)}`);
         return this.forward(route.service, request, { ...paramsOf(request), name: route.name }, context);
       }
       case "resources/read": {
@@ -174,7 +175,8 @@ export class GatewayHandler {
         const ref = params.ref;
         if (ref.type === "ref/prompt") {
           const route = catalog.promptRoutes.get(ref.name);
-          if (route === undefined) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${ref.name}`);
+          if (route === undefined)
+            throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${shown(ref.name)}`);
           return this.forward(
             route.service,
             request,
@@ -190,7 +192,7 @@ export class GatewayHandler {
       case "initialize":
         throw new McpError(ErrorCode.InvalidRequest, "The session is already initialized");
       default:
-        throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
+        throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${shown(request.method)}`);
     }
   }
 
@@ -223,6 +225,14 @@ export class GatewayHandler {
       },
     );
   }
+}
+
+/** Longest client-supplied name an error message repeats. */
+const MAX_SHOWN_NAME = 100;
+
+/** A client-supplied name as an error message repeats it: cut at `MAX_SHOWN_NAME`. */
+function shown(name: string): string {
+  return name.length > MAX_SHOWN_NAME ? `${name.slice(0, MAX_SHOWN_NAME)}…` : name;
 }
 
 /** The request's params as sent (validation aside, the router forwards them untouched). */

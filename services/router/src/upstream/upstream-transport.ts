@@ -35,7 +35,15 @@ import type { JSONRPCMessage, JSONRPCRequest, RequestId } from "@modelcontextpro
 import { ErrorCode, JSONRPCMessageSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { createParser } from "eventsource-parser";
 import type { Dispatcher } from "undici";
-import { isNotification, isRequest, isResponse, PROTOCOL_HEADER, SESSION_HEADER } from "@mcp-platform/shared";
+import {
+  isNotification,
+  isRequest,
+  isResponse,
+  MAX_NESTING,
+  nestedDeeperThan,
+  PROTOCOL_HEADER,
+  SESSION_HEADER,
+} from "@mcp-platform/shared";
 import { upstreamFetch, upstreamRequest } from "./upstream-fetch";
 
 /** `data` of the error delivered for a call whose stream ended without a response. */
@@ -211,8 +219,24 @@ export class UpstreamTransport implements Transport {
     }
   }
 
-  /** A message from the instance, to the SDK client above. */
+  /**
+   * A message from the instance, to the SDK client above. One nested deeper than clients may send
+   * (`MAX_NESTING`) could not be written out to the client: a response becomes an error for its
+   * call, anything else is dropped.
+   */
   private deliver(message: JSONRPCMessage): void {
+    if (nestedDeeperThan(message, MAX_NESTING)) {
+      this.onerror?.(new Error(`the instance sent a message nested deeper than ${MAX_NESTING} levels`));
+      if (!isResponse(message) || message.id === undefined) return;
+      message = {
+        jsonrpc: "2.0",
+        id: message.id,
+        error: {
+          code: ErrorCode.InternalError,
+          message: `The instance's answer is nested deeper than ${MAX_NESTING} levels and cannot be sent`,
+        },
+      };
+    }
     if (isResponse(message) && message.id !== undefined) this.pending.delete(message.id);
     this.onmessage?.(message);
   }
