@@ -215,6 +215,18 @@ describe("bad input at the gateway", () => {
     expect(ejectionsAfter).toStrictEqual(ejectionsBefore);
   });
 
+  it("refuses a DELETE with an unsupported protocol version, as every other request of a session", async () => {
+    const answer = await rawRequest(`${platform.gatewayUrl}/mcp`, {
+      method: "DELETE",
+      headers: { ...AUTH, "mcp-session-id": session, "mcp-protocol-version": "1999-01-01" },
+    });
+    expect(errorOf(answer)).toStrictEqual([
+      400,
+      -32000,
+      expect.stringContaining("Bad Request: Unsupported protocol version: 1999-01-01"),
+    ]);
+  });
+
   it("answers a passthrough POST without a session as the instance would", async () => {
     // GIVEN requests without a session id to the everything service's passthrough
     const path = "/services/everything/mcp";

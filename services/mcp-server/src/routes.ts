@@ -125,7 +125,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
 
   app.delete("/mcp", async (request, reply) => {
     const session = sessionOf(request, reply);
-    if (session === undefined) return reply;
+    if (session === undefined || !checkProtocolVersion(request, reply)) return reply;
     sessions.closeStreamable(session.id, "deleted by the client");
     return reply.code(200).send();
   });

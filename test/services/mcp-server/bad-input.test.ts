@@ -282,6 +282,25 @@ describe("bad input over HTTP", () => {
       },
     ],
     [
+      "DELETE with an unsupported protocol version, which leaves the session open",
+      async () => {
+        const res = await fetch(`${server.base}/mcp`, {
+          method: "DELETE",
+          headers: { "mcp-session-id": sessionId, "mcp-protocol-version": "1999-01-01" },
+        });
+        return { status: res.status, text: await res.text() };
+      },
+      400,
+      {
+        jsonrpc: "2.0",
+        error: {
+          code: -32000,
+          message: expect.stringContaining("Bad Request: Unsupported protocol version: 1999-01-01"),
+        },
+        id: null,
+      },
+    ],
+    [
       "a kilobytes-long protocol version, shown back cut to 40 characters",
       () =>
         inSession(JSON.stringify({ jsonrpc: "2.0", id: 8, method: "ping" }), {

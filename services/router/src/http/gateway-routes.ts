@@ -81,7 +81,7 @@ export function gatewayRoutes(app: FastifyInstance, context: RouterContext): voi
 
   app.delete("/mcp", async (request, reply) => {
     const session = sessionOf(context, request, reply, "gateway");
-    if (session === undefined) return reply;
+    if (session === undefined || !checkProtocolVersion(request, reply)) return reply;
     context.streams.closeSession(session.payload.n);
     return reply.code(200).send();
   });
