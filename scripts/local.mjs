@@ -20,19 +20,40 @@ try {
       instances: { type: "string" },
       "random-ports": { type: "boolean", default: false },
       debug: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
     },
   }));
 } catch (error) {
   process.stderr.write(`${error.message}\n${USAGE}\n`);
   process.exit(2);
 }
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 
+/** A usage error: the message and the usage line, exit 2. */
+const usageError = (message) => {
+  process.stderr.write(`${message}\n${USAGE}\n`);
+  process.exit(2);
+};
+
+/** `--routers`/`--instances`: plain decimal digits only (no `0x2`, `1e0` or `2.0`), 1 to 16. */
 const count = (text, name) => {
   if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error(`--${name} must be an integer from 1 to 16`);
+  const n = /^\d{1,2}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 16))
+    usageError(`--${name} must be an integer from 1 to 16 (got ${JSON.stringify(text)})`);
   return n;
 };
+
+const routers = count(values.routers, "routers");
+const instances = count(values.instances, "instances");
+const services = values.services
+  ?.split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
+if (services?.length === 0) usageError("--services needs at least one service id (such as echo)");
 
 const say = (message) => process.stdout.write(`  ${message}\n`);
 
@@ -59,12 +80,9 @@ const { launchPlatform } = await loadLauncher();
 try {
   platform = await launchPlatform({
     root,
-    routers: count(values.routers, "routers"),
-    instances: count(values.instances, "instances"),
-    services: values.services
-      ?.split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
+    routers,
+    instances,
+    services,
     ports: values["random-ports"] ? "random" : "topology",
     logLevel: values.debug ? "debug" : "info",
     keepLines: false,

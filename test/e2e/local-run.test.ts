@@ -3,7 +3,7 @@
  * brings the whole default platform up on loopback without Docker, serves clients, and stops
  * everything with Ctrl-C.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -316,6 +316,39 @@ describe("npm run local", () => {
     expect(descendants.length).toBeGreaterThan(11);
     expect(code).toBe(0);
     expect(remnants(seen.pids, seen.groups)).toStrictEqual([]);
+  });
+
+  it("refuses bad arguments with the usage line and exit 2 before starting anything, and shows the usage for --help", () => {
+    // GIVEN the command / WHEN it gets arguments it must refuse, and --help
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [join(REPO_ROOT, "scripts", "local.mjs"), ...args], {
+        cwd: REPO_ROOT,
+        encoding: "utf8",
+      });
+    const refused = [
+      ["--services", ""],
+      ["--services", " , "],
+      ["--routers", "0x2"],
+      ["--routers", "1e0"],
+      ["--instances", "2.0"],
+      ["--routers", "17"],
+      ["--bogus"],
+    ].map((args) => run(...args));
+    const help = run("--help");
+
+    // THEN each refusal says why, then the usage, and exits 2; --help prints the usage and exits 0
+    const usage =
+      "usage: npm run local -- [--routers N] [--services a,b] [--instances N] [--random-ports] [--debug]";
+    expect(refused.map((r) => [r.status, r.stdout, r.stderr.trim().split("\n")])).toStrictEqual([
+      [2, "", ["--services needs at least one service id (such as echo)", usage]],
+      [2, "", ["--services needs at least one service id (such as echo)", usage]],
+      [2, "", ['--routers must be an integer from 1 to 16 (got "0x2")', usage]],
+      [2, "", ['--routers must be an integer from 1 to 16 (got "1e0")', usage]],
+      [2, "", ['--instances must be an integer from 1 to 16 (got "2.0")', usage]],
+      [2, "", ['--routers must be an integer from 1 to 16 (got "17")', usage]],
+      [2, "", [expect.stringContaining("Unknown option '--bogus'"), usage]],
+    ]);
+    expect([help.status, help.stdout.trim(), help.stderr]).toStrictEqual([0, usage, ""]);
   });
 
   it("stops what it started when Ctrl-C comes while it is still starting, and exits 0", async () => {

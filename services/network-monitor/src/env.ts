@@ -64,6 +64,16 @@ export const MonitorTargetsSchema = z.array(MonitorTargetSchema).superRefine((ta
   });
 });
 
+/** Bounds of `MONITOR_INTERVAL_MS`. */
+const INTERVAL_MS = [100, 3_600_000] as const;
+/** Bounds of `MONITOR_RETENTION_MINUTES` (a week). */
+const RETENTION_MINUTES = [1, 7 * 24 * 60] as const;
+
+/** Whether `value` is an integer within `[min, max]`. */
+function inRange(value: unknown, [min, max]: readonly [number, number]): boolean {
+  return Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+}
+
 /** Most samples one target's history may hold: retention / interval must stay below this. */
 export const MAX_SAMPLES_PER_TARGET = 100_000;
 
@@ -76,9 +86,9 @@ export const MonitorEnvSchema = commonEnvSchema({
     /** Extra targets to probe. */
     MONITOR_TARGETS: jsonField(MonitorTargetsSchema).optional(),
     /** Time between two probes of a target. */
-    MONITOR_INTERVAL_MS: integerField(100, 3_600_000).default(10_000),
+    MONITOR_INTERVAL_MS: integerField(...INTERVAL_MS).default(10_000),
     /** How much probe history is kept per target. */
-    MONITOR_RETENTION_MINUTES: integerField(1, 7 * 24 * 60).default(60),
+    MONITOR_RETENTION_MINUTES: integerField(...RETENTION_MINUTES).default(60),
     /** Time one check (TCP connect, HTTP request, MCP exchange) may take before it counts as down. */
     MONITOR_PROBE_TIMEOUT_MS: integerField(50, 60_000).default(2_000),
     /** Targets probed at the same time, so a large catalog does not open every socket at once. */
@@ -90,6 +100,14 @@ export const MonitorEnvSchema = commonEnvSchema({
     ROUTER_AUTH_TOKENS: routerAuthTokensField().optional(),
   })
   .superRefine((env, ctx) => {
+    // zod runs this check even when a field failed its own, with the bad value: an interval or
+    // retention out of range is reported once, by its own check.
+    if (
+      !inRange(env.MONITOR_INTERVAL_MS, INTERVAL_MS) ||
+      !inRange(env.MONITOR_RETENTION_MINUTES, RETENTION_MINUTES)
+    ) {
+      return;
+    }
     // The same count the histories allocate, so the documented bound is the real one.
     const samples = historyCapacity(env.MONITOR_RETENTION_MINUTES * 60_000, env.MONITOR_INTERVAL_MS);
     if (samples > MAX_SAMPLES_PER_TARGET) {

@@ -25,8 +25,9 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /**
  * Variables whose values must never appear in an error message or a log line.
  *
- * MCP_SERVER is listed although it is not a secret itself: its `env` (and sometimes `args`)
- * carries the bridged server's credentials, such as a GitHub token or a database URL.
+ * MCP_SERVER and MONITOR_TARGETS are listed although they are not secrets themselves: MCP_SERVER's
+ * `env` (and sometimes `args`) carries the bridged server's credentials, such as a GitHub token
+ * or a database URL, and a monitor target's URL may carry a password or a token.
  */
 export const SECRET_ENV_NAMES: readonly string[] = [
   "ROUTER_SESSION_KEY",
@@ -34,6 +35,7 @@ export const SECRET_ENV_NAMES: readonly string[] = [
   "ROUTER_AUTH_TOKENS",
   "CONSUL_HTTP_TOKEN",
   "MCP_SERVER",
+  "MONITOR_TARGETS",
 ];
 
 /** Defaults that differ between services. */
@@ -159,7 +161,9 @@ function describeIssue(
   const secret = secrets.has(variable);
   const path = formatPath(issue.path);
   if (value === undefined) {
-    return { variable, path, message: "is required", shownValue: "<unset>" };
+    // Unset and still wrong: missing, or (a cross-field check) wrong at its default value.
+    const message = issue.code === "invalid_type" ? "is required" : issue.message;
+    return { variable, path, message, shownValue: "<unset>" };
   }
   // A bad record key (`{"Files": …}`) comes wrapped as "Invalid key in record": say why instead.
   const text =

@@ -103,6 +103,35 @@ describe("MonitorEnvSchema", () => {
   });
 });
 
+describe("MonitorEnvSchema errors", () => {
+  it("never show MONITOR_TARGETS' value, whose URLs may carry credentials", () => {
+    // GIVEN targets with a password and a token in a URL, and a mistake elsewhere in the list
+    const raw = {
+      MONITOR_TARGETS: JSON.stringify([
+        { name: "stats", url: "http://admin:S3cretPassw0rd@haproxy:11099/stats?token=qsecret" },
+        { name: "stats", url: "tcp://haproxy:3000" },
+      ]),
+    };
+
+    // WHEN it is loaded
+    let message = "";
+    try {
+      loadEnv(MonitorEnvSchema, raw);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+
+    // THEN the error names the mistake and shows the value redacted
+    expect(message).toBe("invalid environment: MONITOR_TARGETS[1].name duplicates [0].name (got <redacted>)");
+  });
+
+  it("report an interval out of range once, without a follow-on error about the retention", () => {
+    expect(issues(() => loadEnv(MonitorEnvSchema, { MONITOR_INTERVAL_MS: "5" }))).toStrictEqual([
+      ["MONITOR_INTERVAL_MS", "must be an integer between 100 and 3600000"],
+    ]);
+  });
+});
+
 describe("isProbeUrl", () => {
   it.each([
     ["http://consul:8500/v1/status/leader", true],
