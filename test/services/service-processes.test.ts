@@ -63,10 +63,12 @@ const CASES: readonly Case[] = [
     env: {},
     name: "network-monitor",
     tags: ["monitor"],
-    badEnv: { MONITOR_TARGETS: '[{"name":"db","url":"ftp://db"}]' },
+    // A target URL may carry credentials: the value is never shown.
+    badEnv: { MONITOR_TARGETS: '[{"name":"db","url":"ftp://admin:s3cret@db"}]' },
     badMessage:
       "network-monitor: invalid environment: MONITOR_TARGETS[0].url must be an http(s):// URL or " +
-      'tcp://host:port (got "[{\\"name\\":\\"db\\",\\"url\\":\\"ftp://db\\"}]")\n',
+      "tcp://host:port (got <redacted>)\n",
+    secret: "s3cret",
     readyBody: '{"status":"ok","checks":{},"failed":[]}',
   },
 ];
