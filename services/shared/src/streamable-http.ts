@@ -232,6 +232,7 @@ export const SSE_KEEP_ALIVE = ": keepalive\n\n";
  * unsent at once. A client that stops reading (a stalled proxy, a suspended laptop) would
  * otherwise make the server keep every message, progress and keep-alive for it in memory until
  * it ran out; a slow one whose backlog shrinks, even on a large answer over a slow link, stays.
+ * A stall time during which this process itself was held up (its timer ran late) does not count.
  */
 export const SSE_BACKLOG = { stalledBytes: 1024 * 1024, stalledMs: 30_000, maxBytes: 64 * 1024 * 1024 };
 
@@ -245,13 +246,22 @@ export function checkBacklog(res: ServerResponse, limits = SSE_BACKLOG): void {
     let timer: NodeJS.Timeout | undefined;
     /** The backlog when the timer was set: the client made progress if it is smaller now. */
     let armedAt = 0;
+    /** When the timer was set (ms since the epoch). */
+    let armedTime = 0;
     const arm = () => {
       armedAt = res.writableLength;
+      armedTime = Date.now();
       timer = setTimeout(() => {
-        timer = undefined;
-        if (res.destroyed || res.writableLength <= limits.stalledBytes) return;
-        if (res.writableLength >= armedAt) res.destroy();
-        else arm();
+        // Judged after this turn's I/O (the timer runs before it), and not at all when the timer
+        // ran late: then this process was held up (a busy machine), not the client, and what the
+        // client took meanwhile is not counted yet. The next stall time decides.
+        setImmediate(() => {
+          timer = undefined;
+          if (res.destroyed || res.writableLength <= limits.stalledBytes) return;
+          const late = Date.now() - armedTime > limits.stalledMs * 1.5;
+          if (res.writableLength >= armedAt && !late) res.destroy();
+          else arm();
+        });
       }, limits.stalledMs);
       timer.unref();
     };

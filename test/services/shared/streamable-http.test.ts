@@ -240,6 +240,32 @@ describe("checkBacklog", () => {
     reading.res.end();
     stalled.client.destroy();
   });
+
+  it("keeps a reading client's stream when the process itself was held up past the stall time", async () => {
+    // GIVEN a stream whose client reads, with a backlog over the stall threshold
+    const limits = { stalledBytes: 64 * 1024, stalledMs: 200, maxBytes: 256 * 1024 * 1024 };
+    const reading = await stream(true);
+    for (let i = 0; i < 8; i++) {
+      reading.res.write(chunk);
+      checkBacklog(reading.res, limits);
+    }
+
+    // WHEN the process is held up (a busy machine) for longer than the stall time, so the stall
+    // timer is due before any of the client's reading is seen
+    const until = Date.now() + 2 * limits.stalledMs;
+    while (Date.now() < until) {
+      // busy: neither timers nor I/O run
+    }
+
+    // THEN once the I/O has been seen the stream drains (rather than closes) and stays open
+    await new Promise((resolve) => {
+      if (reading.res.writableLength === 0) return resolve(undefined);
+      reading.res.once("drain", resolve);
+      reading.res.once("close", resolve);
+    });
+    expect([reading.res.destroyed, reading.res.writableLength]).toStrictEqual([false, 0]);
+    reading.res.end();
+  });
 });
 
 describe("message classifiers", () => {
