@@ -239,17 +239,26 @@ export const SSE_BACKLOG = { stalledBytes: 1024 * 1024, stalledMs: 30_000, maxBy
 /** The backlog check of each stream, installed on its first write. */
 const backlogChecks = new WeakMap<ServerResponse, () => void>();
 
+/**
+ * Bytes of `res` the connection has sent so far: what was handed to the socket less what it
+ * still holds. Writes made meanwhile add to both, so this grows only as the client takes data
+ * (the backlog alone would grow with every write to a client that is reading all along).
+ */
+function sent(res: ServerResponse): number {
+  return (res.socket?.bytesWritten ?? 0) - res.writableLength;
+}
+
 /** Ends `res` (destroys its connection) once its client has stopped reading (`SSE_BACKLOG`). */
 export function checkBacklog(res: ServerResponse, limits = SSE_BACKLOG): void {
   let check = backlogChecks.get(res);
   if (check === undefined) {
     let timer: NodeJS.Timeout | undefined;
-    /** The backlog when the timer was set: the client made progress if it is smaller now. */
-    let armedAt = 0;
+    /** `sent()` when the timer was set: the client made progress if more has been sent since. */
+    let sentAtArm = 0;
     /** When the timer was set (ms since the epoch). */
     let armedTime = 0;
     const arm = () => {
-      armedAt = res.writableLength;
+      sentAtArm = sent(res);
       armedTime = Date.now();
       timer = setTimeout(() => {
         // Judged after this turn's I/O (the timer runs before it), and not at all when the timer
@@ -259,7 +268,7 @@ export function checkBacklog(res: ServerResponse, limits = SSE_BACKLOG): void {
           timer = undefined;
           if (res.destroyed || res.writableLength <= limits.stalledBytes) return;
           const late = Date.now() - armedTime > limits.stalledMs * 1.5;
-          if (res.writableLength >= armedAt && !late) res.destroy();
+          if (sent(res) <= sentAtArm && !late) res.destroy();
           else arm();
         });
       }, limits.stalledMs);
