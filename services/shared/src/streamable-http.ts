@@ -227,12 +227,12 @@ export function sseEvent(message: JSONRPCMessage): string {
 export const SSE_KEEP_ALIVE = ": keepalive\n\n";
 
 /**
- * When an SSE stream's client counts as gone: more than `stalledBytes` unsent and no less of it
- * after `stalledMs` (it takes nothing, or less than is written to it), or more than `maxBytes`
- * unsent at once. A client that stops reading (a stalled proxy, a suspended laptop) would
- * otherwise make the server keep every message, progress and keep-alive for it in memory until
- * it ran out; a slow one whose backlog shrinks, even on a large answer over a slow link, stays.
- * A stall time during which this process itself was held up (its timer ran late) does not count.
+ * When an SSE stream's client counts as gone: more than `stalledBytes` unsent and nothing of it
+ * sent for `stalledMs`, or more than `maxBytes` unsent at once. A client that stops reading (a
+ * stalled proxy, a suspended laptop) would otherwise make the server keep every message, progress
+ * and keep-alive for it in memory until it ran out; a slow one that keeps taking data stays
+ * (`maxBytes` bounds what it can make the server hold). A stall time during which this process
+ * itself was held up (its timer ran late) does not count.
  */
 export const SSE_BACKLOG = { stalledBytes: 1024 * 1024, stalledMs: 30_000, maxBytes: 64 * 1024 * 1024 };
 
