@@ -115,6 +115,30 @@ export function isResponse(message: JSONRPCMessage): message is JSONRPCResultRes
   return "result" in message || "error" in message;
 }
 
+/** Whether `value` can name a JSON-RPC request: a string or a number, nothing else. */
+export function isRequestId(value: unknown): value is RequestId {
+  return typeof value === "string" || typeof value === "number";
+}
+
+/**
+ * A message from a backend (a bridged child, an instance) as it may be passed on to a client:
+ * itself, or, when nested deeper than `MAX_NESTING` (writing it out again would overflow the
+ * stack), an internal error for its call if it is a response with an id, else nothing (dropped).
+ * `source` names the backend in the error: "The instance".
+ */
+export function passableFromBackend(message: JSONRPCMessage, source: string): JSONRPCMessage | undefined {
+  if (!nestedDeeperThan(message, MAX_NESTING)) return message;
+  if (!isResponse(message) || message.id === undefined) return undefined;
+  return {
+    jsonrpc: "2.0",
+    id: message.id,
+    error: {
+      code: JSONRPC_ERROR.internalError,
+      message: `${source}'s answer is nested deeper than ${MAX_NESTING} levels and cannot be sent`,
+    },
+  };
+}
+
 /**
  * A JSON-RPC request id as a map key that keeps `1` and `"1"` apart (they name different
  * requests).

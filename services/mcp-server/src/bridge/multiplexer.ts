@@ -29,9 +29,9 @@ import {
   isNotification,
   isRequest,
   isResponse,
+  isRequestId,
   JSONRPC_ERROR,
-  MAX_NESTING,
-  nestedDeeperThan,
+  passableFromBackend,
   requestIdKey,
 } from "@mcp-platform/shared";
 import type { Logger } from "pino";
@@ -190,8 +190,7 @@ export class Multiplexer {
     if (isNotification(message) && message.method === "notifications/cancelled") {
       const params = message.params as { requestId?: unknown; reason?: string } | undefined;
       const requestId = params?.requestId;
-      // Only a string or a number can name a request (JSON-RPC); anything else names none.
-      if (typeof requestId !== "string" && typeof requestId !== "number") return;
+      if (!isRequestId(requestId)) return;
       if (this.queued.delete(queuedKey(session, requestId))) {
         session.cancelled?.(requestId);
         return;
@@ -344,22 +343,15 @@ export class Multiplexer {
    * A message from a link. One nested deeper than clients may send (`MAX_NESTING`) could not be
    * written out again: a response becomes an error for its caller, anything else is dropped.
    */
-  handleLink(slot: Slot, message: JSONRPCMessage): void {
-    if (nestedDeeperThan(message, MAX_NESTING)) {
+  handleLink(slot: Slot, received: JSONRPCMessage): void {
+    const message = passableFromBackend(received, "the tool server");
+    if (message !== received) {
       this.logger.warn(
         { link: slot.link.name },
         "the tool server sent a message nested too deep; not passed on",
       );
-      if (!isResponse(message) || typeof message.id !== "number") return;
-      message = {
-        jsonrpc: "2.0",
-        id: message.id,
-        error: {
-          code: INTERNAL_ERROR,
-          message: `the tool server's answer is nested deeper than ${MAX_NESTING} levels and cannot be sent`,
-        },
-      };
     }
+    if (message === undefined) return;
     if (isResponse(message)) {
       if (typeof message.id !== "number") return;
       const isToolError = "result" in message && (message.result as { isError?: unknown }).isError === true;

@@ -20,6 +20,7 @@ import {
   isInitialize,
   isNotification,
   isRequest,
+  isRequestId,
   noStreamWithoutSession,
   parseMessages,
   POST_ACCEPT,
@@ -42,8 +43,7 @@ export function cancelRequest(
   params: unknown,
 ): void {
   const { requestId, reason } = (params ?? {}) as { requestId?: unknown; reason?: string };
-  // Only a string or a number can name a request (JSON-RPC); anything else names none.
-  if (typeof requestId !== "string" && typeof requestId !== "number") return;
+  if (!isRequestId(requestId)) return;
   const why = typeof reason === "string" ? reason : "cancelled by the client";
   if (context.inFlight.cancel(nonce, requestId, why)) {
     context.logger.info({ peerForwarded: false }, "request cancelled by the client");

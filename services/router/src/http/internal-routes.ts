@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { isRequestId } from "@mcp-platform/shared";
 import type { RouterContext } from "./context";
 import { INTERNAL_PATHS, PEER_HEADER } from "./peers";
 import type { SseSessions } from "./sse-routes";
@@ -31,7 +32,7 @@ export async function internalRoutes(
       const { session, requestId, reason } = request.body ?? {};
       const payload = typeof session === "string" ? context.sealer.open(session) : undefined;
       if (payload?.t !== "gateway" && payload?.t !== "sse") return reply.code(404).send();
-      if (typeof requestId !== "string" && typeof requestId !== "number") return reply.code(400).send();
+      if (!isRequestId(requestId)) return reply.code(400).send();
       const found = context.inFlight.cancel(payload.n, requestId, reason ?? "cancelled by the client");
       if (found) context.logger.info({ peerForwarded: true }, "request cancelled by the client");
       return reply.code(found ? 202 : 404).send();

@@ -40,7 +40,7 @@ import {
   isRequest,
   isResponse,
   MAX_NESTING,
-  nestedDeeperThan,
+  passableFromBackend,
   PROTOCOL_HEADER,
   SESSION_HEADER,
 } from "@mcp-platform/shared";
@@ -224,19 +224,12 @@ export class UpstreamTransport implements Transport {
    * (`MAX_NESTING`) could not be written out to the client: a response becomes an error for its
    * call, anything else is dropped.
    */
-  private deliver(message: JSONRPCMessage): void {
-    if (nestedDeeperThan(message, MAX_NESTING)) {
+  private deliver(received: JSONRPCMessage): void {
+    const message = passableFromBackend(received, "The instance");
+    if (message !== received) {
       this.onerror?.(new Error(`the instance sent a message nested deeper than ${MAX_NESTING} levels`));
-      if (!isResponse(message) || message.id === undefined) return;
-      message = {
-        jsonrpc: "2.0",
-        id: message.id,
-        error: {
-          code: ErrorCode.InternalError,
-          message: `The instance's answer is nested deeper than ${MAX_NESTING} levels and cannot be sent`,
-        },
-      };
     }
+    if (message === undefined) return;
     if (isResponse(message) && message.id !== undefined) this.pending.delete(message.id);
     this.onmessage?.(message);
   }
