@@ -3,7 +3,7 @@
  * components, ports and memberships. The Docker target, the EKS target, the HAProxy renderer,
  * the policy pack's defaults and the local launcher all read this, never the config directly.
  */
-import { SECRET_KEYS } from "./config";
+import { memoryBytes, SECRET_KEYS } from "./config";
 import type { Autoscaling, McpService, Resources, StackConfig, ToolSet } from "./config";
 
 /** Network names and the internal subnet, from DESIGN "Networks and ports". */
@@ -224,6 +224,25 @@ function httpLimits(cfg: StackConfig): Record<string, string> {
   };
 }
 
+/** Kept for the router process itself under load (an idle router holds about 120 MiB). */
+const ROUTER_RESERVED_BYTES = 192 * 1024 * 1024;
+/** What one open client stream may take: about 40 KiB idle, more while writes are buffered. */
+const ROUTER_BYTES_PER_STREAM = 64 * 1024;
+
+/**
+ * The router's `ROUTER_MAX_STREAMS` in a container with this memory limit, so that a flood of
+ * streams is refused (503) before it gets the replica OOM-killed: 512Mi gives 5,120.
+ */
+export function routerMaxStreamsFor(memoryLimitBytes: number): number {
+  return Math.max(100, Math.floor((memoryLimitBytes - ROUTER_RESERVED_BYTES) / ROUTER_BYTES_PER_STREAM));
+}
+
+/** `ROUTER_MAX_STREAMS` from the router's memory limit, when the stack sets one (prod). */
+function streamLimit(cfg: StackConfig): Record<string, string> {
+  const memory = cfg.eks?.resources.router.limits.memory;
+  return memory === undefined ? {} : { ROUTER_MAX_STREAMS: String(routerMaxStreamsFor(memoryBytes(memory))) };
+}
+
 function scaling(cfg: StackConfig, override: Partial<Autoscaling> | undefined): Autoscaling | undefined {
   if (cfg.eks === undefined) return undefined;
   return { ...cfg.eks.autoscaling, ...override };
@@ -350,7 +369,11 @@ export function buildTopology(cfg: StackConfig): Topology {
     readyPath: "/health/ready",
     metricsPath: METRICS_PATH,
     hostPorts: [],
-    env: { ...commonEnv(cfg, consulAddr, "router", CONTAINER_PORT.router), ...httpLimits(cfg) },
+    env: {
+      ...commonEnv(cfg, consulAddr, "router", CONTAINER_PORT.router),
+      ...httpLimits(cfg),
+      ...streamLimit(cfg),
+    },
     secretEnv: {
       ROUTER_SESSION_KEY: { key: SECRET_KEYS.routerSessionKey, whenMissing: "generate" },
       ROUTER_SESSION_ACCEPTED_KEYS: { key: SECRET_KEYS.routerSessionAcceptedKeys, whenMissing: "omit" },

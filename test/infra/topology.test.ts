@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { parseStackConfig, PORT_RANGES } from "../../infra/config";
 import type { StackConfig } from "../../infra/config";
-import { buildTopology, mcpServerEnv, NETWORK } from "../../infra/topology";
+import { buildTopology, mcpServerEnv, NETWORK, routerMaxStreamsFor } from "../../infra/topology";
 import { rawStackConfig, stackConfig } from "../helpers/stack-files";
 
 const range = (min: number, max: number) => Array.from({ length: max - min + 1 }, (_, i) => min + i);
@@ -235,5 +235,19 @@ describe("topology", () => {
     const memory = t.components.find((c) => c.name === "mcp-memory");
     expect([memory?.autoscaling, memory?.singleton, memory?.replicas]).toStrictEqual([undefined, true, 1]);
     expect(buildTopology(stackConfig("dev")).components.some((c) => c.autoscaling !== undefined)).toBe(false);
+  });
+
+  test("the router's stream cap follows its memory limit in prod, and is the service default in dev", () => {
+    // GIVEN prod with the router's limit raised to 1Gi, and dev without limits
+    const raw = structuredClone(rawStackConfig("prod")) as Record<string, any>;
+    raw.eks.resources.router.limits.memory = "1Gi";
+    const routerEnv = (config: StackConfig) =>
+      buildTopology(config).components.find((c) => c.name === "router")?.env ?? {};
+    // THEN (limit - 192 MiB) / 64 KiB streams, never below 100; dev sets none (the router's 5,000)
+    const mi = 1024 * 1024;
+    expect([512, 1024, 128].map((m) => routerMaxStreamsFor(m * mi))).toStrictEqual([5120, 13312, 100]);
+    expect(routerEnv(parseStackConfig(raw)).ROUTER_MAX_STREAMS).toBe("13312");
+    expect(routerEnv(stackConfig("prod")).ROUTER_MAX_STREAMS).toBe("5120");
+    expect(routerEnv(stackConfig("dev")).ROUTER_MAX_STREAMS).toBeUndefined();
   });
 });

@@ -17,6 +17,7 @@ import {
   noStreamWithoutSession,
   parseMessages,
   POST_ACCEPT,
+  refuseWhenFull,
   RequestGuard,
   SESSION_HEADER,
   sendJsonRpcError,
@@ -28,9 +29,6 @@ import {
 } from "@mcp-platform/shared";
 import type { Sessions } from "./sessions";
 import type { StreamableSession } from "./streamable-session";
-
-/** `Retry-After` (seconds) of the 503 for a session over the limit. */
-export const SESSIONS_FULL_RETRY_AFTER_S = 30;
 
 /** Route settings. */
 export interface McpRouteOptions {
@@ -63,13 +61,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
   /** Answers 503 while the server holds its most sessions; true when one may open. */
   const admitted = (reply: FastifyReply): boolean => {
     if (sessions.admit()) return true;
-    void reply.header("retry-after", String(SESSIONS_FULL_RETRY_AFTER_S));
-    void sendJsonRpcError(
-      reply,
-      503,
-      JSONRPC_ERROR.refused,
-      `Service Unavailable: this server holds its most sessions (${sessions.maxSessions}); try again later`,
-    );
+    void refuseWhenFull(reply, `this server holds its most sessions (${sessions.maxSessions})`);
     return false;
   };
 

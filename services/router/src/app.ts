@@ -37,6 +37,7 @@ import { internalRoutes } from "./http/internal-routes";
 import { passthroughRoutes, RelayedStreams } from "./http/passthrough-routes";
 import { Peers } from "./http/peers";
 import { SseSessions, sseRoutes } from "./http/sse-routes";
+import { StreamLimit } from "./http/stream-limit";
 import { GatewayHandler } from "./mcp/gateway-handler";
 import { InFlight } from "./mcp/in-flight";
 import { RouterMetrics } from "./metrics";
@@ -54,6 +55,7 @@ export interface RouterInfo {
   readonly authTokenCount: number;
   readonly allowedOrigins: readonly string[];
   readonly maxBodyBytes: number;
+  readonly maxStreams: number;
 }
 
 /** Summarises the router's configuration without any secret value. */
@@ -66,6 +68,7 @@ export function routerInfo(env: RouterEnv): RouterInfo {
     authTokenCount: env.ROUTER_AUTH_TOKENS?.length ?? 0,
     allowedOrigins: env.MCP_ALLOWED_ORIGINS,
     maxBodyBytes: env.MCP_MAX_BODY_BYTES,
+    maxStreams: env.ROUTER_MAX_STREAMS,
   };
 }
 
@@ -149,6 +152,7 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
     peers,
     inFlight: new InFlight(),
     streams: new ClientStreams({ keepAliveMs: overrides.keepAliveMs ?? KEEP_ALIVE_MS, metrics }),
+    streamLimit: new StreamLimit(env.ROUTER_MAX_STREAMS, metrics),
     keepAliveMs: overrides.keepAliveMs ?? KEEP_ALIVE_MS,
     handler: new GatewayHandler({
       catalog,
@@ -160,6 +164,8 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
     }),
   };
   const sse = new SseSessions(context);
+  context.streamLimit.count(() => context.streams.size);
+  context.streamLimit.count(() => sse.size);
 
   // Services that gain or lose their last instance are listed or dropped by the catalog itself
   // (availability events); the first view makes it list everything once, to become ready.

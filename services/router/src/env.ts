@@ -37,6 +37,9 @@ export type StaticServices = z.infer<typeof StaticServicesSchema>;
 /** A peer router's base URL (`http://10.0.0.7:3000`), without path or trailing slash. */
 const peerUrlField = () => httpUrlField().transform((url) => url.replace(/\/+$/, ""));
 
+/** `ROUTER_MAX_STREAMS` when unset. */
+export const DEFAULT_MAX_STREAMS = 5_000;
+
 /** Every variable the router reads. */
 export const RouterEnvSchema = commonEnvSchema({ port: ROUTER_DEFAULT_PORT, serviceName: "router" }).extend({
   /** Static discovery, used instead of (or besides) Consul. */
@@ -77,6 +80,12 @@ export const RouterEnvSchema = commonEnvSchema({ port: ROUTER_DEFAULT_PORT, serv
   ROUTER_DRAIN_QUIET_MS: integerField(0, 60_000).default(1_000),
   /** …but no longer than this (default 10 s; keep it below SHUTDOWN_TIMEOUT_MS). */
   ROUTER_DRAIN_MAX_MS: integerField(0, 300_000).default(10_000),
+  /**
+   * Most long-lived client streams (standalone `GET /mcp` and legacy `GET /sse`) this replica
+   * holds at once; beyond it a new stream gets 503 with `Retry-After` (default 5,000, which fits
+   * the default 512 MiB memory limit; the prod stack derives it from the router's limit).
+   */
+  ROUTER_MAX_STREAMS: integerField(1, 1_000_000).default(DEFAULT_MAX_STREAMS),
   ...mcpTransportEnvShape,
 });
 

@@ -40,6 +40,7 @@ export class RouterMetrics {
   readonly listChanged: Counter<"kind">;
   readonly sessions: Counter<"endpoint">;
   readonly streams: Gauge<"transport">;
+  readonly streamsRefused: Counter<"transport">;
   readonly peerForwards: Counter<"kind" | "outcome">;
   readonly discoveryErrors: Counter;
 
@@ -109,6 +110,12 @@ export class RouterMetrics {
     this.streams = new Gauge({
       name: "router_open_streams",
       help: "Long-lived client streams held by this replica, by transport.",
+      labelNames: ["transport"],
+      registers,
+    });
+    this.streamsRefused = new Counter({
+      name: "router_streams_refused_total",
+      help: "Client streams refused with 503 because this replica held ROUTER_MAX_STREAMS, by transport.",
       labelNames: ["transport"],
       registers,
     });

@@ -178,6 +178,18 @@ export function sessionNotFound(reply: FastifyReply): FastifyReply {
   return sendJsonRpcError(reply, 404, SESSION_NOT_FOUND, "Session not found");
 }
 
+/** `Retry-After` (seconds) of the 503 of a server that holds its most sessions or streams. */
+export const FULL_RETRY_AFTER_S = 30;
+
+/**
+ * Answers 503 with `Retry-After` to a client that would open one session or stream more than the
+ * server holds; `what` says which (`this server holds its most sessions (10000)`).
+ */
+export function refuseWhenFull(reply: FastifyReply, what: string): FastifyReply {
+  void reply.header("retry-after", String(FULL_RETRY_AFTER_S));
+  return sendJsonRpcError(reply, 503, JSONRPC_ERROR.refused, `Service Unavailable: ${what}; try again later`);
+}
+
 /** The request's `Mcp-Session-Id`, or undefined once 400 has been answered for its absence. */
 export function sessionIdOf(request: FastifyRequest, reply: FastifyReply): string | undefined {
   const id = request.headers[SESSION_HEADER];

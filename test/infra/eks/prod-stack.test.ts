@@ -552,6 +552,7 @@ describe("prod stack on EKS (mocked)", () => {
       CONSUL_HTTP_ADDR: "http://consul.mcp-platform.svc.cluster.local:8500",
       LOG_LEVEL: "info",
       MCP_ALLOWED_HOSTS: MOCK_AWS.nlbHostname,
+      ROUTER_MAX_STREAMS: "5120",
       SERVICE_ADDRESS: { fieldRef: { fieldPath: "status.podIP" } },
       ROUTER_SESSION_KEY: { secretKeyRef: { name: "router-env", key: "ROUTER_SESSION_KEY" } },
     });

@@ -31,6 +31,7 @@ describe("RouterEnvSchema", () => {
       ROUTER_EJECT_BASE_MS: 1_000,
       ROUTER_DRAIN_QUIET_MS: 1_000,
       ROUTER_DRAIN_MAX_MS: 10_000,
+      ROUTER_MAX_STREAMS: 5_000,
       MCP_ALLOWED_ORIGINS: [],
       MCP_MAX_BODY_BYTES: 1_048_576,
       MCP_ALLOWED_HOSTS: [],
@@ -109,6 +110,7 @@ describe("router buildApp", () => {
       ROUTER_AUTH_TOKENS: TOKENS.join(","),
       MCP_ALLOWED_ORIGINS: "https://app.example.com",
       MCP_MAX_BODY_BYTES: "65536",
+      ROUTER_MAX_STREAMS: "250",
       ROUTER_DRAIN_QUIET_MS: "0",
     });
     const app = buildApp({ env, logger: silentLogger(), version: "0.1.0" });
@@ -126,6 +128,7 @@ describe("router buildApp", () => {
       authTokenCount: 2,
       allowedOrigins: ["https://app.example.com"],
       maxBodyBytes: 65_536,
+      maxStreams: 250,
       services: [],
       tools: 0,
       inFlight: 0,

@@ -392,6 +392,68 @@ describe("catalog changes", () => {
   });
 });
 
+describe("open streams", () => {
+  it("are capped per replica: one more gets 503 with Retry-After until one closes, and calls go on", async () => {
+    // GIVEN a replica that holds at most 2 streams, holding a GET /mcp stream and a legacy SSE one
+    const r = await router({
+      ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }),
+      ROUTER_MAX_STREAMS: "2",
+    });
+    const session = String((await post(`${r.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
+    const sessionHeaders = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+    const streamHeaders = { accept: "text/event-stream", ...sessionHeaders };
+    const get = await openSse(`${r.url}/mcp`, { headers: streamHeaders });
+    closers.push(async () => get.close());
+    const sse = await openSse(`${r.url}/sse`);
+    closers.push(async () => sse.close());
+
+    // WHEN a third stream is asked for on either transport, and a call is made
+    const refusedGet = await rawRequest(`${r.url}/mcp`, { headers: streamHeaders });
+    const refusedSse = await rawRequest(`${r.url}/sse`, { headers: { accept: "text/event-stream" } });
+    const called = await post(
+      `${r.url}/mcp`,
+      call(1, "echo__echo", { message: "still served" }),
+      sessionHeaders,
+    );
+    const metrics = (await rawRequest(`${r.url}/metrics`)).text;
+    // …and once the SSE client has gone, a stream is asked for again
+    sse.close();
+    for (let polls = 0; polls < 200; polls++) {
+      const info = JSON.parse((await rawRequest(`${r.url}/info`)).text) as {
+        config: { sseSessions: number };
+      };
+      if (info.config.sseSessions === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const reopened = await openSse(`${r.url}/mcp`, { headers: streamHeaders });
+    closers.push(async () => reopened.close());
+
+    // THEN the extra streams were refused, the call and the later stream were not
+    const full = {
+      jsonrpc: "2.0",
+      id: null,
+      error: {
+        code: -32000,
+        message: "Service Unavailable: this router replica holds its most open streams (2); try again later",
+      },
+    };
+    for (const refused of [refusedGet, refusedSse]) {
+      expect([refused.status, refused.headers["retry-after"], JSON.parse(refused.text)]).toStrictEqual([
+        503,
+        "30",
+        full,
+      ]);
+    }
+    expect([get.status, sse.status, reopened.status]).toStrictEqual([200, 200, 200]);
+    expect(called.message).toMatchObject({
+      id: 1,
+      result: { content: [{ type: "text", text: "still served" }] },
+    });
+    expect(metrics).toContain('router_streams_refused_total{transport="streamable-http",service="router"} 1');
+    expect(metrics).toContain('router_streams_refused_total{transport="sse",service="router"} 1');
+  });
+});
+
 describe("credentials", () => {
   const TOKEN = "client-token-0123456789abcdef";
 

@@ -14,6 +14,7 @@ import type { Upstreams } from "../upstream/upstreams";
 import type { ClientStreams } from "./client-streams";
 import type { DrainGate } from "./drain";
 import type { Peers } from "./peers";
+import type { StreamLimit } from "./stream-limit";
 
 /** Everything the routes use. */
 export interface RouterContext {
@@ -23,6 +24,8 @@ export interface RouterContext {
   readonly upstreams: Upstreams;
   readonly inFlight: InFlight;
   readonly streams: ClientStreams;
+  /** The cap on this replica's open client streams (`ROUTER_MAX_STREAMS`). */
+  readonly streamLimit: StreamLimit;
   readonly peers: Peers;
   readonly metrics: RouterMetrics;
   readonly logger: Logger;

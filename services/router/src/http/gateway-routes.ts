@@ -74,6 +74,7 @@ export function gatewayRoutes(app: FastifyInstance, context: RouterContext): voi
     const session = sessionOf(context, request, reply, "gateway");
     if (session === undefined || !checkProtocolVersion(request, reply)) return reply;
     if (!checkAccept(request, reply, STREAM_ACCEPT)) return reply;
+    if (!context.streamLimit.admit(reply, "streamable-http")) return reply;
     context.streams.open(session.payload.n, session.token, takeOver(reply));
     return reply;
   };

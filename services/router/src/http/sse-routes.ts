@@ -141,6 +141,7 @@ export class SseSessions {
 /** Registers `/sse` and `/messages`. */
 export function sseRoutes(app: FastifyInstance, context: RouterContext, sessions: SseSessions): void {
   app.get("/sse", async (_request, reply) => {
+    if (!context.streamLimit.admit(reply, "sse")) return reply;
     await sessions.open(takeOver(reply));
     return reply;
   });
