@@ -20,7 +20,10 @@ import { historyCapacity } from "./history";
 /** Default monitor port: its published dashboard port (11090–11099 is infrastructure). */
 export const MONITOR_DEFAULT_PORT = 11091;
 
-/** Whether `text` is an `http(s)://` URL or a `tcp://host:port` address. */
+/**
+ * Whether `text` is an `http(s)://` URL or a `tcp://host:port` address. Port 0 is refused: no
+ * service listens there, so its probe could only ever fail.
+ */
 export function isProbeUrl(text: string): boolean {
   let url: URL;
   try {
@@ -28,6 +31,7 @@ export function isProbeUrl(text: string): boolean {
   } catch {
     return false;
   }
+  if (url.port === "0") return false;
   if (url.protocol === "http:" || url.protocol === "https:") return url.hostname !== "";
   // tcp://host:port names a socket, nothing more: a path, query or credentials mean a typo.
   return (

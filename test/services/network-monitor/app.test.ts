@@ -139,6 +139,8 @@ describe("isProbeUrl", () => {
     ["tcp://postgres:5432", true],
     ["tcp://[fd00::5]:5432", true],
     ["tcp://postgres", false],
+    ["tcp://postgres:0", false],
+    ["http://consul:0/v1/status/leader", false],
     ["tcp://postgres:5432/db", false],
     ["tcp://user@postgres:5432", false],
     ["ftp://files:21", false],
