@@ -21,7 +21,14 @@ import type {
   JSONRPCResultResponse,
   RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
-import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
+import {
+  JSONRPCErrorResponseSchema,
+  JSONRPCMessageSchema,
+  JSONRPCNotificationSchema,
+  JSONRPCRequestSchema,
+  JSONRPCResultResponseSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from "@modelcontextprotocol/sdk/types.js";
 import { JSONRPC_ERROR, sendJsonRpcError } from "./request-guard";
 
 /** The session-id header of Streamable HTTP. */
@@ -67,6 +74,29 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/**
+ * The SDK schema that validates `value` as a JSON-RPC message: the one of the kind its members
+ * name (`method` with or without `id`, `result`, `error`), else the whole `JSONRPCMessageSchema`.
+ * Each message schema is strict, so a value of one kind fails every other kind's, and the union
+ * tries its members in order: a response was parsed as a request and as a notification first,
+ * each failure costing more than the parse that then succeeds. The outcome is the union's, since
+ * a value the chosen schema refuses is refused by every member of the union.
+ */
+export function messageSchemaFor(value: unknown): typeof JSONRPCMessageSchema | MessageKindSchema {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return JSONRPCMessageSchema;
+  if ("method" in value) return "id" in value ? JSONRPCRequestSchema : JSONRPCNotificationSchema;
+  if ("result" in value) return JSONRPCResultResponseSchema;
+  if ("error" in value) return JSONRPCErrorResponseSchema;
+  return JSONRPCMessageSchema;
+}
+
+/** The schema of one kind of JSON-RPC message. */
+type MessageKindSchema =
+  | typeof JSONRPCRequestSchema
+  | typeof JSONRPCNotificationSchema
+  | typeof JSONRPCResultResponseSchema
+  | typeof JSONRPCErrorResponseSchema;
+
 /** A body as JSON-RPC messages, or why it is not (JSON-RPC "Invalid Request"). */
 export function parseMessages(body: unknown): { messages: JSONRPCMessage[] } | { invalid: string } {
   const items = Array.isArray(body) ? body : [body];
@@ -76,7 +106,7 @@ export function parseMessages(body: unknown): { messages: JSONRPCMessage[] } | {
   if (nestedDeeperThan(body, MAX_NESTING)) return { invalid: TOO_DEEP };
   const messages: JSONRPCMessage[] = [];
   for (const item of items) {
-    const parsed = JSONRPCMessageSchema.safeParse(item);
+    const parsed = messageSchemaFor(item).safeParse(item);
     if (!parsed.success) return { invalid: "Invalid Request: not a JSON-RPC 2.0 message" };
     messages.push(parsed.data);
   }

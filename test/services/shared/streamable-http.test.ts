@@ -6,7 +6,9 @@
 import { createServer, request } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import fc from "fast-check";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { PostResponseOptions } from "@mcp-platform/shared";
 import {
   isError,
@@ -16,6 +18,7 @@ import {
   isResponse,
   isResult,
   checkBacklog,
+  messageSchemaFor,
   MAX_NESTING,
   nestedDeeperThan,
   parseMessages,
@@ -293,6 +296,54 @@ describe("message classifiers", () => {
     expect(
       [isRequest, isNotification, isResult, isError, isResponse, isInitialize].map((is) => is(message)),
     ).toStrictEqual(expected);
+  });
+});
+
+describe("messageSchemaFor", () => {
+  test("accepts and refuses exactly what JSONRPCMessageSchema does, with the same parsed message", () => {
+    // GIVEN any value built of JSON-RPC's members, well-formed or not
+    const member = fc.oneof(
+      fc.constant("2.0"),
+      fc.constant("1.0"),
+      fc.integer(),
+      fc.string({ maxLength: 3 }),
+      fc.constant(null),
+      fc.dictionary(
+        fc.constantFrom("code", "message", "data", "_meta", "x"),
+        fc.oneof(fc.integer(), fc.string()),
+      ),
+      fc.array(fc.integer(), { maxLength: 2 }),
+    );
+    const candidate = fc.oneof(
+      fc.dictionary(fc.constantFrom("jsonrpc", "id", "method", "params", "result", "error", "extra"), member),
+      member,
+    );
+    fc.assert(
+      fc.property(candidate, (value) => {
+        // WHEN parsed with the schema chosen for it and with the whole union
+        const chosen = messageSchemaFor(value).safeParse(value);
+        const union = JSONRPCMessageSchema.safeParse(value);
+        // THEN both agree
+        expect([chosen.success, chosen.data]).toStrictEqual([union.success, union.data]);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  test("parses each kind of message with that kind's schema", () => {
+    // GIVEN one message of each kind / WHEN parsed with the chosen schema / THEN it is valid
+    const messages: unknown[] = [
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo" } },
+      progress(1),
+      result(1, "x"),
+      { jsonrpc: "2.0", id: 1, error: { code: -32601, message: "no" } },
+    ];
+    expect(messages.map((m) => messageSchemaFor(m).safeParse(m).success)).toStrictEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
   });
 });
 

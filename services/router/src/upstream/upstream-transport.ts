@@ -17,8 +17,9 @@
  * Requests of an initialized session (the forwarded calls, the hot path) are POSTed here
  * directly over the instance's connection pool, and their answer, one JSON body or an SSE
  * stream (parsed with `eventsource-parser`, as the SDK does), is validated with the SDK's
- * `JSONRPCMessageSchema` and handed to the SDK `Client` above; the SDK transport's fetch-API
- * round trip (`Headers`, `Response`, web streams) cost more than the rest of a forwarded call.
+ * message schemas (`messageSchemaFor`) and handed to the SDK `Client` above; the SDK
+ * transport's fetch-API round trip (`Headers`, `Response`, web streams) cost more than the rest
+ * of a forwarded call.
  * Everything else (`initialize`, notifications, the standalone GET stream, `DELETE`) goes
  * through the SDK transport.
  */
@@ -32,7 +33,7 @@ import type {
   TransportSendOptions,
 } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, JSONRPCRequest, RequestId } from "@modelcontextprotocol/sdk/types.js";
-import { ErrorCode, JSONRPCMessageSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { createParser } from "eventsource-parser";
 import type { Dispatcher } from "undici";
 import {
@@ -40,6 +41,7 @@ import {
   isRequest,
   isResponse,
   MAX_NESTING,
+  messageSchemaFor,
   passableFromBackend,
   PROTOCOL_HEADER,
   SESSION_HEADER,
@@ -96,6 +98,11 @@ function refusedByInstance(status: number): McpError {
   return new McpError(ErrorCode.InvalidRequest, `The instance refused the request (HTTP ${status})${why}`, {
     status,
   });
+}
+
+/** A message of the instance's answer, validated as the SDK's transport does; throws when invalid. */
+function parseMessage(value: unknown): JSONRPCMessage {
+  return messageSchemaFor(value).parse(value);
 }
 
 /** Whether `error` is the error `UpstreamTransport` delivers for a lost call. */
@@ -269,7 +276,7 @@ export class UpstreamTransport implements Transport {
     const text = await response.body.text();
     if (!type.startsWith("application/json") || text === "") return;
     const data = JSON.parse(text) as unknown;
-    for (const item of Array.isArray(data) ? data : [data]) this.deliver(JSONRPCMessageSchema.parse(item));
+    for (const item of Array.isArray(data) ? data : [data]) this.deliver(parseMessage(item));
   }
 
   /**
@@ -293,7 +300,7 @@ export class UpstreamTransport implements Transport {
         for (const data of events.splice(0)) {
           let message: JSONRPCMessage;
           try {
-            message = JSONRPCMessageSchema.parse(JSON.parse(data));
+            message = parseMessage(JSON.parse(data));
           } catch (error) {
             this.onerror?.(error instanceof Error ? error : new Error(String(error)));
             continue;
