@@ -8,6 +8,7 @@
 import type { ServerResponse } from "node:http";
 import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import {
+  idInFlight,
   isError,
   isRequest,
   isResponse,
@@ -87,14 +88,7 @@ export class StreamableSession implements ClientSession {
         const k = requestIdKey(request.id);
         if (this.routes.has(k)) {
           duplicates.add(request);
-          response.respond(index, {
-            jsonrpc: "2.0",
-            id: request.id,
-            error: {
-              code: JSONRPC_ERROR.invalidRequest,
-              message: `Invalid Request: request id ${JSON.stringify(request.id)} is already in flight in this session`,
-            },
-          });
+          response.respond(index, idInFlight(request.id));
           return;
         }
         if (request.method === "initialize") this.initializeId = k;

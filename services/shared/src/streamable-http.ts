@@ -198,6 +198,21 @@ export function checkSseMessage(body: unknown, reply: FastifyReply): boolean {
   return false;
 }
 
+/**
+ * The answer to a request whose id a request of the same session still in flight holds: MCP ids
+ * are unique within a session, and a cancellation naming the id could not tell the two apart.
+ */
+export function idInFlight(id: RequestId): JSONRPCErrorResponse {
+  return {
+    jsonrpc: "2.0",
+    id,
+    error: {
+      code: JSONRPC_ERROR.invalidRequest,
+      message: `Invalid Request: request id ${JSON.stringify(id)} is already in flight in this session`,
+    },
+  };
+}
+
 /** Answers 400 Invalid Request. */
 export function invalidRequest(reply: FastifyReply, message: string): FastifyReply {
   return sendJsonRpcError(reply, 400, JSONRPC_ERROR.invalidRequest, message);

@@ -392,6 +392,55 @@ describe("catalog changes", () => {
   });
 });
 
+describe("a batch", () => {
+  it("is handled in order: an id already in flight is refused, a cancellation after its call cancels it", async () => {
+    // GIVEN a router in front of the built-in tools, and a session
+    const r = await router({ ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }) });
+    const session = String((await post(`${r.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
+    const headers = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
+    const cancel = (requestId: number) => ({
+      jsonrpc: "2.0",
+      method: "notifications/cancelled",
+      params: { requestId, reason: "changed my mind" },
+    });
+
+    // WHEN a batch reuses an id, another batch cancels its own call, and that id is used again
+    const reused = await post(
+      `${r.url}/mcp`,
+      [call(1, "echo__echo", { message: "first" }), call(1, "echo__echo", { message: "second" })],
+      headers,
+    );
+    const cancelled = await post(
+      `${r.url}/mcp`,
+      [call(2, "echo__echo", { message: "x" }), cancel(2)],
+      headers,
+    );
+    const logged = await r.waitForLog((l) => l.msg === "request cancelled by the client");
+    const again = await post(`${r.url}/mcp`, call(2, "echo__echo", { message: "again" }), headers);
+
+    // THEN the first of the twins is answered and the second refused; the cancelled call gets no
+    // answer (202) and was cancelled here; its id is free again once it has ended
+    expect(reused.answer.status).toBe(200);
+    expect(JSON.parse(reused.answer.text)).toStrictEqual([
+      { jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "first" }] } },
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        error: {
+          code: -32600,
+          message: "Invalid Request: request id 1 is already in flight in this session",
+        },
+      },
+    ]);
+    expect([cancelled.answer.status, cancelled.answer.text, logged.peerForwarded]).toStrictEqual([
+      202,
+      "",
+      false,
+    ]);
+    expect(again.message).toMatchObject({ id: 2, result: { content: [{ type: "text", text: "again" }] } });
+  });
+});
+
 describe("open streams", () => {
   it("are capped per replica: one more gets 503 with Retry-After until one closes, and calls go on", async () => {
     // GIVEN a replica that holds at most 2 streams, holding a GET /mcp stream and a legacy SSE one

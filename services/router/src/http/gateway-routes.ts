@@ -16,6 +16,7 @@ import { InitializeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import {
   checkAccept,
   checkProtocolVersion,
+  idInFlight,
   invalidRequest,
   isInitialize,
   isNotification,
@@ -107,7 +108,10 @@ function initialize(context: RouterContext, message: JSONRPCRequest, reply: Fast
   return reply.code(200).header(SESSION_HEADER, token).send({ jsonrpc: "2.0", id: message.id, result });
 }
 
-/** Handles the messages of one POST in an established session. */
+/**
+ * Handles the messages of one POST in an established session, in their order: a cancellation
+ * after its request in one batch cancels it.
+ */
 function answer(
   context: RouterContext,
   token: string,
@@ -115,32 +119,44 @@ function answer(
   messages: readonly JSONRPCMessage[],
   reply: FastifyReply,
 ): FastifyReply {
-  const requests: JSONRPCRequest[] = [];
+  const requests = messages.filter(isRequest);
+  const response =
+    requests.length === 0
+      ? undefined
+      : new PostResponse(takeOver(reply), {
+          mode: requests.some((r) => FORWARDED_METHODS.has(r.method)) ? "auto" : "json",
+          expected: requests.length,
+          sessionId: token,
+          keepAliveMs: context.keepAliveMs,
+          closeConnection: context.drain.draining,
+        });
+  let index = 0;
   for (const message of messages) {
-    if (isRequest(message)) requests.push(message);
+    if (isRequest(message) && response !== undefined) start(context, session, message, index++, response);
     else if (isNotification(message) && message.method === "notifications/cancelled") {
       cancelRequest(context, token, session.n, message.params);
     }
     // Other notifications (initialized, roots/list_changed) and responses need no answer: the
     // merged catalog sends clients no requests.
   }
-  if (requests.length === 0) return reply.code(202).send();
-  const response = new PostResponse(takeOver(reply), {
-    mode: requests.some((r) => FORWARDED_METHODS.has(r.method)) ? "auto" : "json",
-    expected: requests.length,
-    sessionId: token,
-    keepAliveMs: context.keepAliveMs,
-    closeConnection: context.drain.draining,
-  });
-  requests.forEach((req, index) => {
-    const running = context.inFlight.begin(session.n, req.id);
-    void context.handler
-      .handle(req, { signal: running.signal, notify: (notification) => response.notify(notification) })
-      .then((message) => {
-        running.end();
-        // A cancelled request gets no response (MCP "Cancellation"); the answer still completes.
-        response.respond(index, running.signal.aborted ? undefined : message);
-      });
-  });
-  return reply;
+  return response === undefined ? reply.code(202).send() : reply;
+}
+
+/** Starts request `index` of a POST; its answer goes to `response`. */
+function start(
+  context: RouterContext,
+  session: GatewaySession,
+  request: JSONRPCRequest,
+  index: number,
+  response: PostResponse,
+): void {
+  const running = context.inFlight.begin(session.n, request.id);
+  if (running === undefined) return response.respond(index, idInFlight(request.id));
+  void context.handler
+    .handle(request, { signal: running.signal, notify: (notification) => response.notify(notification) })
+    .then((message) => {
+      running.end();
+      // A cancelled request gets no response (MCP "Cancellation"); the answer still completes.
+      response.respond(index, running.signal.aborted ? undefined : message);
+    });
 }

@@ -17,6 +17,7 @@ import {
   checkSseMessage,
   JSONRPC_ERROR,
   errorText,
+  idInFlight,
   isInitialize,
   isNotification,
   isRequest,
@@ -131,6 +132,7 @@ export class SseSessions {
       return;
     }
     const running = context.inFlight.begin(nonce, message.id);
+    if (running === undefined) return send(idInFlight(message.id));
     void context.handler.handle(message, { signal: running.signal, notify: send }).then((response) => {
       running.end();
       if (!running.signal.aborted) send(response);

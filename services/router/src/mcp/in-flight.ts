@@ -15,9 +15,14 @@ export class InFlight {
     return this.running.size;
   }
 
-  /** Registers a request; call the returned function when it has finished. */
-  begin(session: string, id: RequestId): { signal: AbortSignal; end: () => void } {
+  /**
+   * Registers a request; call the returned function when it has finished. Undefined when a
+   * request of the session with the same id runs here already: MCP ids are unique within a
+   * session, and a cancellation could not tell the two apart.
+   */
+  begin(session: string, id: RequestId): { signal: AbortSignal; end: () => void } | undefined {
     const key = keyOf(session, id);
+    if (this.running.has(key)) return undefined;
     const controller = new AbortController();
     this.running.set(key, controller);
     return {
