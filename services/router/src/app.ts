@@ -164,8 +164,6 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
     }),
   };
   const sse = new SseSessions(context);
-  context.streamLimit.count(() => context.streams.size);
-  context.streamLimit.count(() => sse.size);
 
   // Services that gain or lose their last instance are listed or dropped by the catalog itself
   // (availability events); the first view makes it list everything once, to become ready.
@@ -193,6 +191,9 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
   // Every long-lived response this replica holds; ended once calls are done, so their clients
   // reconnect elsewhere and the server can close.
   const relays = new RelayedStreams();
+  context.streamLimit.count(() => context.streams.size);
+  context.streamLimit.count(() => sse.size);
+  context.streamLimit.count(() => relays.getStreams);
   const endStreams = () => {
     context.streams.closeAll();
     sse.closeAll();
@@ -219,6 +220,7 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
       inFlight: context.inFlight.size,
       streams: context.streams.size,
       sseSessions: sse.size,
+      passthroughStreams: relays.getStreams,
     }),
     metrics: serviceMetrics,
     readiness,

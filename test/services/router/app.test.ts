@@ -134,6 +134,7 @@ describe("router buildApp", () => {
       inFlight: 0,
       streams: 0,
       sseSessions: 0,
+      passthroughStreams: 0,
     });
     for (const secret of [SESSION_KEY, ACCEPTED_KEY, ...TOKENS]) expect(response.body).not.toContain(secret);
   });

@@ -443,63 +443,77 @@ describe("a batch", () => {
 
 describe("open streams", () => {
   it("are capped per replica: one more gets 503 with Retry-After until one closes, and calls go on", async () => {
-    // GIVEN a replica that holds at most 2 streams, holding a GET /mcp stream and a legacy SSE one
+    // GIVEN a replica that holds at most 3 streams, holding a GET /mcp stream, a legacy SSE one
+    // and a passthrough GET stream it relays
     const r = await router({
       ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }),
-      ROUTER_MAX_STREAMS: "2",
+      ROUTER_MAX_STREAMS: "3",
     });
-    const session = String((await post(`${r.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
-    const sessionHeaders = { "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" };
-    const streamHeaders = { accept: "text/event-stream", ...sessionHeaders };
-    const get = await openSse(`${r.url}/mcp`, { headers: streamHeaders });
-    closers.push(async () => get.close());
-    const sse = await openSse(`${r.url}/sse`);
-    closers.push(async () => sse.close());
+    const open = async (path: string, headers: Record<string, string>) => {
+      const stream = await openSse(`${r.url}${path}`, { headers });
+      closers.push(async () => stream.close());
+      return stream;
+    };
+    const streamHeaders = async (path: string) => ({
+      accept: "text/event-stream",
+      "mcp-session-id": String((await post(`${r.url}${path}`, INITIALIZE)).answer.headers["mcp-session-id"]),
+      "mcp-protocol-version": "2025-06-18",
+    });
+    const gateway = await streamHeaders("/mcp");
+    const passthrough = await streamHeaders("/services/echo/mcp");
+    const held = [
+      await open("/mcp", gateway),
+      await open("/sse", { accept: "text/event-stream" }),
+      await open("/services/echo/mcp", passthrough),
+    ];
 
-    // WHEN a third stream is asked for on either transport, and a call is made
-    const refusedGet = await rawRequest(`${r.url}/mcp`, { headers: streamHeaders });
-    const refusedSse = await rawRequest(`${r.url}/sse`, { headers: { accept: "text/event-stream" } });
-    const called = await post(
-      `${r.url}/mcp`,
-      call(1, "echo__echo", { message: "still served" }),
-      sessionHeaders,
-    );
+    // WHEN one more stream is asked for on each endpoint, and a call is made
+    const refused = [
+      await rawRequest(`${r.url}/mcp`, { headers: gateway }),
+      await rawRequest(`${r.url}/sse`, { headers: { accept: "text/event-stream" } }),
+      await rawRequest(`${r.url}/services/echo/mcp`, { headers: passthrough }),
+    ];
+    const { "mcp-session-id": session, "mcp-protocol-version": version } = gateway;
+    const called = await post(`${r.url}/mcp`, call(1, "echo__echo", { message: "still served" }), {
+      "mcp-session-id": session,
+      "mcp-protocol-version": version,
+    });
     const metrics = (await rawRequest(`${r.url}/metrics`)).text;
-    // …and once the SSE client has gone, a stream is asked for again
-    sse.close();
-    for (let polls = 0; polls < 200; polls++) {
-      const info = JSON.parse((await rawRequest(`${r.url}/info`)).text) as {
-        config: { sseSessions: number };
-      };
-      if (info.config.sseSessions === 0) break;
+    // …and once the SSE client and the passthrough stream have gone, streams are asked for again
+    held[1]!.close();
+    held[2]!.close();
+    let info = { sseSessions: -1, passthroughStreams: -1 };
+    for (let polls = 0; polls < 200 && info.sseSessions + info.passthroughStreams !== 0; polls++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
+      info = (JSON.parse((await rawRequest(`${r.url}/info`)).text) as { config: typeof info }).config;
     }
-    const reopened = await openSse(`${r.url}/mcp`, { headers: streamHeaders });
-    closers.push(async () => reopened.close());
+    const reopened = [await open("/mcp", gateway), await open("/services/echo/mcp", passthrough)];
 
-    // THEN the extra streams were refused, the call and the later stream were not
+    // THEN the extra streams were refused, the call and the later streams were not
     const full = {
       jsonrpc: "2.0",
       id: null,
       error: {
         code: -32000,
-        message: "Service Unavailable: this router replica holds its most open streams (2); try again later",
+        message: "Service Unavailable: this router replica holds its most open streams (3); try again later",
       },
     };
-    for (const refused of [refusedGet, refusedSse]) {
-      expect([refused.status, refused.headers["retry-after"], JSON.parse(refused.text)]).toStrictEqual([
-        503,
-        "30",
-        full,
-      ]);
-    }
-    expect([get.status, sse.status, reopened.status]).toStrictEqual([200, 200, 200]);
+    expect(
+      refused.map((answer) => [answer.status, answer.headers["retry-after"], JSON.parse(answer.text)]),
+    ).toStrictEqual([
+      [503, "30", full],
+      [503, "30", full],
+      [503, "30", full],
+    ]);
+    expect([...held, ...reopened].map((stream) => stream.status)).toStrictEqual([200, 200, 200, 200, 200]);
+    expect(info).toMatchObject({ sseSessions: 0, passthroughStreams: 0 });
     expect(called.message).toMatchObject({
       id: 1,
       result: { content: [{ type: "text", text: "still served" }] },
     });
-    expect(metrics).toContain('router_streams_refused_total{transport="streamable-http",service="router"} 1');
-    expect(metrics).toContain('router_streams_refused_total{transport="sse",service="router"} 1');
+    for (const transport of ["streamable-http", "sse", "passthrough"]) {
+      expect(metrics).toContain(`router_streams_refused_total{transport="${transport}",service="router"} 1`);
+    }
   });
 });
 

@@ -75,6 +75,22 @@ export function upstreamHeaders(
  */
 export class RelayedStreams {
   private readonly open = new Set<() => void>();
+  private gets = 0;
+
+  /** Relayed `GET` streams open now (they count against `ROUTER_MAX_STREAMS`). */
+  get getStreams(): number {
+    return this.gets;
+  }
+
+  /** Counts a relayed `GET` stream from its request until its relay ends; returns the uncount. */
+  countGet(): () => void {
+    this.gets++;
+    let counted = true;
+    return () => {
+      if (counted) this.gets--;
+      counted = false;
+    };
+  }
 
   /** Registers a relay and how to end it; returns its unregistration. */
   add(end: () => void): () => void {
@@ -113,6 +129,7 @@ export function passthroughRoutes(
       const instance =
         session.payload.s === service ? context.upstreams.instance(service, session.payload.i) : undefined;
       if (instance === undefined) return sessionNotFound(reply);
+      if (request.method === "GET" && !context.streamLimit.admit(reply, "passthrough")) return reply;
       try {
         await relay(
           { context, agent, relays },
@@ -190,6 +207,7 @@ function relay(
   if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
   const counted = request.method === "POST";
   if (counted) instance.outstanding++;
+  const uncountGet = request.method === "GET" ? relays.countGet() : () => undefined;
   const service = instance.service;
   return new Promise<void>((resolve, reject) => {
     let settled = false;
@@ -198,6 +216,7 @@ function relay(
       if (settled) return;
       settled = true;
       unregister();
+      uncountGet();
       if (counted) context.upstreams.release(instance);
       context.metrics.upstreamRequests.inc({ service, method: "passthrough", outcome });
     };
