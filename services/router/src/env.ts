@@ -81,9 +81,10 @@ export const RouterEnvSchema = commonEnvSchema({ port: ROUTER_DEFAULT_PORT, serv
   /** …but no longer than this (default 10 s; keep it below SHUTDOWN_TIMEOUT_MS). */
   ROUTER_DRAIN_MAX_MS: integerField(0, 300_000).default(10_000),
   /**
-   * Most long-lived client streams (standalone `GET /mcp` and legacy `GET /sse`) this replica
-   * holds at once; beyond it a new stream gets 503 with `Retry-After` (default 5,000, which fits
-   * the default 512 MiB memory limit; the prod stack derives it from the router's limit).
+   * Most long-lived client streams (standalone `GET /mcp`, legacy `GET /sse`, relayed passthrough
+   * `GET`s) this replica holds at once; beyond it a new stream gets 503 with `Retry-After`
+   * (default 5,000, which fits the default 512 MiB memory limit; the prod stack derives it from
+   * the router's limit).
    */
   ROUTER_MAX_STREAMS: integerField(1, 1_000_000).default(DEFAULT_MAX_STREAMS),
   ...mcpTransportEnvShape,
