@@ -487,7 +487,11 @@ describe("open streams", () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
       info = (JSON.parse((await rawRequest(`${r.url}/info`)).text) as { config: typeof info }).config;
     }
-    const reopened = [await open("/mcp", gateway), await open("/services/echo/mcp", passthrough)];
+    // (a new passthrough session: the instance may not have seen the old stream's end yet)
+    const reopened = [
+      await open("/mcp", gateway),
+      await open("/services/echo/mcp", await streamHeaders("/services/echo/mcp")),
+    ];
 
     // THEN the extra streams were refused, the call and the later streams were not
     const full = {
