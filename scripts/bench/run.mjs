@@ -16,6 +16,7 @@
 // process runs its JavaScript on one core), shares adding up to the cores mean the machine does.
 import "../require-node.mjs";
 import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { idleSessionMemory, openSession, PROTOCOL, startGateway } from "./gateway.mjs";
@@ -35,16 +36,14 @@ function start(args, env = {}) {
   });
   children.push(child);
   return new Promise((resolve, reject) => {
-    let buffer = "";
-    child.stdout.on("data", (chunk) => {
-      buffer += chunk;
-      for (const line of buffer.split("\n")) {
-        try {
-          const j = JSON.parse(line);
-          if (j.msg === "listening") resolve({ port: j.port, pid: child.pid });
-        } catch {
-          // not a JSON line yet
-        }
+    // Only the "listening" line is wanted; later output is read and dropped, never buffered.
+    const lines = createInterface({ input: child.stdout });
+    lines.on("line", (line) => {
+      try {
+        const j = JSON.parse(line);
+        if (j.msg === "listening") resolve({ port: j.port, pid: child.pid });
+      } catch {
+        // not a JSON line
       }
     });
     child.once("exit", (code) => reject(new Error(`${args[0]} exited with ${code}`)));
