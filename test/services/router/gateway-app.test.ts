@@ -639,6 +639,38 @@ describe("the passthrough", () => {
     await fake.sessionDeleted();
     expect(fake.sessionsDeleted).toBe(1);
   });
+
+  it("still relays requests to an instance it holds hundreds of open streams with", async () => {
+    // GIVEN one replica relaying 300 standalone streams to one instance (each holds a connection
+    // to it for as long as it is open)
+    const r = await router({ ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }) });
+    const url = `${r.url}/services/echo/mcp`;
+    const sessionHeaders = async () => {
+      const init = await post(url, INITIALIZE);
+      expect(init.answer.status).toBe(200);
+      return {
+        "mcp-session-id": String(init.answer.headers["mcp-session-id"]),
+        "mcp-protocol-version": "2025-06-18",
+      };
+    };
+    for (let opened = 0; opened < 300; opened++) {
+      const stream = await openSse(url, {
+        headers: { accept: "text/event-stream", ...(await sessionHeaders()) },
+      });
+      closers.push(async () => stream.close());
+      expect(stream.status).toBe(200);
+    }
+
+    // WHEN another client initializes there and calls a tool
+    const called = await post(url, call(1, "echo", { message: "through" }), await sessionHeaders());
+
+    // THEN it is answered (nothing waits for one of the streams to end)
+    expect(called.message).toStrictEqual({
+      jsonrpc: "2.0",
+      id: 1,
+      result: { content: [{ type: "text", text: "through" }] },
+    });
+  }, 60_000);
 });
 
 describe("a replica shutting down", () => {

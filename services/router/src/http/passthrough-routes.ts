@@ -115,7 +115,11 @@ export function passthroughRoutes(
   context: RouterContext,
   relays: RelayedStreams,
 ): void {
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  // No cap on connections per instance: a relayed stream holds its connection for as long as it
+  // is open, so with a cap every later request to that instance (calls too) would queue behind
+  // the open streams until one ended. The streams are capped per replica instead
+  // (`ROUTER_MAX_STREAMS`), the calls by the clients' connections.
+  const agent = new Agent({ keepAlive: true });
   app.addHook("onClose", async () => agent.destroy());
 
   const handler = async (request: FastifyRequest<Params>, reply: FastifyReply): Promise<FastifyReply> => {
