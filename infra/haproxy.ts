@@ -40,6 +40,28 @@ const RESOLVER_TIMINGS = [
   "hold obsolete 10s",
 ];
 
+/**
+ * The answers HAProxy gives itself (no router up, a backend that died mid-answer, a timeout), as
+ * JSON-RPC errors with a null id like the services' own (codes: -32600 invalid request, -32000
+ * refused, -32603 internal error): an MCP client reads those, not HAProxy's HTML pages.
+ */
+export const HAPROXY_ERRORS: readonly { status: number; code: number; message: string }[] = [
+  { status: 400, code: -32600, message: "Bad Request: the gateway could not read the HTTP request" },
+  { status: 408, code: -32000, message: "Request Timeout: the request did not arrive in time" },
+  { status: 500, code: -32603, message: "Internal Server Error in the gateway" },
+  { status: 502, code: -32603, message: "Bad Gateway: the backend failed before it answered" },
+  { status: 503, code: -32603, message: "Service Unavailable: no backend is up, try again shortly" },
+  { status: 504, code: -32603, message: "Gateway Timeout: the backend did not answer in time" },
+];
+
+/** The `http-error` lines of `HAPROXY_ERRORS` (single-quoted: HAProxy takes the JSON as is). */
+function errorLines(): string[] {
+  return HAPROXY_ERRORS.map(({ status, code, message }) => {
+    const body = JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null });
+    return `http-error status ${status} content-type application/json string '${body}'`;
+  });
+}
+
 /** How long a stopping HAProxy finishes open requests and streams before it closes them. */
 export const HAPROXY_HARD_STOP_SECONDS = 30;
 
@@ -164,6 +186,11 @@ export function renderHaproxyConfig(
       "option redispatch",
       "# Stream each message at once: without it HAProxy holds SSE frames for up to ~200 ms.",
       "option http-no-delay",
+      "# A client's close ends its request at the backend at once, not when the timeouts run out:",
+      "# a closed stream frees its place there and cancels the calls it still had running.",
+      "option abortonclose",
+      "# HAProxy's own error answers, as JSON-RPC errors.",
+      ...errorLines(),
       "retries 2",
       "timeout connect 5s",
       "timeout http-request 15s",

@@ -1,7 +1,9 @@
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { once } from "node:events";
+import type { IncomingMessage } from "node:http";
+import { createServer, request } from "node:http";
 import type { AddressInfo, Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +12,8 @@ import { buildTopology, METRICS_PATH } from "../../infra/topology";
 import { stackConfig } from "../helpers/stack-files";
 
 // Real HAProxy with a rendered config (for a TLS-terminating load balancer in front), forwarding
-// its gateway to a loopback HTTP server that answers with the X-Forwarded-Proto it received.
+// its gateway to a loopback HTTP server that answers with the X-Forwarded-Proto it received, or,
+// on `/stream`, opens an event stream, or, on `/die`, breaks off its answer.
 
 let backend: Server;
 let haproxy: ChildProcess | undefined;
@@ -19,6 +22,8 @@ const others: ChildProcess[] = [];
 let dir: string;
 let gatewayPort: number;
 let statsPort: number;
+/** Called when the backend's side of a `/stream` request closes. */
+let onStreamClosed: (() => void) | undefined;
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -31,6 +36,30 @@ async function freePort(): Promise<number> {
   const port = await listen(probe);
   await new Promise((resolve) => probe.close(resolve));
   return port;
+}
+
+/**
+ * POSTs `{}` over a connection of its own: HAProxy sends the first request of a client connection
+ * over a server connection it has not reused (a reused one that fails is closed on the client,
+ * for it to retry). The body is parsed when it is JSON. Rejects when HAProxy is not answering.
+ */
+function postFresh(url: string): Promise<{ status?: number; type?: string; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: "POST", agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => {
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON: the text itself
+        }
+        resolve({ status: res.statusCode, type: res.headers["content-type"], body });
+      });
+    });
+    req.once("error", reject).end("{}");
+  });
 }
 
 /** GET through HAProxy's gateway frontend; undefined while HAProxy is not answering yet. */
@@ -55,6 +84,11 @@ async function scrape(): Promise<{ status: number; contentType: string | null; r
 
 beforeAll(async () => {
   backend = createServer((req, res) => {
+    if (req.url === "/die") return void req.socket.end("HTTP/1.1 2");
+    if (req.url === "/stream") {
+      res.on("close", () => onStreamClosed?.());
+      return void res.writeHead(200, { "content-type": "text/event-stream" }).write(": open\n\n");
+    }
     res.writeHead(200, { "content-type": "text/plain" }).end(String(req.headers["x-forwarded-proto"]));
   });
   const backendPort = await listen(backend);
@@ -112,6 +146,66 @@ describe("real HAProxy with a rendered config", () => {
     expect([page?.status, (await page?.text())?.includes("Statistics Report"), health?.status]).toStrictEqual(
       [200, true, 200],
     );
+  });
+
+  test("a client's close of a stream reaches the backend at once, not when HAProxy's timeouts end", async () => {
+    // GIVEN a stream open through the gateway (the rendered timeouts run for seconds to hours)
+    const closedAtBackend = new Promise<string>((resolve) => (onStreamClosed = () => resolve("closed")));
+    const req = request(`http://127.0.0.1:${gatewayPort}/stream`);
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      req.once("response", resolve).once("error", reject).end();
+    });
+    await once(res, "data");
+
+    // WHEN the client closes it / THEN the backend's side of it closes too
+    req.destroy();
+    expect(await closedAtBackend).toBe("closed");
+  });
+
+  test("HAProxy's own error answers are JSON-RPC errors", async () => {
+    // WHEN the backend breaks off its answer
+    const dropped = await postFresh(`http://127.0.0.1:${gatewayPort}/die`);
+
+    // THEN the client gets a 502 carrying a JSON-RPC error, not an HTML page
+    expect([dropped.status, dropped.type, dropped.body]).toStrictEqual([
+      502,
+      "application/json",
+      {
+        jsonrpc: "2.0",
+        error: { code: -32603, message: "Bad Gateway: the backend failed before it answered" },
+        id: null,
+      },
+    ]);
+
+    // AND with no backend up at all, a 503 likewise
+    const dev = buildTopology(stackConfig("dev"));
+    const port = await freePort();
+    const topology = { ...dev, ports: { ...dev.ports, gateway: port, stats: await freePort() }, catalog: [] };
+    writeFileSync(
+      join(dir, "no-backend.cfg"),
+      renderHaproxyConfig(
+        topology,
+        { kind: "static", servers: { router: [`127.0.0.1:${await freePort()}`] } },
+        { bindAddress: "127.0.0.1" },
+      ),
+    );
+    others.push(
+      spawn("haproxy", ["-db", "-n", "1000", "-f", join(dir, "no-backend.cfg")], { stdio: "ignore" }),
+    );
+    let unavailable: Awaited<ReturnType<typeof postFresh>> | undefined;
+    // Bounded wait for it to bind: 100 tries, 100 ms apart.
+    for (let i = 0; i < 100 && unavailable === undefined; i++) {
+      unavailable = await postFresh(`http://127.0.0.1:${port}/mcp`).catch(() => undefined);
+      if (unavailable === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect([unavailable?.status, unavailable?.body]).toStrictEqual([
+      503,
+      {
+        jsonrpc: "2.0",
+        error: { code: -32603, message: "Service Unavailable: no backend is up, try again shortly" },
+        id: null,
+      },
+    ]);
   });
 
   test("with exclusive ports, a second HAProxy on a port already served fails instead of sharing it", async () => {
