@@ -42,7 +42,23 @@ export async function startBuiltinServer(
  * the test asks for (`progress`, `answer`).
  */
 export type CallBehaviour =
-  "answer" | "answer-nested-too-deep" | "end-without-answer" | "reset-mid-stream" | "never-answer" | "hold";
+  | "answer"
+  | "answer-nested-too-deep"
+  | "end-without-answer"
+  | "reset-mid-stream"
+  | "never-answer"
+  | "hold"
+  | AnswerWithoutResponse;
+
+/** HTTP answers to a call that carry no JSON-RPC response to it. */
+export const ANSWERS_WITHOUT_RESPONSE = [
+  "202-accepted",
+  "200-empty-json",
+  "200-json-notification-only",
+  "200-json-another-id",
+  "200-html",
+] as const;
+export type AnswerWithoutResponse = (typeof ANSWERS_WITHOUT_RESPONSE)[number];
 
 /** Depth of the `answer-nested-too-deep` answer's structured content: past any recursive walk. */
 export const TOO_DEEP = 10_000;
@@ -239,6 +255,25 @@ export class FakeMcpServer {
         return void res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, error: page.error }));
       }
       case "tools/call": {
+        const jsonAnswer = (text: string, type = "application/json") =>
+          void res.writeHead(200, { "content-type": type, "mcp-session-id": "fake-session" }).end(text);
+        const progress = {
+          jsonrpc: "2.0",
+          method: "notifications/progress",
+          params: { progressToken: 1, progress: 1 },
+        };
+        switch (this.behaviour) {
+          case "202-accepted":
+            return void res.writeHead(202).end();
+          case "200-empty-json":
+            return jsonAnswer("");
+          case "200-json-notification-only":
+            return jsonAnswer(JSON.stringify(progress));
+          case "200-json-another-id":
+            return jsonAnswer(JSON.stringify({ jsonrpc: "2.0", id: "another", result: { content: [] } }));
+          case "200-html":
+            return jsonAnswer("<html>fake</html>", "text/html");
+        }
         res.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": "fake-session" });
         res.flushHeaders();
         if (this.behaviour === "end-without-answer") return void res.end();

@@ -12,7 +12,12 @@ import { fakeOnly } from "../../helpers/fake-timers";
 import { capturingLogger, silentLogger } from "../../helpers/log-capture";
 import { awaitableLogger } from "../../helpers/router-app";
 import { refusedPort } from "../../helpers/refused-port";
-import { FakeMcpServer, jsonRpcMethod, startBuiltinServer } from "../../helpers/router-upstreams";
+import {
+  ANSWERS_WITHOUT_RESPONSE,
+  FakeMcpServer,
+  jsonRpcMethod,
+  startBuiltinServer,
+} from "../../helpers/router-upstreams";
 
 const EJECTION = { failuresToEject: 3, baseMs: 60_000, maxMs: 60_000 };
 const echo = (message: string) => ({
@@ -108,6 +113,26 @@ describe("Upstreams.forward", () => {
       fake.requests.filter((r) => jsonRpcMethod(r) === "tools/call").length;
     expect([calls(a), calls(b)]).toStrictEqual([1, 1]);
   });
+
+  it.each(ANSWERS_WITHOUT_RESPONSE)(
+    "fails a call at once, not at its timeout, when the instance's answer is %s",
+    async (behaviour) => {
+      // GIVEN an instance that answers calls over HTTP without a JSON-RPC response to them
+      const { fake, u } = await oneFake();
+      fake.behaviour = behaviour;
+
+      // WHEN a call is forwarded (with a timeout longer than this test may run)
+      const error = await u
+        .forward("fake", { method: "tools/call", params: { name: "probe" } }, { timeout: 600_000 })
+        .catch((e: unknown) => e);
+
+      // THEN it failed as the instance's failure
+      expect([(error as McpError).code, (error as Error).message]).toStrictEqual([
+        ErrorCode.InternalError,
+        'MCP error -32603: The instance of "fake" failed during the request',
+      ]);
+    },
+  );
 
   it("fails at once, without waiting for the connect timeout, when initialize's stream ends unanswered", async () => {
     // GIVEN an instance that answers initialize with an SSE stream it ends without the answer

@@ -12,7 +12,8 @@
  *    POST stream through `onerror`, without the request id, and leaves the call pending until
  *    its timeout; an instance killed mid-call would hang every call it held. Here the end of each
  *    call's stream is watched and, when no response came, a JSON-RPC error marked
- *    `UPSTREAM_LOST` is delivered for that id at once.
+ *    `UPSTREAM_LOST` is delivered for that id at once; so it is for a call answered over HTTP
+ *    without its response (a 202, an empty or non-JSON body, another id).
  *
  * Requests of an initialized session (the forwarded calls, the hot path) are POSTed here
  * directly over the instance's connection pool, and their answer, one JSON body or an SSE
@@ -274,9 +275,13 @@ export class UpstreamTransport implements Transport {
       return;
     }
     const text = await response.body.text();
-    if (!type.startsWith("application/json") || text === "") return;
-    const data = JSON.parse(text) as unknown;
-    for (const item of Array.isArray(data) ? data : [data]) this.deliver(parseMessage(item));
+    if (type.startsWith("application/json") && text !== "") {
+      const data = JSON.parse(text) as unknown;
+      for (const item of Array.isArray(data) ? data : [data]) this.deliver(parseMessage(item));
+    }
+    // An answer that was not the request's response (a 202, an empty body, another content type,
+    // only notifications, another id) brings none later: the call fails now, not at its timeout.
+    this.lost(message.id, "The upstream instance answered without a response to the request");
   }
 
   /**
@@ -370,16 +375,13 @@ export class UpstreamTransport implements Transport {
     });
   }
 
-  private lost(id: RequestId): void {
+  /** Fails request `id` as lost (`UPSTREAM_LOST`), unless it was answered or cancelled already. */
+  private lost(id: RequestId, message = "The upstream instance closed the stream before answering"): void {
     if (!this.pending.delete(id)) return;
     this.onmessage?.({
       jsonrpc: "2.0",
       id,
-      error: {
-        code: ErrorCode.ConnectionClosed,
-        message: "The upstream instance closed the stream before answering",
-        data: UPSTREAM_LOST,
-      },
+      error: { code: ErrorCode.ConnectionClosed, message, data: UPSTREAM_LOST },
     });
   }
 }
