@@ -50,8 +50,19 @@ export function sendJsonRpcError(
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 const INTERNAL_SUFFIXES = [".local", ".internal", ".consul", ".cluster.local", ".localhost"];
 
-/** What `hostnameOf` may yield for a well-formed `Host`: a bracketed IPv6 address or a name (IPv4 included). */
-const HOST_NAME = /^(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)$/;
+/**
+ * A well-formed `Host` (lower-cased): a bracketed IPv6 address or a name (IPv4 included) whose
+ * dot-separated labels neither are empty nor start or end with `-` (a trailing dot is allowed),
+ * and an optional port of up to five digits (RFC 9110 allows an empty one).
+ */
+const HOST_HEADER =
+  /^(?:\[[0-9a-f:.]+\]|(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.?)(?::(\d{0,5}))?$/;
+
+/** Whether a `Host` header value is well formed (`HOST_HEADER`, its port at most 65535). */
+export function wellFormedHost(hostHeader: string): boolean {
+  const match = HOST_HEADER.exec(hostHeader.trim().toLowerCase());
+  return match !== null && Number(match[1] ?? 0) <= 65_535;
+}
 
 /** The host name of a `Host` header value, without port and with IPv6 brackets kept. */
 export function hostnameOf(hostHeader: string): string {
@@ -84,8 +95,8 @@ export class RequestGuard {
   refusal(headers: { host?: string; origin?: string | string[] }): string | undefined {
     const host = headers.host;
     if (host === undefined || host === "") return "missing Host header";
+    if (!wellFormedHost(host)) return `Host ${JSON.stringify(host)} is malformed`;
     const name = hostnameOf(host);
-    if (!HOST_NAME.test(name)) return `Host ${JSON.stringify(host)} is malformed`;
     if (!this.hostAllowed(name)) return `Host ${JSON.stringify(host)} is not allowed`;
     const origin = Array.isArray(headers.origin) ? headers.origin[0] : headers.origin;
     if (origin !== undefined && !this.allowsOrigin(origin))
