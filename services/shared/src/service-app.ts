@@ -94,6 +94,9 @@ export function createServiceApp(
     // quick call. The few request logs name the request id themselves.
     childLoggerFactory: (logger) => logger,
   });
+  // DELETE carries no body (MCP's DELETE /mcp ends a session, nothing else here takes one): its
+  // body, if a client sends one, is never parsed, so no Content-Type can make DELETE fail.
+  app.addHttpMethod("DELETE", { hasBody: false, overrideExisting: true });
   app.decorate("beforeClose", options.beforeClose ?? []);
   app.addHook("onResponse", async (request, reply) => {
     const status = reply.statusCode;

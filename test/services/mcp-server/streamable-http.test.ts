@@ -175,6 +175,24 @@ describe("Streamable HTTP on the wire", () => {
     expect(after.status).toBe(404);
   });
 
+  test.each([
+    ["a text body", "text/plain", "bye"],
+    ["an empty JSON body", "application/json", ""],
+    ["a JSON body", "application/json", "{}"],
+  ])("DELETE ends the session whatever it carries (%s)", async (_, type, body) => {
+    // GIVEN a session
+    const session = await openSession();
+    // WHEN the client deletes it with a body and a Content-Type (MCP gives DELETE no body)
+    const deleted = await fetch(`${server.base}/mcp`, {
+      method: "DELETE",
+      headers: { ...session.headers, "content-type": type },
+      body,
+    });
+    // THEN the session is gone
+    const after = await session.post(call(8, "echo", { message: "late" }));
+    expect([deleted.status, after.status]).toStrictEqual([200, 404]);
+  });
+
   test("a cancelled call's POST ends without an answer, and its id is free again", async () => {
     // GIVEN a long call running in a session, its stream open (the first progress came)
     const session = await openSession();

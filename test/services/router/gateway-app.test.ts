@@ -640,6 +640,28 @@ describe("the passthrough", () => {
     expect(fake.sessionsDeleted).toBe(1);
   });
 
+  it("ends a session on DELETE whatever the request carries, as the instance itself does", async () => {
+    // GIVEN a session through the passthrough
+    const r = await router({ ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }) });
+    const url = `${r.url}/services/echo/mcp`;
+    const init = await post(url, INITIALIZE);
+    const headers = {
+      "mcp-session-id": String(init.answer.headers["mcp-session-id"]),
+      "mcp-protocol-version": "2025-06-18",
+    };
+
+    // WHEN the client deletes it with a text body (MCP gives DELETE none)
+    const deleted = await rawRequest(url, {
+      method: "DELETE",
+      headers: { ...headers, "content-type": "text/plain", "content-length": "3" },
+      body: "bye",
+    });
+
+    // THEN the session is gone at the instance
+    const after = await post(url, call(1, "echo", { message: "late" }), headers);
+    expect([deleted.status, after.answer.status]).toStrictEqual([200, 404]);
+  });
+
   it("still relays requests to an instance it holds hundreds of open streams with", async () => {
     // GIVEN one replica relaying 300 standalone streams to one instance (each holds a connection
     // to it for as long as it is open)
