@@ -14,8 +14,35 @@ export type { Logger } from "pino";
 /** What replaces a redacted value. */
 export const REDACTED = "[redacted]";
 
-/** Headers that carry credentials (lower case, as Node delivers them). */
-const SECRET_HEADERS = ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-consul-token"];
+/** Headers that carry credentials (lower case, as Node delivers them); a session id is one. */
+const SECRET_HEADERS = [
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "set-cookie",
+  "x-consul-token",
+  "mcp-session-id",
+];
+
+/**
+ * Query parameters that carry credentials (lower case): the legacy SSE endpoint's session ids
+ * (`sessionId`, and the router's sealed `s`), and the usual token names.
+ */
+const SECRET_QUERY_PARAMETERS: ReadonlySet<string> = new Set(["sessionid", "s", "token", "access_token"]);
+
+/** A request URL as it may be logged: the values of `SECRET_QUERY_PARAMETERS` redacted. */
+export function loggableUrl(url: string): string {
+  const query = url.indexOf("?");
+  if (query < 0) return url;
+  const pairs = url
+    .slice(query + 1)
+    .split("&")
+    .map((pair) => {
+      const name = pair.split("=", 1)[0] ?? "";
+      return SECRET_QUERY_PARAMETERS.has(name.toLowerCase()) ? `${name}=${REDACTED}` : pair;
+    });
+  return `${url.slice(0, query)}?${pairs.join("&")}`;
+}
 
 /** Objects that commonly hold headers in log lines: fastify's req/res and our own `headers` fields. */
 const HEADER_HOLDERS = ["req.headers", "res.headers", "request.headers", "headers", "*.headers"];

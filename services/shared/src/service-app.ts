@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import type { CommonEnv } from "./env";
 import { DEFAULT_MAX_BODY_BYTES } from "./env";
 import { healthPlugin, Readiness } from "./health";
+import { loggableUrl } from "./logger";
 import { createMetrics } from "./metrics";
 import type { ServiceMetrics } from "./metrics";
 import type { ShutdownStep } from "./shutdown";
@@ -103,7 +104,7 @@ export function createServiceApp(
     const fields = {
       reqId: request.id,
       method: request.method,
-      url: request.url,
+      url: loggableUrl(request.url),
       status,
       ms: reply.elapsedTime,
     };

@@ -135,6 +135,23 @@ describe("health plugin (through createServiceApp)", () => {
   });
 });
 
+describe("the request log of createServiceApp", () => {
+  it("names a refused request's URL without the session ids in its query", async () => {
+    // GIVEN an app logging to a capture
+    const { logger, lines } = capturingLogger();
+    const logged = createServiceApp({ env, logger, version: "1.2.3" });
+
+    // WHEN a request naming a legacy SSE session in its query is refused (no such route)
+    await logged.inject({ method: "POST", url: "/messages?s=v1.sealed&sessionId=abc&x=1" });
+    await logged.close();
+
+    // THEN its log line names the path and the harmless parameters only
+    expect(fields(lines, ["msg", "url", "status"]).filter((l) => l.msg === "request refused")).toStrictEqual([
+      { msg: "request refused", url: "/messages?s=[redacted]&sessionId=[redacted]&x=1", status: 404 },
+    ]);
+  });
+});
+
 describe("health plugin /info", () => {
   afterEach(() => {
     jest.useRealTimers();

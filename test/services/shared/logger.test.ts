@@ -1,4 +1,4 @@
-import { REDACTED } from "@mcp-platform/shared";
+import { loggableUrl, REDACTED } from "@mcp-platform/shared";
 import { capturingLogger, fields } from "../../helpers/log-capture";
 
 describe("createLogger", () => {
@@ -54,6 +54,31 @@ describe("createLogger", () => {
         CONSUL_HTTP_TOKEN: REDACTED,
       },
     ]);
+  });
+
+  it("logs a session id sent as a header as redacted", () => {
+    // GIVEN a capturing logger / WHEN request headers with a session id are logged
+    const { logger, lines } = capturingLogger();
+    logger.info({ req: { headers: { "mcp-session-id": "v1.sealed", accept: "*/*" } } }, "request");
+
+    // THEN the session id is replaced
+    expect(fields(lines, ["req"])).toStrictEqual([
+      { req: { headers: { "mcp-session-id": REDACTED, accept: "*/*" } } },
+    ]);
+  });
+
+  it.each([
+    ["/messages?sessionId=abc", `/messages?sessionId=${REDACTED}`],
+    ["/messages?s=v1.sealed&sessionId=abc", `/messages?s=${REDACTED}&sessionId=${REDACTED}`],
+    [
+      "/x?SESSIONID=a&token=b&access_token=c",
+      `/x?SESSIONID=${REDACTED}&token=${REDACTED}&access_token=${REDACTED}`,
+    ],
+    ["/service/mcp-echo/trend?minutes=5", "/service/mcp-echo/trend?minutes=5"],
+    ["/mcp", "/mcp"],
+    ["/messages?flag&s", `/messages?flag&s=${REDACTED}`],
+  ])("logs the URL %j as %j", (url, logged) => {
+    expect(loggableUrl(url)).toBe(logged);
   });
 
   it("drops lines below the level", () => {
