@@ -62,6 +62,11 @@ function errorLines(): string[] {
   });
 }
 
+/** `option httplog`'s format with `"%HM %HPO %HV"` (method, path, version) for `%{+Q}r`. */
+const HTTP_LOG_FORMAT =
+  "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs " +
+  '\\"%HM %HPO %HV\\"';
+
 /** How long a stopping HAProxy finishes open requests and streams before it closes them. */
 export const HAPROXY_HARD_STOP_SECONDS = 30;
 
@@ -181,7 +186,9 @@ export function renderHaproxyConfig(
     section("defaults", [
       "mode http",
       "log global",
-      "option httplog",
+      "# HAProxy's `option httplog` line, with the request's path in place of its whole URI: a",
+      "# query can carry a session id (the legacy SSE endpoint's), which logs must not hold.",
+      `log-format "${HTTP_LOG_FORMAT}"`,
       "option dontlognull",
       "option redispatch",
       "# Stream each message at once: without it HAProxy holds SSE frames for up to ~200 ms.",

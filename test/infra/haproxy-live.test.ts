@@ -22,6 +22,8 @@ const others: ChildProcess[] = [];
 let dir: string;
 let gatewayPort: number;
 let statsPort: number;
+/** What the HAProxy under test has logged (its access log goes to stdout). */
+let haproxyLog = "";
 /** Called when the backend's side of a `/stream` request closes. */
 let onStreamClosed: (() => void) | undefined;
 
@@ -62,9 +64,9 @@ function postFresh(url: string): Promise<{ status?: number; type?: string; body:
   });
 }
 
-/** GET through HAProxy's gateway frontend; undefined while HAProxy is not answering yet. */
-async function viaGateway(headers: Record<string, string>): Promise<string | undefined> {
-  const res = await fetch(`http://127.0.0.1:${gatewayPort}/mcp`, { headers }).catch(() => undefined);
+/** GET `path` through HAProxy's gateway frontend; undefined while HAProxy is not answering yet. */
+async function viaGateway(headers: Record<string, string>, path = "/mcp"): Promise<string | undefined> {
+  const res = await fetch(`http://127.0.0.1:${gatewayPort}${path}`, { headers }).catch(() => undefined);
   return res?.ok === true ? res.text() : undefined;
 }
 
@@ -103,7 +105,10 @@ beforeAll(async () => {
   );
   dir = mkdtempSync(join(tmpdir(), "haproxy-live-"));
   writeFileSync(join(dir, "haproxy.cfg"), cfg);
-  haproxy = spawn("haproxy", ["-db", "-n", "1000", "-f", join(dir, "haproxy.cfg")], { stdio: "ignore" });
+  haproxy = spawn("haproxy", ["-db", "-n", "1000", "-f", join(dir, "haproxy.cfg")], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  haproxy.stdout?.setEncoding("utf8").on("data", (chunk: string) => (haproxyLog += chunk));
   // Bounded wait for HAProxy to bind and pass the request on: 100 tries, 100 ms apart.
   for (let i = 0; i < 100 && (await viaGateway({})) === undefined; i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -146,6 +151,20 @@ describe("real HAProxy with a rendered config", () => {
     expect([page?.status, (await page?.text())?.includes("Statistics Report"), health?.status]).toStrictEqual(
       [200, true, 200],
     );
+  });
+
+  test("the access log names a request's path, never the session id in its query", async () => {
+    // WHEN a request with a session id in its query goes through the gateway
+    expect(await viaGateway({}, "/messages?sessionId=secret-session-id")).toBe("https");
+
+    // THEN HAProxy logs it (a line per request, written once it is answered) by its path alone
+    for (let i = 0; i < 60 && !haproxyLog.includes("/messages"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect([
+      haproxyLog.includes('"GET /messages HTTP/1.1"'),
+      haproxyLog.includes("secret-session-id"),
+    ]).toStrictEqual([true, false]);
   });
 
   test("a client's close of a stream reaches the backend at once, not when HAProxy's timeouts end", async () => {
