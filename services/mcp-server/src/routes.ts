@@ -93,7 +93,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
       if (session === undefined || !checkProtocolVersion(request, reply)) return reply;
       if (!checkAccept(request, reply, POST_ACCEPT)) return reply;
     }
-    session.post(messages, takeOver(reply));
+    session.post(messages, parsed.batch, takeOver(reply));
     return reply;
   });
 

@@ -70,9 +70,10 @@ export class StreamableSession implements ClientSession {
 
   /**
    * Handles the messages of one POST on `res`: its requests are answered on it (JSON, or SSE
-   * once a notification or a keep-alive comes first); a POST of notifications gets 202.
+   * once a notification or a keep-alive comes first; a JSON answer to a `batch` is an array);
+   * a POST of notifications gets 202.
    */
-  post(messages: readonly JSONRPCMessage[], res: ServerResponse): void {
+  post(messages: readonly JSONRPCMessage[], batch: boolean, res: ServerResponse): void {
     const requests = messages.filter(isRequest);
     const duplicates = new Set<JSONRPCMessage>();
     if (requests.length === 0) {
@@ -81,6 +82,7 @@ export class StreamableSession implements ClientSession {
       const response = new PostResponse(res, {
         mode: "auto",
         expected: requests.length,
+        batch,
         sessionId: this.id,
         keepAliveMs: this.options.keepAliveMs,
       });

@@ -98,7 +98,9 @@ type MessageKindSchema =
   | typeof JSONRPCErrorResponseSchema;
 
 /** A body as JSON-RPC messages, or why it is not (JSON-RPC "Invalid Request"). */
-export function parseMessages(body: unknown): { messages: JSONRPCMessage[] } | { invalid: string } {
+export function parseMessages(
+  body: unknown,
+): { messages: JSONRPCMessage[]; batch: boolean } | { invalid: string } {
   const items = Array.isArray(body) ? body : [body];
   if (items.length === 0) return { invalid: "Invalid Request: empty batch" };
   if (items.length > MAX_BATCH)
@@ -110,7 +112,7 @@ export function parseMessages(body: unknown): { messages: JSONRPCMessage[] } | {
     if (!parsed.success) return { invalid: "Invalid Request: not a JSON-RPC 2.0 message" };
     messages.push(parsed.data);
   }
-  return { messages };
+  return { messages, batch: Array.isArray(body) };
 }
 
 /*
@@ -422,6 +424,11 @@ export interface PostResponseOptions {
   readonly mode: PostResponseMode;
   /** How many responses complete the answer. */
   readonly expected: number;
+  /**
+   * The POST's body was a batch (a JSON array): a JSON answer is an array too, however many
+   * responses it holds (JSON-RPC 2.0, "Batch"); otherwise it is the one response.
+   */
+  readonly batch: boolean;
   /** Echoed as `Mcp-Session-Id`. */
   readonly sessionId?: string;
   /** Interval of keep-alive comments on a stream (and, in `auto`, when a silent call starts one). */
@@ -486,7 +493,7 @@ export class PostResponse {
       this.res.writeHead(202, this.headers({})).end();
       return;
     }
-    const body = JSON.stringify(this.options.expected === 1 ? bodies[0] : bodies);
+    const body = JSON.stringify(this.options.batch ? bodies : bodies[0]);
     this.res
       .writeHead(
         200,

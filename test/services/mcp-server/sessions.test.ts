@@ -111,6 +111,7 @@ describe("idle Streamable HTTP sessions", () => {
     const session = r.sessions.createStreamable();
     session.post(
       [{ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: {} } }],
+      false,
       response(),
     );
 
@@ -127,6 +128,7 @@ describe("idle Streamable HTTP sessions", () => {
     const post = response();
     session.post(
       [{ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: {} } }],
+      false,
       post,
     );
     post.destroy();
@@ -148,7 +150,7 @@ describe("a message the multiplexer fails on", () => {
     open.push(sessions);
     const session = sessions.createStreamable();
     const server = createServer((_req, res) => {
-      session.post([{ jsonrpc: "2.0", id: 5, method: "tools/list" }], res);
+      session.post([{ jsonrpc: "2.0", id: 5, method: "tools/list" }], false, res);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
@@ -165,7 +167,7 @@ describe("a message the multiplexer fails on", () => {
       expect(lines.filter((l) => l.msg === "message handling failed").map((l) => l.session)).toStrictEqual([
         session.id,
       ]);
-      session.post([{ jsonrpc: "2.0", method: "notifications/initialized" }], response());
+      session.post([{ jsonrpc: "2.0", method: "notifications/initialized" }], false, response());
       expect(calls).toBe(2);
     } finally {
       server.closeAllConnections();

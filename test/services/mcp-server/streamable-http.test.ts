@@ -131,6 +131,17 @@ describe("Streamable HTTP on the wire", () => {
     expect(JSON.parse(res.text)).toStrictEqual([answer(3, "done after 2 steps"), answer(4, "quick")]);
   });
 
+  test("a batch holding one request is answered with an array of one", async () => {
+    // GIVEN a session / WHEN one call comes as a batch, with a notification
+    const session = await openSession();
+    const res = await session.post([
+      call(9, "echo", { message: "one" }),
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+    ]);
+    // THEN the answer is a JSON array (JSON-RPC 2.0, "Batch")
+    expect(JSON.parse(res.text)).toStrictEqual([answer(9, "one")]);
+  });
+
   test("a request reusing an id still in flight in its session is refused; the first is answered", async () => {
     // GIVEN a session / WHEN one batch carries two requests with id 5
     const session = await openSession();

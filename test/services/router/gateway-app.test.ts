@@ -439,6 +439,29 @@ describe("a batch", () => {
     ]);
     expect(again.message).toMatchObject({ id: 2, result: { content: [{ type: "text", text: "again" }] } });
   });
+
+  it("holding one request (with or without notifications) is answered with an array of one", async () => {
+    // GIVEN a router in front of the built-in tools
+    const r = await router({ ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }) });
+
+    // WHEN initialize, then a call with a notification, each come as a batch
+    const init = await post(`${r.url}/mcp`, `[${INITIALIZE}]`);
+    const headers = {
+      "mcp-session-id": String(init.answer.headers["mcp-session-id"]),
+      "mcp-protocol-version": "2025-06-18",
+    };
+    const called = await post(
+      `${r.url}/mcp`,
+      [call(1, "echo__echo", { message: "one" }), { jsonrpc: "2.0", method: "notifications/initialized" }],
+      headers,
+    );
+
+    // THEN each answer is a JSON array holding the one response (JSON-RPC 2.0, "Batch")
+    expect([JSON.parse(init.answer.text).length, JSON.parse(called.answer.text)]).toStrictEqual([
+      1,
+      [{ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "one" }] } }],
+    ]);
+  });
 });
 
 describe("open streams", () => {

@@ -88,7 +88,7 @@ const progress = (n: number): JSONRPCMessage => ({
 });
 const sse = (message: JSONRPCMessage) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 
-const AUTO = { mode: "auto", expected: 1, sessionId: "s-1", keepAliveMs: 60_000 } as const;
+const AUTO = { mode: "auto", expected: 1, batch: false, sessionId: "s-1", keepAliveMs: 60_000 } as const;
 
 describe("PostResponse", () => {
   test("auto: an answer that comes first is one JSON body with length and session id", async () => {
@@ -135,7 +135,7 @@ describe("PostResponse", () => {
 
   test("a batch is answered in request order; answers collected before a stream starts lead it", async () => {
     // GIVEN a batch of three in auto mode
-    const options = { ...AUTO, expected: 3 };
+    const options = { ...AUTO, expected: 3, batch: true };
     // WHEN all three are answered out of order
     const json = await exchange(options, (response) => {
       response.respond(2, result(3, "c"));
@@ -152,6 +152,17 @@ describe("PostResponse", () => {
     // THEN the JSON array is in request order, and the stream replays what it had first
     expect(JSON.parse(json.text)).toStrictEqual([result(1, "a"), result(2, "b"), result(3, "c")]);
     expect(stream.text).toBe(sse(result(2, "b")) + sse(progress(1)) + sse(result(1, "a")));
+  });
+
+  test("a batch's JSON answer is an array even when it holds one response; a lone request's is not", async () => {
+    // WHEN a batch holding one request, and a request alone, are answered
+    const batch = await exchange({ ...AUTO, batch: true }, (response) => response.respond(0, result(1, "a")));
+    const alone = await exchange(AUTO, (response) => response.respond(0, result(2, "b")));
+    // THEN the batch gets an array of one (JSON-RPC 2.0, "Batch"), the lone request its response
+    expect([JSON.parse(batch.text), JSON.parse(alone.text)]).toStrictEqual([
+      [result(1, "a")],
+      result(2, "b"),
+    ]);
   });
 
   test("json: notifications are dropped; a POST whose requests were all cancelled gets 202", async () => {

@@ -59,14 +59,14 @@ export function gatewayRoutes(app: FastifyInstance, context: RouterContext): voi
     const parsed = parseMessages(request.body);
     if ("invalid" in parsed) return invalidRequest(reply, parsed.invalid);
     if (!checkAccept(request, reply, POST_ACCEPT)) return reply;
-    const { messages } = parsed;
+    const { messages, batch } = parsed;
     if (messages.some(isInitialize)) {
       if (messages.length > 1) return invalidRequest(reply, "Invalid Request: initialize must be sent alone");
-      return initialize(context, messages[0] as JSONRPCRequest, reply);
+      return initialize(context, messages[0] as JSONRPCRequest, batch, reply);
     }
     const session = sessionOf(context, request, reply, "gateway");
     if (session === undefined || !checkProtocolVersion(request, reply)) return reply;
-    return answer(context, session.token, session.payload, messages, reply);
+    return answer(context, session.token, session.payload, { messages, batch }, reply);
   });
 
   const stream = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -89,13 +89,22 @@ export function gatewayRoutes(app: FastifyInstance, context: RouterContext): voi
   });
 }
 
-/** Answers `initialize`: negotiates, seals the session, replies with JSON. */
-function initialize(context: RouterContext, message: JSONRPCRequest, reply: FastifyReply): FastifyReply {
+/**
+ * Answers `initialize`: negotiates, seals the session, replies with JSON (in an array when it
+ * came as a batch of one).
+ */
+function initialize(
+  context: RouterContext,
+  message: JSONRPCRequest,
+  batch: boolean,
+  reply: FastifyReply,
+): FastifyReply {
+  const send = (status: number, body: JSONRPCMessage) => reply.code(status).send(batch ? [body] : body);
   let result;
   try {
     result = context.handler.initialize(message);
   } catch (error) {
-    return reply.code(200).send({ jsonrpc: "2.0", id: message.id, error: errorObject(error) });
+    return send(200, { jsonrpc: "2.0", id: message.id, error: errorObject(error) });
   }
   const params = InitializeRequestSchema.parse(message).params;
   const { token } = context.sealer.seal({
@@ -105,7 +114,8 @@ function initialize(context: RouterContext, message: JSONRPCRequest, reply: Fast
     ci: compactClientInfo(params.clientInfo),
   });
   context.metrics.sessions.inc({ endpoint: "gateway" });
-  return reply.code(200).header(SESSION_HEADER, token).send({ jsonrpc: "2.0", id: message.id, result });
+  void reply.header(SESSION_HEADER, token);
+  return send(200, { jsonrpc: "2.0", id: message.id, result });
 }
 
 /**
@@ -116,7 +126,7 @@ function answer(
   context: RouterContext,
   token: string,
   session: GatewaySession,
-  messages: readonly JSONRPCMessage[],
+  { messages, batch }: { readonly messages: readonly JSONRPCMessage[]; readonly batch: boolean },
   reply: FastifyReply,
 ): FastifyReply {
   const requests = messages.filter(isRequest);
@@ -126,6 +136,7 @@ function answer(
       : new PostResponse(takeOver(reply), {
           mode: requests.some((r) => FORWARDED_METHODS.has(r.method)) ? "auto" : "json",
           expected: requests.length,
+          batch,
           sessionId: token,
           keepAliveMs: context.keepAliveMs,
           closeConnection: context.drain.draining,
