@@ -172,6 +172,35 @@ describe("multiplexer", () => {
     await pool.close();
   });
 
+  test("a link's progress without params, or its word on another link's call, changes nothing", async () => {
+    // GIVEN two links, each with a call of session a in flight (ids 1 and 2, tokens p1 and p2)
+    const { mux, slots, pool } = await setup(2);
+    const a = session("a");
+    mux.attach(a);
+    await mux.handleClient(a, call(10, "on the first", "t10"));
+    await mux.handleClient(a, call(20, "on the second", "t20"));
+    const [first, second] = [slots[0]!, slots[1]!];
+
+    // WHEN the first link sends progress without params (the SDK's schema lets it through), and
+    // progress, a cancellation and an answer for the call the second link holds
+    mux.handleLink(first, { jsonrpc: "2.0", method: "notifications/progress" });
+    mux.handleLink(first, {
+      jsonrpc: "2.0",
+      method: "notifications/progress",
+      params: { progressToken: "p2", progress: 1 },
+    });
+    mux.handleLink(first, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 2 } });
+    mux.handleLink(first, { jsonrpc: "2.0", id: 2, result: { content: [] } });
+
+    // THEN nothing reached the session and both calls still run; the second link still answers
+    expect([a.got, mux.inFlight]).toStrictEqual([[], 2]);
+    mux.handleLink(second, { jsonrpc: "2.0", id: 2, result: { content: [{ type: "text", text: "ok" }] } });
+    expect(a.got).toStrictEqual([
+      [{ jsonrpc: "2.0", id: 20, result: { content: [{ type: "text", text: "ok" }] } }, 20],
+    ]);
+    await pool.close();
+  });
+
   test("a cancellation naming no request by a string or number changes nothing", async () => {
     // GIVEN a call in flight
     const { mux, links, slots, pool } = await setup(1);

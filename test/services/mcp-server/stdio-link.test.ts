@@ -1,6 +1,7 @@
 /**
  * The stdio link's handling of a child's output that is too large (a stdout message over the
- * SDK read buffer's limit, stderr without newlines) and of a child that stops reading its input.
+ * SDK read buffer's limit, stderr without newlines) or that ends while the child runs on, and of
+ * a child that stops reading its input.
  */
 import type { Link } from "../../../services/mcp-server/src/bridge/link";
 import { MAX_STDIN_BACKLOG_BYTES, startStdioLink } from "../../../services/mcp-server/src/bridge/stdio-link";
@@ -47,6 +48,47 @@ describe("a stdio child's output", () => {
     ]);
     await child.link.close();
     expect(groupAlive(child.link.pid!)).toBe(false);
+  });
+
+  it("a child that closes its stdout and lives on is stopped with a clear cause", async () => {
+    // GIVEN a child that closes its stdout, says so on stderr, and stays up
+    const child = nodeChild(
+      `require("node:fs").closeSync(1); console.error("closed"); setInterval(() => {}, 1000);`,
+    );
+
+    // WHEN its output ends / THEN the link goes down saying why (its calls fail with this cause,
+    // instead of waiting for answers that cannot come), and its process group is gone
+    expect(await child.down).toBe("closed its output (stdout) while still running");
+    expect(child.lines.filter((l) => l.level === "error").map((l) => l.msg)).toStrictEqual([
+      "child closed its output but still runs; stopping it",
+    ]);
+    await child.link.close();
+    expect(groupAlive(child.link.pid!)).toBe(false);
+  });
+
+  it("a message whose handling throws is logged and dropped; the next ones are handled", async () => {
+    // GIVEN a child that writes two notifications, and a handler that throws on the first
+    const child = nodeChild(`
+      const line = (n) => JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: n } });
+      process.stdout.write(line(1) + "\\n" + line(2) + "\\n");
+      setInterval(() => {}, 1000);
+    `);
+    const handled: unknown[] = [];
+    const second = new Promise<void>((resolve) => {
+      child.link.onmessage = (message) => {
+        const data = (message as unknown as { params: { data: number } }).params.data;
+        if (data === 1) throw new Error("handler bug");
+        handled.push(data);
+        resolve();
+      };
+    });
+
+    // WHEN both are read / THEN the second is handled and the first's failure logged
+    await second;
+    expect([handled, child.lines.filter((l) => l.level === "error").map((l) => l.msg)]).toStrictEqual([
+      [2],
+      ["could not handle a message of the child; dropped"],
+    ]);
   });
 
   it("a stderr line of any length is logged once, cut to 2,000 characters", async () => {

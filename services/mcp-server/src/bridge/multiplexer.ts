@@ -353,7 +353,8 @@ export class Multiplexer {
     }
     if (message === undefined) return;
     if (isResponse(message)) {
-      if (typeof message.id !== "number") return;
+      // Only an id this link was given: another link's request is not its to answer.
+      if (typeof message.id !== "number" || this.pending.get(message.id)?.slot !== slot) return;
       const isToolError = "result" in message && (message.result as { isError?: unknown }).isError === true;
       const p = this.settle(message.id, "error" in message ? "error" : isToolError ? "tool_error" : "ok");
       if (p === undefined) return; // cancelled, or its session is gone
@@ -382,10 +383,12 @@ export class Multiplexer {
     }
     if (!isNotification(message)) return;
     if (message.method === "notifications/progress") {
-      const params = message.params as { progressToken: ProgressToken } & Record<string, unknown>;
-      const id = this.tokens.get(String(params.progressToken));
+      // The SDK's schema lets a notification come without params; such progress names no call.
+      const params = (message.params ?? {}) as { progressToken?: ProgressToken } & Record<string, unknown>;
+      const id =
+        params.progressToken === undefined ? undefined : this.tokens.get(String(params.progressToken));
       const p = id === undefined ? undefined : this.pending.get(id);
-      if (p?.token === undefined) return;
+      if (p?.token === undefined || p.slot !== slot) return;
       void p.session
         .send({ ...message, params: { ...params, progressToken: p.token.original } }, p.originalId)
         .catch(() => undefined);
@@ -393,7 +396,7 @@ export class Multiplexer {
     }
     if (message.method === "notifications/cancelled") {
       const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
-      if (typeof requestId === "number") {
+      if (typeof requestId === "number" && this.pending.get(requestId)?.slot === slot) {
         const p = this.settle(requestId, "cancelled");
         if (p) void this.fail(p.session, p.originalId, "the tool server cancelled the request");
       }

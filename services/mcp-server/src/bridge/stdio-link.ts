@@ -24,8 +24,9 @@ export const KILL_GRACE_MS = 3000;
 /** Longest stderr line kept in a log entry. */
 const MAX_LOG_LINE = 2000;
 /**
- * How long a failed write to a child's stdin waits for the child's exit before the link is taken
- * down for it: a child that died fails its stdin too, and its exit status says better why.
+ * How long a failed write to a child's stdin, or the end of its stdout, waits for the child's
+ * exit before the link is taken down for it: a child that died does both too, and its exit
+ * status says better why.
  */
 export const STDIN_FAILURE_GRACE_MS = 500;
 /**
@@ -157,7 +158,12 @@ export function startStdioLink(
         continue;
       }
       if (message === null) break;
-      link.onmessage?.(message);
+      try {
+        link.onmessage?.(message);
+      } catch (error) {
+        // However a child's message trips its handling, it costs that message, never the server.
+        log.error({ err: error }, "could not handle a message of the child; dropped");
+      }
     }
   });
   child.stderr.setEncoding("utf8");
@@ -185,6 +191,15 @@ export function startStdioLink(
     setTimeout(() => {
       if (exited || closing) return;
       stoppedReading(errorText(error), { err: error });
+    }, STDIN_FAILURE_GRACE_MS).unref();
+  });
+  // A child that closed its stdout but lives on can answer nothing more: its calls would wait for
+  // their timeouts and every later one too. It goes down and is restarted, failing its calls.
+  child.stdout.once("end", () => {
+    setTimeout(() => {
+      if (exited || closing) return;
+      log.error("child closed its output but still runs; stopping it");
+      down("closed its output (stdout) while still running");
     }, STDIN_FAILURE_GRACE_MS).unref();
   });
   child.on("error", (error) => down(`could not run ${JSON.stringify(command.command)}: ${error.message}`));
