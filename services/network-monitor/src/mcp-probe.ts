@@ -3,14 +3,16 @@
  * (`initialize`, then `ping`), closed right after. It proves more than `/health` can: that the
  * service answers the protocol its clients speak.
  *
- * The whole exchange, including the session's DELETE, is bounded by the probe timeout. The SDK's
- * own request timeout is set past it only as a backstop.
+ * The whole exchange, including the session's DELETE, is bounded by the probe timeout, and each
+ * answer by `MAX_MCP_ANSWER_BYTES`. The SDK's own request timeout is set past it only as a
+ * backstop.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
   StreamableHTTPClientTransport,
   StreamableHTTPError,
 } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { CheckResult, ProbeContext } from "./checks";
 import { abortOutcome, errorText, result, userAgent } from "./checks";
 import { timeoutSignal } from "./clock";
@@ -18,12 +20,41 @@ import { timeoutSignal } from "./clock";
 /** Client name the monitor announces in `initialize`. */
 export const MCP_CLIENT_NAME = "mcp-platform-network-monitor";
 
+/** Most bytes of one answer the check reads: `initialize` and `ping` answers are small. */
+export const MAX_MCP_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * `fetch` whose answers end in an error past `MAX_MCP_ANSWER_BYTES` (which also stops their
+ * download): the SDK reads a JSON answer whole, so a service answering without end would
+ * otherwise fill the monitor's memory until the probe timed out.
+ */
+const boundedFetch: FetchLike = async (url, init) => {
+  const response = await fetch(url, init);
+  if (response.body === null) return response;
+  let read = 0;
+  const bounded = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        read += chunk.byteLength;
+        if (read > MAX_MCP_ANSWER_BYTES) {
+          controller.error(new Error(`the answer exceeded ${MAX_MCP_ANSWER_BYTES} bytes`));
+        } else {
+          controller.enqueue(chunk);
+        }
+      },
+    }),
+  );
+  const { status, statusText, headers } = response;
+  return new Response(bounded, { status, statusText, headers });
+};
+
 /** Opens an MCP session at `url`, pings, and closes it; `bearer` is sent as `Authorization`. */
 export async function mcpCheck(url: string, context: ProbeContext, bearer?: string): Promise<CheckResult> {
   const { clock } = context;
   const started = clock.monotonic();
   const timed = timeoutSignal(clock, context.timeoutMs, context.signal);
   const transport = new StreamableHTTPClientTransport(new URL(url), {
+    fetch: boundedFetch,
     requestInit: {
       headers: {
         "user-agent": userAgent(context.version),

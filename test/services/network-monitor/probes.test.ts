@@ -3,7 +3,10 @@
  * server advances the clock by the latency it simulates, so durations are exact, and a hung
  * server times out exactly when the test advances the clock past the timeout.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { ProbeContext } from "../../../services/network-monitor/src/checks";
+import { MAX_MCP_ANSWER_BYTES } from "../../../services/network-monitor/src/mcp-probe";
 import { probeTarget, withBasicAuth } from "../../../services/network-monitor/src/probes";
 import { staticTarget } from "../../../services/network-monitor/src/targets";
 import { ManualClock } from "../../helpers/monitor-clock";
@@ -304,6 +307,41 @@ describe("probeTarget against real local servers", () => {
       expect([paths.has("/health"), paths.has("/mcp")]).toStrictEqual([true, true]);
       expect(server.everyAuthorization.filter((r) => r.authorization !== undefined)).toStrictEqual([]);
     });
+  });
+
+  it("fails an MCP service whose answer runs past the size limit, and stops reading it", async () => {
+    // GIVEN a router whose /health passes and whose /mcp answers initialize with a JSON body
+    // that never ends
+    let written = 0;
+    const server = createServer((request, response) => {
+      if (request.url === "/health") return void response.end("ok");
+      response.writeHead(200, { "content-type": "application/json" });
+      const chunk = Buffer.alloc(64 * 1024, " ");
+      const more = () => {
+        while (!response.destroyed && response.write(chunk)) written += chunk.length;
+        if (!response.destroyed) response.once("drain", more);
+      };
+      more();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    server.on("connection", (socket) => closers.push(async () => void socket.destroy()));
+    const { port } = server.address() as AddressInfo;
+
+    // WHEN it is probed (the manual clock never times the probe out)
+    const result = await probeTarget(
+      staticTarget({ name: "router", url: `http://127.0.0.1:${port}/health` }),
+      context(),
+    );
+
+    // THEN the MCP check failed on the size, and the server could write only a bounded amount
+    expect(result.checks.at(-1)).toStrictEqual({
+      kind: "mcp",
+      outcome: "failure",
+      durationMs: 0,
+      error: `the answer exceeded ${MAX_MCP_ANSWER_BYTES} bytes`,
+    });
+    expect(written).toBeLessThan(64 * MAX_MCP_ANSWER_BYTES);
   });
 
   it("fails an MCP service whose /mcp does not speak MCP, naming the HTTP status", async () => {
