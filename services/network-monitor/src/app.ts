@@ -8,7 +8,7 @@
  * `runService`'s graceful shutdown ends them too.
  */
 import type { BuildContext } from "@mcp-platform/shared";
-import { createMetrics, createServiceApp } from "@mcp-platform/shared";
+import { createMetrics, createServiceApp, redactUrl } from "@mcp-platform/shared";
 import type { FastifyInstance } from "fastify";
 import type { Dispatcher } from "undici";
 import { Agent } from "undici";
@@ -21,7 +21,7 @@ import { ConsulDiscovery } from "./discovery";
 import type { MonitorEnv, MonitorTarget } from "./env";
 import { Monitor } from "./monitor";
 import type { Prober } from "./probes";
-import { consulTarget, redactUrl, staticTargets } from "./targets";
+import { consulTarget, staticTargets } from "./targets";
 
 /** The network-monitor's `/info` `config`. */
 export interface MonitorInfo {

@@ -49,24 +49,6 @@ export function isMcpService(service: string): boolean {
   return service === ROUTER_SERVICE || service.startsWith("mcp-");
 }
 
-/**
- * `url` with any user name and password replaced by `***`, and each query parameter's value by
- * `***` (a health URL may carry a token there); other URLs are returned unchanged.
- */
-export function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.username === "" && parsed.password === "" && parsed.search === "") return url;
-  if (parsed.username !== "" || parsed.password !== "") {
-    parsed.username = "***";
-    parsed.password = "";
-  }
-  if (parsed.search !== "") {
-    const names = [...parsed.searchParams.keys()];
-    parsed.search = names.map((name) => `${encodeURIComponent(name)}=***`).join("&");
-  }
-  return parsed.toString();
-}
-
 /** The target of one catalog instance. */
 export function consulTarget(instance: CatalogInstance): Target {
   const base = `http://${urlHost(instance.address)}:${instance.port}`;

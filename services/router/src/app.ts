@@ -18,6 +18,7 @@ import {
   mcpBodyRules,
   mcpCors,
   Readiness,
+  redactUrl,
   RequestGuard,
   resolveAdvertiseAddress,
   urlHost,
@@ -62,7 +63,13 @@ export interface RouterInfo {
 export function routerInfo(env: RouterEnv): RouterInfo {
   return {
     discovery: env.CONSUL_HTTP_ADDR === undefined ? "static" : "consul",
-    staticServices: env.ROUTER_STATIC_SERVICES ?? {},
+    // A URL may carry credentials: shown without them.
+    staticServices: Object.fromEntries(
+      Object.entries(env.ROUTER_STATIC_SERVICES ?? {}).map(([service, urls]) => [
+        service,
+        urls.map(redactUrl),
+      ]),
+    ),
     sessionKeyConfigured: env.ROUTER_SESSION_KEY !== undefined,
     acceptedSessionKeyCount: env.ROUTER_SESSION_ACCEPTED_KEYS.length,
     authTokenCount: env.ROUTER_AUTH_TOKENS?.length ?? 0,

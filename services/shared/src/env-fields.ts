@@ -128,19 +128,21 @@ export function serviceIdField() {
   });
 }
 
-/** A secret the router seals session ids with: long enough for HKDF to make a strong key of it. */
+/**
+ * A secret the router seals session ids with: long enough for HKDF to make a strong key of it,
+ * and without commas or whitespace, so that it can move to `ROUTER_SESSION_ACCEPTED_KEYS` (a
+ * comma-separated list) when it is rotated out (and a key of spaces is no key).
+ */
 export function sessionSecretField() {
-  return z.string().min(32, { error: "must be at least 32 characters" });
+  return z
+    .string()
+    .min(32, { error: "must be at least 32 characters" })
+    .regex(/^[^,\s]*$/, { error: "must not contain commas or whitespace" });
 }
 
-/**
- * `ROUTER_SESSION_ACCEPTED_KEYS`: comma-separated further session secrets, so each cannot
- * contain commas or whitespace.
- */
+/** `ROUTER_SESSION_ACCEPTED_KEYS`: comma-separated further session secrets. */
 export function acceptedSessionSecretsField() {
-  return commaListField(
-    sessionSecretField().regex(/^[^,\s]+$/, { error: "must not contain commas or whitespace" }),
-  );
+  return commaListField(sessionSecretField());
 }
 
 /** A bearer token the router accepts: long enough to resist guessing, no whitespace. */

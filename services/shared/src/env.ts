@@ -25,9 +25,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /**
  * Variables whose values must never appear in an error message or a log line.
  *
- * MCP_SERVER and MONITOR_TARGETS are listed although they are not secrets themselves: MCP_SERVER's
- * `env` (and sometimes `args`) carries the bridged server's credentials, such as a GitHub token
- * or a database URL, and a monitor target's URL may carry a password or a token.
+ * MCP_SERVER, MONITOR_TARGETS and ROUTER_STATIC_SERVICES are listed although they are not secrets
+ * themselves: MCP_SERVER's `env` (and sometimes `args`) carries the bridged server's credentials,
+ * such as a GitHub token or a database URL, and a monitor target's or a static instance's URL may
+ * carry a password or a token.
  */
 export const SECRET_ENV_NAMES: readonly string[] = [
   "ROUTER_SESSION_KEY",
@@ -36,6 +37,7 @@ export const SECRET_ENV_NAMES: readonly string[] = [
   "CONSUL_HTTP_TOKEN",
   "MCP_SERVER",
   "MONITOR_TARGETS",
+  "ROUTER_STATIC_SERVICES",
 ];
 
 /** Defaults that differ between services. */
@@ -171,7 +173,8 @@ function describeIssue(
       ? `is not a valid key: ${issue.issues.map((inner) => inner.message).join("; ")}`
       : issue.message;
   // zod's built-in messages do not quote the input, but a refinement might: scrub to be sure.
-  const message = secret ? text.split(value).join("<redacted>") : text;
+  // (A blank value cannot be told in a message, and scrubbing it would cut every word apart.)
+  const message = secret && value.trim() !== "" ? text.split(value).join("<redacted>") : text;
   return { variable, path, message, shownValue: secret ? "<redacted>" : showValue(value) };
 }
 

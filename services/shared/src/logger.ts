@@ -44,6 +44,24 @@ export function loggableUrl(url: string): string {
   return `${url.slice(0, query)}?${pairs.join("&")}`;
 }
 
+/**
+ * `url` with any user name and password replaced by `***`, and each query parameter's value by
+ * `***` (a health URL may carry a token there); other URLs are returned unchanged.
+ */
+export function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.username === "" && parsed.password === "" && parsed.search === "") return url;
+  if (parsed.username !== "" || parsed.password !== "") {
+    parsed.username = "***";
+    parsed.password = "";
+  }
+  if (parsed.search !== "") {
+    const names = [...parsed.searchParams.keys()];
+    parsed.search = names.map((name) => `${encodeURIComponent(name)}=***`).join("&");
+  }
+  return parsed.toString();
+}
+
 /** Objects that commonly hold headers in log lines: fastify's req/res and our own `headers` fields. */
 const HEADER_HOLDERS = ["req.headers", "res.headers", "request.headers", "headers", "*.headers"];
 

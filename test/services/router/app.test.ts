@@ -67,8 +67,8 @@ describe("RouterEnvSchema", () => {
       ROUTER_STATIC_SERVICES: '{"Files": ["http://a/mcp"], "memory": [], "search": ["ftp://b/mcp"]}',
     };
 
-    // WHEN / THEN
-    const shown = JSON.stringify(raw.ROUTER_STATIC_SERVICES);
+    // WHEN / THEN (the value is not shown: its URLs may carry credentials)
+    const shown = "<redacted>";
     expect(envIssues(() => loadEnv(RouterEnvSchema, raw))).toStrictEqual([
       [
         "ROUTER_STATIC_SERVICES.Files",
@@ -95,6 +95,10 @@ describe("RouterEnvSchema", () => {
       ["ROUTER_SESSION_ACCEPTED_KEYS[2]", "must not contain commas or whitespace", "<redacted>"],
       ["ROUTER_AUTH_TOKENS[0]", "tokens must be at least 16 characters", "<redacted>"],
     ]);
+    // AND a key of spaces (it could not move to the accepted keys either when rotated out)
+    expect(envIssues(() => loadEnv(RouterEnvSchema, { ROUTER_SESSION_KEY: " ".repeat(40) }))).toStrictEqual([
+      ["ROUTER_SESSION_KEY", "must not contain commas or whitespace", "<redacted>"],
+    ]);
   });
 });
 
@@ -104,7 +108,8 @@ describe("router buildApp", () => {
     const env = loadEnv(RouterEnvSchema, {
       SERVICE_NAME: "router",
       CONSUL_HTTP_ADDR: "http://consul:8500",
-      ROUTER_STATIC_SERVICES: '{"files": ["http://127.0.0.1:11101/mcp"]}',
+      ROUTER_STATIC_SERVICES:
+        '{"files": ["http://127.0.0.1:11101/mcp", "http://user:s3cret-pw@files:11101/mcp"]}',
       ROUTER_SESSION_KEY: SESSION_KEY,
       ROUTER_SESSION_ACCEPTED_KEYS: ACCEPTED_KEY,
       ROUTER_AUTH_TOKENS: TOKENS.join(","),
@@ -122,7 +127,7 @@ describe("router buildApp", () => {
     // THEN
     expect((response.json() as { config: unknown }).config).toStrictEqual({
       discovery: "consul",
-      staticServices: { files: ["http://127.0.0.1:11101/mcp"] },
+      staticServices: { files: ["http://127.0.0.1:11101/mcp", "http://***@files:11101/mcp"] },
       sessionKeyConfigured: true,
       acceptedSessionKeyCount: 1,
       authTokenCount: 2,
@@ -136,7 +141,9 @@ describe("router buildApp", () => {
       sseSessions: 0,
       passthroughStreams: 0,
     });
-    for (const secret of [SESSION_KEY, ACCEPTED_KEY, ...TOKENS]) expect(response.body).not.toContain(secret);
+    for (const secret of [SESSION_KEY, ACCEPTED_KEY, ...TOKENS, "s3cret-pw"]) {
+      expect(response.body).not.toContain(secret);
+    }
   });
 
   it("is not ready before it has discovered and listed the services, and never listens by itself", async () => {

@@ -3,6 +3,7 @@ import {
   commonEnvSchema,
   EnvError,
   integerField,
+  jsonField,
   loadEnv,
   mcpTransportEnvShape,
 } from "@mcp-platform/shared";
@@ -148,6 +149,16 @@ describe("commonEnvSchema + loadEnv", () => {
     expect(error.message).toStrictEqual(
       "invalid environment: ROUTER_SESSION_KEY must be at least 32 characters (got <redacted>); " +
         "ROUTER_AUTH_TOKENS rejected <redacted> (got <redacted>)",
+    );
+  });
+
+  it("keeps a message whole when a secret variable is blank", () => {
+    // GIVEN a secret JSON variable set to a blank value
+    const withSecret = schema.extend({ MCP_SERVER: jsonField(z.object({ command: z.string() })) });
+
+    // WHEN it is loaded / THEN the message reads as written, the value still not shown
+    expect(envError(() => loadEnv(withSecret, { MCP_SERVER: " " })).message).toStrictEqual(
+      "invalid environment: MCP_SERVER must be valid JSON (got <redacted>)",
     );
   });
 

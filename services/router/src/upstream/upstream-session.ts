@@ -14,7 +14,7 @@ import {
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "@mcp-platform/shared";
-import { errorText } from "@mcp-platform/shared";
+import { errorText, redactUrl } from "@mcp-platform/shared";
 import { forgetOrigin } from "./upstream-fetch";
 import { SessionExpiredError, UpstreamTransport } from "./upstream-transport";
 
@@ -107,7 +107,7 @@ export class UpstreamSession {
     const client = new Client(UPSTREAM_CLIENT_INFO, { capabilities: {} });
     const log = this.options.logger;
     client.onerror = (error) =>
-      log.debug({ instance: this.options.url, err: errorText(error) }, "upstream session error");
+      log.debug({ instance: redactUrl(this.options.url), err: errorText(error) }, "upstream session error");
     client.setNotificationHandler(ToolListChangedNotificationSchema, () =>
       this.options.onListChanged("tools"),
     );
@@ -124,13 +124,16 @@ export class UpstreamSession {
       await client.close().catch(() => undefined);
       throw error;
     }
-    log.debug({ instance: this.options.url }, "upstream session opened");
+    log.debug({ instance: redactUrl(this.options.url) }, "upstream session opened");
     this.current = client;
     return client;
   }
 
   private reset(client: Client, why: string): void {
-    this.options.logger.info({ instance: this.options.url, reason: why }, "re-creating upstream session");
+    this.options.logger.info(
+      { instance: redactUrl(this.options.url), reason: why },
+      "re-creating upstream session",
+    );
     if (this.current === client) {
       this.client = undefined;
       this.current = undefined;

@@ -45,6 +45,7 @@ import {
   messageSchemaFor,
   passableFromBackend,
   PROTOCOL_HEADER,
+  redactUrl,
   SESSION_HEADER,
 } from "@mcp-platform/shared";
 import { upstreamFetch, upstreamRequest } from "./upstream-fetch";
@@ -328,7 +329,7 @@ export class UpstreamTransport implements Transport {
     } catch (error) {
       if (failedBeforeSending(error)) {
         throw new NotDeliveredError(
-          `cannot connect to ${this.url.href}: ${errorCodes(error).join(", ")}`,
+          `cannot connect to ${redactUrl(this.url.href)}: ${errorCodes(error).join(", ")}`,
           "refused",
         );
       }

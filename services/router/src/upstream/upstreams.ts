@@ -9,7 +9,7 @@ import type { RequestOptions } from "@modelcontextprotocol/sdk/shared/protocol.j
 import type { Result, ServerCapabilities } from "@modelcontextprotocol/sdk/types.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "@mcp-platform/shared";
-import { errorText } from "@mcp-platform/shared";
+import { errorText, redactUrl } from "@mcp-platform/shared";
 import type { ServiceMap } from "../discovery/discovery";
 import type { RouterMetrics, UpstreamOutcome } from "../metrics";
 import { methodLabel } from "../metrics";
@@ -304,7 +304,7 @@ export class Upstreams extends EventEmitter<UpstreamsEvents> {
   private succeeded(instance: Instance): void {
     if (!instance.health.recordSuccess()) return;
     this.options.logger.info(
-      { service: instance.service, instance: instance.url },
+      { service: instance.service, instance: redactUrl(instance.url) },
       "instance back in rotation",
     );
     this.publishGauges(instance.service);
@@ -318,7 +318,7 @@ export class Upstreams extends EventEmitter<UpstreamsEvents> {
     logger.warn(
       {
         service: instance.service,
-        instance: instance.url,
+        instance: redactUrl(instance.url),
         reason,
         failures: instance.health.consecutiveFailures,
       },
@@ -345,7 +345,7 @@ export class Upstreams extends EventEmitter<UpstreamsEvents> {
       this.succeeded(instance);
     } catch (error) {
       instance.health.probeFailed(this.now());
-      this.options.logger.debug({ instance: instance.url, err: errorText(error) }, "probe failed");
+      this.options.logger.debug({ instance: redactUrl(instance.url), err: errorText(error) }, "probe failed");
       this.scheduleProbe(instance);
     }
   }
