@@ -11,6 +11,8 @@ import {
   routerAuthTokensField,
   sessionSecretField,
 } from "../services/shared/src/env-fields";
+import { SECRET_ENV_NAMES } from "../services/shared/src/env";
+import { McpServerEnvSchema } from "../services/mcp-server/src/env";
 
 /** The Pulumi project name; config keys are `mcp-platform:<key>`. */
 export const PROJECT = "mcp-platform";
@@ -41,6 +43,8 @@ const PLATFORM_ENV: readonly string[] = [
   "MCP_BRIDGE_ENV",
   "MCP_BRIDGE_PROCESSES",
 ];
+/** The mcp-server's variables, each with its own check: a service's `env` reaches it too. */
+const MCP_SERVER_ENV: Readonly<Record<string, z.ZodType>> = McpServerEnvSchema.shape;
 /** An exact semver version: no ranges, tags or `latest`. */
 const PINNED_VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
 /** An npm package name, optionally scoped. */
@@ -385,7 +389,13 @@ export const StackConfigSchema = z
       .default({ replicas: 2 }),
     monitor: z
       .object({
-        intervalMs: z.number().int().min(1000, "must be at least 1000").default(10000),
+        // The monitor's own bounds of MONITOR_INTERVAL_MS (from 1 s here).
+        intervalMs: z
+          .number()
+          .int()
+          .min(1000, "must be at least 1000")
+          .max(3_600_000, "must be at most 3600000 (an hour)")
+          .default(10000),
         retentionMinutes: z
           .number()
           .int()
@@ -399,7 +409,13 @@ export const StackConfigSchema = z
       .object({
         /** Server slots per backend that Consul DNS can fill (dev `server-template`). */
         serverSlots: z.number().int().min(1).max(100).default(10),
-        streamTimeoutSeconds: z.number().int().min(60, "must be at least 60").default(3600),
+        streamTimeoutSeconds: z
+          .number()
+          .int()
+          .min(60, "must be at least 60")
+          // HAProxy's longest timeout is 2^31 - 1 ms.
+          .max(2_147_483, "must be at most 2147483 (HAProxy's longest timeout, about 24 days)")
+          .default(3600),
       })
       .strict()
       .default({ serverSlots: 10, streamTimeoutSeconds: 3600 }),
@@ -435,12 +451,32 @@ export const StackConfigSchema = z
         ["secretEnv", Object.keys(s.secretEnv)],
       ] as const) {
         for (const key of keys) {
+          const path = ["services", i, field, key];
           if (PLATFORM_ENV.includes(key)) {
+            issue(path, "is set by the platform for every service; it cannot be overridden");
+          } else if (SECRET_ENV_NAMES.includes(key)) {
+            issue(path, "is one of the platform's own secret variables; a service cannot be given it");
+          } else if (key in MCP_SERVER_ENV && field === "secretEnv") {
             issue(
-              ["services", i, field, key],
-              "is set by the platform for every service; it cannot be overridden",
+              path,
+              "is read by the mcp-server too, which a secret's value cannot be checked for: set it in env",
             );
+          } else if (key in MCP_SERVER_ENV) {
+            // The service's env reaches the mcp-server itself too, not only its bridged server.
+            const parsed = MCP_SERVER_ENV[key]!.safeParse(s.env[key]);
+            if (!parsed.success) {
+              const why = parsed.error.issues[0]?.message ?? "invalid";
+              issue(path, `is read by the mcp-server too, which would refuse it at boot: ${why}`, false);
+            }
           }
+        }
+      }
+      for (const [env, key] of Object.entries(s.secretEnv)) {
+        if (key in StackConfigSchema.shape) {
+          issue(
+            ["services", i, "secretEnv", env],
+            `names the stack config key "${key}"; give the secret a key of its own`,
+          );
         }
       }
       for (const key of Object.keys(s.env)) {

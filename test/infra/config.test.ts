@@ -180,6 +180,37 @@ describe("stack config", () => {
       ],
     ],
     [
+      "a service env the mcp-server itself would refuse at boot, or a platform secret's name",
+      (r) => {
+        r.services[0].env = { LOG_LEVEL: "DEBUG", MCP_MAX_BODY_BYTES: "10", NODE_ENV: "production" };
+        r.services[1].secretEnv = { MCP_ALLOWED_ORIGINS: "origins", ROUTER_AUTH_TOKENS: "tokens" };
+      },
+      [
+        'mcp-platform:services[0].env.LOG_LEVEL: is read by the mcp-server too, which would refuse it at boot: must be one of fatal, error, warn, info, debug, trace, silent (got "DEBUG")',
+        'mcp-platform:services[0].env.MCP_MAX_BODY_BYTES: is read by the mcp-server too, which would refuse it at boot: must be an integer between 1024 and 104857600 (got "10")',
+        "mcp-platform:services[1].secretEnv.MCP_ALLOWED_ORIGINS: is read by the mcp-server too, which a secret's value cannot be checked for: set it in env",
+        "mcp-platform:services[1].secretEnv.ROUTER_AUTH_TOKENS: is one of the platform's own secret variables; a service cannot be given it",
+      ],
+    ],
+    [
+      "a secret named by a stack config key",
+      (r) => (r.services[0].secretEnv = { GH_TOKEN: "monitor" }),
+      [
+        'mcp-platform:services[0].secretEnv.GH_TOKEN: names the stack config key "monitor"; give the secret a key of its own',
+      ],
+    ],
+    [
+      "a monitor interval or an HAProxy stream timeout past what they take",
+      (r) => {
+        r.monitor = { intervalMs: 4_000_000 };
+        r.haproxy = { streamTimeoutSeconds: 3_000_000 };
+      },
+      [
+        "mcp-platform:monitor.intervalMs: must be at most 3600000 (an hour) (got 4000000)",
+        "mcp-platform:haproxy.streamTimeoutSeconds: must be at most 2147483 (HAProxy's longest timeout, about 24 days) (got 3000000)",
+      ],
+    ],
+    [
       "a singleton with more than one instance or process, or an HPA",
       (r) => {
         r.services[1] = { ...r.services[1], singleton: true, replicas: 2, bridgeProcesses: 3 };
