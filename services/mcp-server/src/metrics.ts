@@ -79,9 +79,15 @@ export class McpMetrics implements CallObserver {
     for (const transport of ["streamable-http", "sse"]) this.sessions.set({ transport }, 0);
   }
 
-  /** The label for a tool name: itself while under the cap and well-formed, else `other`. */
-  toolLabel(tool: string): string {
+  /**
+   * The label for a tool name: itself while under the cap and well-formed, else `other`. A name
+   * takes one of the capped places only once a call of it showed the tool exists (it answered, or
+   * its server crashed running it): a client calling made-up names (an error, or a call it
+   * cancelled) cannot use them up.
+   */
+  toolLabel(tool: string, outcome: CallOutcome): string {
     if (this.toolLabels.has(tool)) return tool;
+    if (outcome === "error" || outcome === "cancelled") return "other";
     if (!/^[\w.-]{1,64}$/.test(tool) || this.toolLabels.size >= MAX_TOOL_LABELS) return "other";
     this.toolLabels.add(tool);
     return tool;
@@ -91,7 +97,7 @@ export class McpMetrics implements CallObserver {
   callEnded(method: string, tool: string | undefined, outcome: CallOutcome, seconds: number): void {
     this.requests.inc({ method: MCP_METHODS.has(method) ? method : "other", outcome });
     if (tool === undefined) return;
-    const label = this.toolLabel(tool);
+    const label = this.toolLabel(tool, outcome);
     this.toolCalls.inc({ tool: label, outcome });
     this.toolDuration.observe({ tool: label }, seconds);
   }
