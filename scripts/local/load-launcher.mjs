@@ -2,7 +2,8 @@
 // gateway bench, `npm run stdio:lock`): esbuild (a dev dependency, as for the service builds)
 // bundles one with the infra modules it reads (config, topology, HAProxy rendering) into one
 // CommonJS file under node_modules/.cache, where its npm imports (yaml, zod) resolve from the
-// repository's node_modules.
+// repository's node_modules (the workspace's own TypeScript kit, `@mcp-platform/shared`, is
+// bundled too).
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +23,9 @@ export async function loadModule(entry) {
     format: "cjs",
     target: "node22",
     packages: "external",
+    // The services' shared kit is TypeScript (the stack config checks a service's env with the
+    // mcp-server's own schema, which uses it): bundled, not left to Node to load.
+    alias: { "@mcp-platform/shared": join(root, "services/shared/src/index.ts") },
     logLevel: "warning",
   });
   return createRequire(import.meta.url)(outfile);
