@@ -456,12 +456,12 @@ export const StackConfigSchema = z
             issue(path, "is set by the platform for every service; it cannot be overridden");
           } else if (SECRET_ENV_NAMES.includes(key)) {
             issue(path, "is one of the platform's own secret variables; a service cannot be given it");
-          } else if (key in MCP_SERVER_ENV && field === "secretEnv") {
+          } else if (Object.hasOwn(MCP_SERVER_ENV, key) && field === "secretEnv") {
             issue(
               path,
               "is read by the mcp-server too, which a secret's value cannot be checked for: set it in env",
             );
-          } else if (key in MCP_SERVER_ENV) {
+          } else if (Object.hasOwn(MCP_SERVER_ENV, key)) {
             // The service's env reaches the mcp-server itself too, not only its bridged server.
             const parsed = MCP_SERVER_ENV[key]!.safeParse(s.env[key]);
             if (!parsed.success) {
@@ -472,7 +472,7 @@ export const StackConfigSchema = z
         }
       }
       for (const [env, key] of Object.entries(s.secretEnv)) {
-        if (key in StackConfigSchema.shape) {
+        if (Object.hasOwn(StackConfigSchema.shape, key)) {
           issue(
             ["services", i, "secretEnv", env],
             `names the stack config key "${key}"; give the secret a key of its own`,

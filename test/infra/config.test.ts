@@ -194,7 +194,7 @@ describe("stack config", () => {
     ],
     [
       "a secret named by a stack config key",
-      (r) => (r.services[0].secretEnv = { GH_TOKEN: "monitor" }),
+      (r) => (r.services[0].secretEnv = { GH_TOKEN: "monitor", OTHER_TOKEN: "toString" }),
       [
         'mcp-platform:services[0].secretEnv.GH_TOKEN: names the stack config key "monitor"; give the secret a key of its own',
       ],
