@@ -88,3 +88,33 @@ test("requests wait in the bounded queue while no link is up, then go to the fir
   expect([starts, pool.queueDepth]).toStrictEqual([2, 0]);
   await pool.close();
 });
+
+test("what a child sends right after its initialize answer reaches the handler installed when it is up", async () => {
+  // GIVEN a child that announces a tool list change together with its initialize answer
+  const link: Link = {
+    name: "fake#1",
+    send(message) {
+      if ("method" in message && message.method === "initialize" && "id" in message) {
+        queueMicrotask(() => {
+          link.onmessage?.({ jsonrpc: "2.0", id: message.id, result: INIT });
+          link.onmessage?.({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
+        });
+      }
+    },
+    close: async () => undefined,
+  };
+  const received: unknown[] = [];
+  const pool = new LinkPool({
+    size: 1,
+    logger: pino({ level: "silent" }),
+    start: () => link,
+    onSlotUp: (slot) => (slot.link.onmessage = (message) => void received.push(message)),
+  });
+
+  // WHEN the pool starts it
+  await pool.start();
+  await pool.close();
+
+  // THEN the handler got the announcement
+  expect(received).toStrictEqual([{ jsonrpc: "2.0", method: "notifications/tools/list_changed" }]);
+});

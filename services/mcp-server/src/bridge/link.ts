@@ -25,13 +25,28 @@ export interface Link {
 /** Client identity the bridge presents to the servers it hosts. */
 export const BRIDGE_CLIENT_INFO = { name: "mcp-platform-bridge", version: "0.1.0" } as const;
 
+/**
+ * What a link sent after its `initialize` answer, before its owner installed its own handler
+ * (a child may announce `list_changed` or log right after the answer, in the same chunk).
+ */
+const early = new WeakMap<Link, { readonly held: JSONRPCMessage[]; readonly holder: Link["onmessage"] }>();
+
+/** Hands what `link` sent since its handshake to the handler its owner installed meanwhile. */
+export function deliverEarlyMessages(link: Link): void {
+  const entry = early.get(link);
+  early.delete(link);
+  if (entry === undefined || link.onmessage === entry.holder) return;
+  for (const message of entry.held) link.onmessage?.(message);
+}
+
 /** The id of the bridge's own `initialize` request on a link (client ids are numbers from 1). */
 const INIT_ID = "mcp-platform-bridge-init";
 
 /**
  * Run the MCP handshake on a fresh link: `initialize`, then `notifications/initialized`.
  * Resolves with the server's result; rejects when the server answers an error, goes down, or
- * does not answer within `timeoutMs`.
+ * does not answer within `timeoutMs`. What the server sends after its answer is held for the
+ * handler the caller installs next (`deliverEarlyMessages`).
  */
 export function initializeLink(link: Link, timeoutMs: number): Promise<InitializeResult> {
   return new Promise((resolve, reject) => {
@@ -64,6 +79,10 @@ export function initializeLink(link: Link, timeoutMs: number): Promise<Initializ
         reject(error instanceof Error ? error : new Error(String(error)));
         return;
       }
+      const held: JSONRPCMessage[] = [];
+      const holder = (next: JSONRPCMessage) => void held.push(next);
+      early.set(link, { held, holder });
+      link.onmessage = holder;
       resolve(message.result as InitializeResult);
     };
     try {

@@ -7,7 +7,7 @@
 import type { InitializeResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import type { Link } from "./link";
-import { initializeLink } from "./link";
+import { deliverEarlyMessages, initializeLink } from "./link";
 
 /** One running, initialized link and its load. */
 export interface Slot {
@@ -109,6 +109,7 @@ export class LinkPool {
       link.onexit = (cause) => this.down(slot, cause);
       logger.info({ link: link.name, server: result.serverInfo }, "bridge link up");
       this.options.onSlotUp?.(slot);
+      deliverEarlyMessages(link);
       this.drainWaiters();
     } catch (error) {
       logger.error({ link: link?.name ?? `slot ${index}`, err: error }, "bridge link failed to start");
