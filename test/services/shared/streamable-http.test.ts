@@ -231,8 +231,10 @@ describe("checkBacklog", () => {
   });
 
   it("ends a stream whose client takes nothing for the stall time, and keeps one whose client reads", async () => {
-    // GIVEN two streams, one whose client stopped reading and one whose client reads
-    const limits = { stalledBytes: 64 * 1024, stalledMs: 1000, maxBytes: 256 * 1024 * 1024 };
+    // GIVEN two streams, one whose client stopped reading and one whose client reads (the stall
+    // time is seconds: a busy machine that holds this process up for about one stall time, but
+    // less than the 1.5 that counts as late, would take the reader for stalled too)
+    const limits = { stalledBytes: 64 * 1024, stalledMs: 3000, maxBytes: 256 * 1024 * 1024 };
     const stalled = await stream(false);
     const reading = await stream(true);
 
@@ -253,7 +255,7 @@ describe("checkBacklog", () => {
     expect([stalled.res.destroyed, reading.res.destroyed]).toStrictEqual([true, false]);
     reading.res.end();
     stalled.client.destroy();
-  });
+  }, 20_000);
 
   it("keeps a reading client's stream when the process itself was held up past the stall time", async () => {
     // GIVEN a stream whose client reads, with a backlog over the stall threshold
