@@ -98,7 +98,15 @@ function localPath(value: string, mountPath: string, dir: string): string {
 function mcpInstanceEnv(
   spec: ComponentSpec,
   entry: CatalogEntry,
-  options: { root: string; workDir: string; port: number; logLevel: string; secrets: NodeJS.ProcessEnv },
+  options: {
+    root: string;
+    workDir: string;
+    port: number;
+    logLevel: string;
+    secrets: NodeJS.ProcessEnv;
+    /** The run's gateway origins, which the routers allow too (not the config's port-3000 ones). */
+    allowedOrigins: readonly string[];
+  },
 ): { env: Record<string, string>; directory?: string } | { skip: string } {
   const dir = spec.volume === undefined ? undefined : join(options.workDir, `${entry.id}-data`);
   const local = (value: string) =>
@@ -126,7 +134,12 @@ function mcpInstanceEnv(
     };
     env.MCP_SERVER = JSON.stringify(localServer);
   }
-  Object.assign(env, { HOST: "127.0.0.1", PORT: String(options.port), LOG_LEVEL: options.logLevel });
+  Object.assign(env, {
+    HOST: "127.0.0.1",
+    PORT: String(options.port),
+    LOG_LEVEL: options.logLevel,
+    MCP_ALLOWED_ORIGINS: options.allowedOrigins.join(","),
+  });
   return dir === undefined ? { env } : { env, directory: dir };
 }
 
@@ -149,6 +162,7 @@ export function planLocalRun(
   const skipped: { service: string; reason: string }[] = [];
   const staticServices: Record<string, string[]> = {};
   const haproxyServers: Record<string, string[]> = {};
+  const gatewayOrigins = [`http://127.0.0.1:${ports.gateway}`, `http://localhost:${ports.gateway}`];
 
   for (const entry of selectedCatalog(topology, options.services)) {
     const spec = component(topology, entry.component);
@@ -162,6 +176,7 @@ export function planLocalRun(
         port,
         logLevel,
         secrets: options.secrets ?? {},
+        allowedOrigins: gatewayOrigins,
       });
       if ("skip" in result) {
         skip = result.skip;
@@ -187,7 +202,6 @@ export function planLocalRun(
     haproxyServers[entry.component] = instancePorts.map((port) => `127.0.0.1:${port}`);
   }
 
-  const gatewayOrigins = [`http://127.0.0.1:${ports.gateway}`, `http://localhost:${ports.gateway}`];
   const routerUrls = ports.routers.map((port) => `http://127.0.0.1:${port}`);
   ports.routers.forEach((port, index) => {
     processes.push({

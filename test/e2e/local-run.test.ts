@@ -53,12 +53,13 @@ describe("planLocalRun", () => {
   });
 
   it("gives an instance the topology's environment on loopback, with its volume under the work dir", () => {
+    // (allowing the run's gateway origins, as the routers do, not the config's port-3000 ones)
     expect(byName("mcp-memory-1")?.env).toStrictEqual({
       HOST: "127.0.0.1",
       PORT: "15011",
       SERVICE_NAME: "mcp-memory",
       LOG_LEVEL: "warn",
-      MCP_ALLOWED_ORIGINS: "http://localhost:3000,http://127.0.0.1:3000",
+      MCP_ALLOWED_ORIGINS: "http://127.0.0.1:13000,http://localhost:13000",
       MCP_BRIDGE_PROCESSES: "1",
       MCP_BRIDGE_ENV: "MEMORY_FILE_PATH",
       MEMORY_FILE_PATH: "/tmp/run/memory-data/memory.jsonl",
