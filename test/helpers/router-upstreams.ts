@@ -255,7 +255,7 @@ export class FakeMcpServer {
         return void res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, error: page.error }));
       }
       case "tools/call": {
-        const jsonAnswer = (text: string, type = "application/json") =>
+        const answerWith = (text: string, type = "application/json") =>
           void res.writeHead(200, { "content-type": type, "mcp-session-id": "fake-session" }).end(text);
         const progress = {
           jsonrpc: "2.0",
@@ -266,13 +266,13 @@ export class FakeMcpServer {
           case "202-accepted":
             return void res.writeHead(202).end();
           case "200-empty-json":
-            return jsonAnswer("");
+            return answerWith("");
           case "200-json-notification-only":
-            return jsonAnswer(JSON.stringify(progress));
+            return answerWith(JSON.stringify(progress));
           case "200-json-another-id":
-            return jsonAnswer(JSON.stringify({ jsonrpc: "2.0", id: "another", result: { content: [] } }));
+            return answerWith(JSON.stringify({ jsonrpc: "2.0", id: "another", result: { content: [] } }));
           case "200-html":
-            return jsonAnswer("<html>fake</html>", "text/html");
+            return answerWith("<html>fake</html>", "text/html");
         }
         res.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": "fake-session" });
         res.flushHeaders();
