@@ -201,6 +201,36 @@ describe("multiplexer", () => {
     await pool.close();
   });
 
+  test("a request reusing an id in flight in its session is refused; the first call goes on", async () => {
+    // GIVEN a session with call 7 in flight on the link
+    const { mux, links, slots, pool } = await setup(1);
+    const a = session("a");
+    mux.attach(a);
+    await mux.handleClient(a, call(7, "first"));
+
+    // WHEN it sends another request with id 7 (the legacy SSE transport passes it on)
+    await mux.handleClient(a, call(7, "second"));
+
+    // THEN the second is refused, only the first reached the link, and its answer still comes
+    mux.handleLink(slots[0]!, { jsonrpc: "2.0", id: 1, result: { content: [] } });
+    expect(links[0]!.sent.length).toBe(1);
+    expect(a.got).toStrictEqual([
+      [
+        {
+          jsonrpc: "2.0",
+          id: 7,
+          error: {
+            code: -32600,
+            message: "Invalid Request: request id 7 is already in flight in this session",
+          },
+        },
+        7,
+      ],
+      [{ jsonrpc: "2.0", id: 7, result: { content: [] } }, 7],
+    ]);
+    await pool.close();
+  });
+
   test("a cancellation naming no request by a string or number changes nothing", async () => {
     // GIVEN a call in flight
     const { mux, links, slots, pool } = await setup(1);

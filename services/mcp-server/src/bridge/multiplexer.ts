@@ -25,6 +25,7 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
 } from "@modelcontextprotocol/sdk/types.js";
 import {
+  idInFlight,
   IdleWaiters,
   isNotification,
   isRequest,
@@ -206,6 +207,12 @@ export class Multiplexer {
   private async handleRequest(session: ClientSession, request: JSONRPCRequest): Promise<void> {
     const reply = (result: Record<string, unknown>) =>
       session.send({ jsonrpc: "2.0", id: request.id, result }, request.id);
+    // Ids are unique within a session: a cancellation naming one could not tell two apart (the
+    // Streamable HTTP session refuses these before they get here; the legacy SSE one does not).
+    const key = requestIdKey(request.id);
+    if (this.bySession.get(session)?.has(key) === true || this.queued.has(queuedKey(session, request.id))) {
+      return session.send(idInFlight(request.id), request.id);
+    }
     if (request.method === "ping") return reply({});
     // Requests whose params the SDK would otherwise refuse with an internal error and a raw
     // schema dump (or a bridged child with whatever it says) get a plain invalid-params error.
