@@ -81,13 +81,16 @@ export function routerInfo(env: RouterEnv): RouterInfo {
 
 /** Interval of SSE keep-alive comments (clients and balancers give up on silent streams). */
 export const KEEP_ALIVE_MS = 15_000;
-/** How long shutdown waits for calls in flight before ending the streams. */
+/** How long shutdown waits for calls in flight before ending them and the streams. */
 export const DRAIN_CALLS_MS = 12_000;
+/** How long the calls shutdown ended get to send their error before the streams end. */
+const ANSWER_ENDED_CALLS_MS = 2_000;
 
-/** Test seams: Consul timings. */
+/** Test seams: Consul timings, the keep-alive interval, the wait for calls at shutdown. */
 export interface RouterOverrides {
   readonly watchTiming?: Partial<WatchTiming>;
   readonly keepAliveMs?: number;
+  readonly drainCallsMs?: number;
 }
 
 /** This replica's base URL as peers reach it. */
@@ -213,8 +216,14 @@ export function buildApp(options: BuildContext<RouterEnv>, overrides: RouterOver
   const settleCalls: ShutdownStep = {
     name: "calls",
     run: async (signal) => {
-      const idle = await context.inFlight.waitIdle(DRAIN_CALLS_MS, signal);
-      if (!idle) logger.warn({ inFlight: context.inFlight.size }, "closing with calls still in flight");
+      const idle = await context.inFlight.waitIdle(overrides.drainCallsMs ?? DRAIN_CALLS_MS, signal);
+      if (!idle) {
+        // Ended, answered with an error (their clients retry elsewhere) and cancelled upstream,
+        // not left to run on until the deadline resets their connections unanswered.
+        const ended = context.inFlight.endAll();
+        logger.warn({ inFlight: ended }, "closing with calls still in flight; ending them");
+        await context.inFlight.waitIdle(ANSWER_ENDED_CALLS_MS, signal);
+      }
       endStreams();
     },
   };

@@ -71,12 +71,12 @@ const call = (id: number, name: string, args: Record<string, unknown>, meta?: Re
  * Two replicas that know each other, and a slow call (`echo__progress`, id 7, progress token
  * "p7", about 5 s) running on the first as an open SSE answer.
  */
-async function slowCallOnFirstOfTwoReplicas() {
+async function slowCallOnFirstOfTwoReplicas(overridesOfFirst = {}) {
   const upstream = await builtin();
   const [portA, portB] = [await refusedPort(), await refusedPort()];
   const peers = `http://127.0.0.1:${portA},http://127.0.0.1:${portB}`;
   const env = { ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [upstream] }), ROUTER_PEERS: peers };
-  const a = await router({ ...env, PORT: String(portA) });
+  const a = await router({ ...env, PORT: String(portA) }, overridesOfFirst);
   const b = await router({ ...env, PORT: String(portB) });
   const session = String((await post(`${a.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
   const stream = await openSse(`${a.url}/mcp`, {
@@ -747,6 +747,29 @@ describe("a replica shutting down", () => {
       "drained",
     ]);
     expect(stream.events.filter((e) => e.data.includes('"result"'))).toStrictEqual([]);
+  });
+
+  it("ends a call still running once its wait for calls is over, answering it with an error", async () => {
+    // GIVEN a slow call running on the first of two replicas, which waits at most 200 ms for
+    // its calls when it shuts down
+    const { a, stream } = await slowCallOnFirstOfTwoReplicas({ drainCallsMs: 200 });
+    await stream.next((e) => e.data.includes("notifications/progress"));
+
+    // WHEN it shuts down
+    const shutdown = shutDown(a);
+
+    // THEN the call's stream ends with an error answer (not reset unanswered at the deadline),
+    // and the close completes
+    await stream.ended;
+    expect(stream.events.map((e) => JSON.parse(e.data) as unknown).at(-1)).toStrictEqual({
+      jsonrpc: "2.0",
+      id: 7,
+      error: {
+        code: -32603,
+        message: "The router replica is shutting down and ended the call; retry it",
+      },
+    });
+    expect(await shutdown.result).toBe("drained");
   });
 
   it("ends a passthrough stream instead of waiting on it until the deadline", async () => {

@@ -3,7 +3,23 @@
  * client's `notifications/cancelled` (which may reach any replica) can abort the right one.
  */
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { IdleWaiters, requestIdKey } from "@mcp-platform/shared";
+
+/**
+ * Why a call was ended by this replica's shutdown, not by its client: unlike a cancellation, it
+ * is answered, with this error.
+ */
+export class EndedByShutdown extends McpError {
+  constructor() {
+    super(ErrorCode.InternalError, "The router replica is shutting down and ended the call; retry it");
+  }
+}
+
+/** Whether a request's abort was the replica's shutdown (answered) rather than a cancellation. */
+export function endedByShutdown(signal: AbortSignal): boolean {
+  return signal.reason instanceof EndedByShutdown;
+}
 
 /** Requests in flight on this replica. */
 export class InFlight {
@@ -48,6 +64,12 @@ export class InFlight {
     for (const [key, controller] of this.running) {
       if (key.startsWith(prefix)) controller.abort(new Error(reason));
     }
+  }
+
+  /** Ends every request running here (shutdown, past its wait for them); returns how many. */
+  endAll(): number {
+    for (const controller of this.running.values()) controller.abort(new EndedByShutdown());
+    return this.running.size;
   }
 
   /**
