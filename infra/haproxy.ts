@@ -8,6 +8,7 @@
  * - Backends come from Consul DNS (dev), Kubernetes DNS over headless Services (prod), or fixed
  *   lists (local runs and tests).
  */
+import { JSONRPC_ERROR, jsonRpcErrorBody } from "../services/shared/src/request-guard";
 import type { ComponentSpec, Topology } from "./topology";
 import { clusterHost, METRICS_PATH } from "./topology";
 
@@ -42,22 +43,42 @@ const RESOLVER_TIMINGS = [
 
 /**
  * The answers HAProxy gives itself (no router up, a backend that died mid-answer, a timeout), as
- * JSON-RPC errors with a null id like the services' own (codes: -32600 invalid request, -32000
- * refused, -32603 internal error): an MCP client reads those, not HAProxy's HTML pages.
+ * the JSON-RPC errors with a null id the services answer theirs with: an MCP client reads those,
+ * not HAProxy's HTML pages.
  */
 export const HAPROXY_ERRORS: readonly { status: number; code: number; message: string }[] = [
-  { status: 400, code: -32600, message: "Bad Request: the gateway could not read the HTTP request" },
-  { status: 408, code: -32000, message: "Request Timeout: the request did not arrive in time" },
-  { status: 500, code: -32603, message: "Internal Server Error in the gateway" },
-  { status: 502, code: -32603, message: "Bad Gateway: the backend failed before it answered" },
-  { status: 503, code: -32603, message: "Service Unavailable: no backend is up, try again shortly" },
-  { status: 504, code: -32603, message: "Gateway Timeout: the backend did not answer in time" },
+  {
+    status: 400,
+    code: JSONRPC_ERROR.invalidRequest,
+    message: "Bad Request: the gateway could not read the HTTP request",
+  },
+  {
+    status: 408,
+    code: JSONRPC_ERROR.refused,
+    message: "Request Timeout: the request did not arrive in time",
+  },
+  { status: 500, code: JSONRPC_ERROR.internalError, message: "Internal Server Error in the gateway" },
+  {
+    status: 502,
+    code: JSONRPC_ERROR.internalError,
+    message: "Bad Gateway: the backend failed before it answered",
+  },
+  {
+    status: 503,
+    code: JSONRPC_ERROR.internalError,
+    message: "Service Unavailable: no backend is up, try again shortly",
+  },
+  {
+    status: 504,
+    code: JSONRPC_ERROR.internalError,
+    message: "Gateway Timeout: the backend did not answer in time",
+  },
 ];
 
 /** The `http-error` lines of `HAPROXY_ERRORS` (single-quoted: HAProxy takes the JSON as is). */
 function errorLines(): string[] {
   return HAPROXY_ERRORS.map(({ status, code, message }) => {
-    const body = JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null });
+    const body = JSON.stringify(jsonRpcErrorBody(code, message));
     return `http-error status ${status} content-type application/json string '${body}'`;
   });
 }
