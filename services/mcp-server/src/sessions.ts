@@ -193,7 +193,10 @@ export class Sessions {
     await Promise.all(
       all.map(([, e]) =>
         e.kind === "sse"
-          ? e.transport.close().catch(() => undefined)
+          ? this.options.mux
+              .endRequests(e.session, "server shutting down")
+              .then(() => e.transport.close())
+              .catch(() => undefined)
           : e.session.close("server shutting down"),
       ),
     );

@@ -162,3 +162,41 @@ test("no child or grandchild survives a shutdown forced at its deadline", async 
   );
   expect(await survivors(started)).toStrictEqual([]);
 });
+
+describe.each(TRANSPORTS)("a shutdown with a call still running, over %s", (transport) => {
+  test("answers the call with an internal error before the session closes, and exits 0", async () => {
+    // GIVEN a server whose shutdown waits 1 s for running calls (6 s budget, 5 s kept for the
+    // children), and a call on it that runs far longer and has started
+    const server = await startMcpServer({ SHUTDOWN_TIMEOUT_MS: "6000" });
+    const client = await connect(server, transport);
+    clients.push(client);
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const call = client.callTool(
+      { name: "progress", arguments: { steps: 10, intervalMs: 10_000 } },
+      undefined,
+      {
+        onprogress: () => started(),
+        timeout: 30_000,
+      },
+    );
+    const outcome = call.then(
+      () => "answered",
+      (error: unknown) => error,
+    );
+    await running;
+
+    // WHEN the server is told to stop
+    server.proc.child.kill("SIGTERM");
+
+    // THEN the call was answered with -32603 naming the shutdown (not ended by the stream's
+    // close), and the server exited cleanly
+    const error = await outcome;
+    expect(error).toBeInstanceOf(McpError);
+    expect([(error as McpError).code, (error as McpError).message]).toStrictEqual([
+      -32603,
+      "MCP error -32603: the session was closed (server shutting down)",
+    ]);
+    expect(await server.proc.exited).toStrictEqual({ code: 0, signal: null });
+  });
+});

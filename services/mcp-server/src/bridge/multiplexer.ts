@@ -185,6 +185,23 @@ export class Multiplexer {
     for (const id of own.values()) this.cancelOnLink(id, "client session closed");
   }
 
+  /**
+   * Ends a session's forwarded requests (its transport is about to close): each is answered with
+   * an internal error naming `reason` and cancelled on its link. Resolves once every answer was
+   * written (or could not be).
+   */
+  async endRequests(session: ClientSession, reason: string): Promise<void> {
+    const own = this.bySession.get(session);
+    if (own === undefined) return;
+    const ended = [...own.values()].flatMap((id) => {
+      const p = this.pending.get(id);
+      if (p === undefined) return [];
+      this.cancelOnLink(id, reason);
+      return [this.fail(session, p.originalId, `the session was closed (${reason})`)];
+    });
+    await Promise.all(ended);
+  }
+
   /** A message from a client session. */
   async handleClient(session: ClientSession, message: JSONRPCMessage): Promise<void> {
     if (isRequest(message)) return this.handleRequest(session, message);
