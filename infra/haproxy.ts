@@ -176,6 +176,15 @@ function healthCheck(c: ComponentSpec): string[] {
   return ["option httpchk", `http-check send meth GET uri ${c.readyPath}`, "http-check expect status 200"];
 }
 
+/** The router backend's retries (behaviour shown against real HAProxy in the live tests). */
+export const ROUTER_RETRIES: readonly string[] = [
+  "# A GET (a client's stream) a replica refused with 503 (draining, or at its stream cap) or",
+  "# closed unanswered is sent again, to another replica by the last retry. A GET is safe to",
+  "# repeat; other requests are retried only when their connection failed (never sent).",
+  "retry-on conn-failure empty-response 503",
+  "http-request disable-l7-retry unless METH_GET",
+];
+
 /** Render the whole `haproxy.cfg`. Throws when a static backend lacks servers. */
 export function renderHaproxyConfig(
   topology: Topology,
@@ -261,6 +270,7 @@ export function renderHaproxyConfig(
     section("frontend gateway", client(topology.ports.gateway, "router")),
     section("backend router", [
       "balance roundrobin",
+      ...ROUTER_RETRIES,
       ...healthCheck(router),
       ...servers(router, backends, slots),
     ]),

@@ -239,6 +239,38 @@ describe("a router stopped (SIGTERM) under load", () => {
   });
 });
 
+describe("a router stopped (SIGTERM) while legacy SSE clients connect", () => {
+  it("sends each new stream to another replica, so every session outlives it", async () => {
+    // GIVEN a router told to stop, already draining (not ready, still in HAProxy's rotation until
+    // its health checks fail)
+    const { routers, gatewayUrl } = await launch();
+    const stopped = present(routers[0], "first router");
+    const exited = stopped.kill("SIGTERM");
+    for (let i = 0; i < 100 && (await fetch(`${stopped.url}/health/ready`)).status !== 503; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const refusedStreams = () =>
+      metricSum(stopped, "http_request_duration_seconds_count", { route: "/sse", status_code: "503" });
+
+    // WHEN legacy SSE clients connect through the gateway until one's stream went to that router
+    // first (at most 9; a request between two connects moves round-robin on by one replica)
+    const sessions: Client[] = [];
+    while (sessions.length < 9 && (await refusedStreams()) === 0) {
+      const client = await sseClient(`${gatewayUrl}/sse`);
+      sessions.push(client);
+      clients.push(client);
+      await fetch(`${gatewayUrl}/health/live`);
+    }
+    const refused = await refusedStreams();
+    const status = await exited;
+
+    // THEN that router refused at least one stream and then exited cleanly, and every session,
+    // its stream on a replica still running, answers its call
+    expect([refused > 0, status]).toStrictEqual([true, { code: 0, signal: null }]);
+    await Promise.all(sessions.map((client, i) => echo(client, i)));
+  });
+});
+
 describe("an MCP instance killed under load", () => {
   it("is ejected, and every call that started after the kill succeeds; none hangs", async () => {
     // GIVEN a client calling server-everything, which has 2 instances

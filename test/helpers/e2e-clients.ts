@@ -7,6 +7,7 @@ import { request } from "node:http";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { LaunchOptions, RunningProcess } from "../../scripts/local/launcher";
 import { SessionSealer } from "../../services/router/src/session-token";
 
@@ -30,17 +31,32 @@ export function bearer(token: string | undefined): Record<string, string> {
 /** An SDK client over Streamable HTTP at `url` (a `/mcp` endpoint). */
 export async function streamableClient(url: string, token?: string): Promise<Client> {
   const client = new Client({ name: "e2e-streamable", version: "1.0.0" });
-  await client.connect(
+  await connectOrClose(
+    client,
     new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: bearer(token) } }),
   );
   return client;
+}
+
+/**
+ * Connects `client`; when that fails, closes it before rethrowing, so that nothing it started
+ * (an SSE client's event source) outlives the failed test and keeps Jest from exiting.
+ */
+async function connectOrClose(client: Client, transport: Transport): Promise<void> {
+  try {
+    await client.connect(transport);
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    throw error;
+  }
 }
 
 /** An SDK client over legacy SSE at `url` (a `/sse` endpoint). */
 export async function sseClient(url: string, token?: string): Promise<Client> {
   const client = new Client({ name: "e2e-sse", version: "1.0.0" });
   const headers = bearer(token);
-  await client.connect(
+  await connectOrClose(
+    client,
     new SSEClientTransport(new URL(url), {
       requestInit: { headers },
       eventSourceInit: {

@@ -227,6 +227,73 @@ describe("real HAProxy with a rendered config", () => {
     ]);
   });
 
+  test("a GET a replica refuses with 503 is retried on another; other methods are never sent twice", async () => {
+    // GIVEN two routers behind a fresh HAProxy: one ready but refusing every MCP request with 503
+    // (as one shutting down refuses a new legacy SSE stream), one serving
+    const seen: string[] = [];
+    const refusing = createServer((req, res) => {
+      if (req.url === "/health/ready") return void res.end("ready");
+      seen.push(req.method ?? "");
+      res.writeHead(503, { "content-type": "application/json", "retry-after": "1" }).end("{}");
+    });
+    const serving = createServer((_req, res) => void res.end("served"));
+    const ports = [await listen(refusing), await listen(serving)];
+    try {
+      const dev = buildTopology(stackConfig("dev"));
+      const port = await freePort();
+      const topology = {
+        ...dev,
+        ports: { ...dev.ports, gateway: port, stats: await freePort() },
+        catalog: [],
+      };
+      writeFileSync(
+        join(dir, "two-routers.cfg"),
+        renderHaproxyConfig(
+          topology,
+          { kind: "static", servers: { router: ports.map((p) => `127.0.0.1:${p}`) } },
+          { bindAddress: "127.0.0.1" },
+        ),
+      );
+      others.push(
+        spawn("haproxy", ["-db", "-n", "1000", "-f", join(dir, "two-routers.cfg")], { stdio: "ignore" }),
+      );
+      const send = (method: string) =>
+        new Promise<{ status?: number; body: string }>((resolve, reject) => {
+          const req = request(`http://127.0.0.1:${port}/sse`, { method, agent: false }, (res) => {
+            let body = "";
+            res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+            res.on("end", () => resolve({ status: res.statusCode, body }));
+          });
+          req.once("error", reject).end(method === "POST" ? "{}" : undefined);
+        });
+      // Bounded wait for it to bind: 100 tries, 100 ms apart.
+      for (let i = 0; i < 100 && (await send("GET").catch(() => undefined)) === undefined; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      seen.length = 0;
+
+      // WHEN 4 GETs and then 4 POSTs go through it, one after another (round-robin alternates)
+      const gets = [];
+      for (let i = 0; i < 4; i++) gets.push(await send("GET"));
+      const gotBeforePosts = seen.length;
+      const posts = [];
+      for (let i = 0; i < 4; i++) posts.push(await send("POST"));
+
+      // THEN every GET was served, some after the refusing router had turned them down; and a POST
+      // it refused reached the client as it was, each one sent to it once
+      expect(gets).toStrictEqual(Array.from({ length: 4 }, () => ({ status: 200, body: "served" })));
+      expect(gotBeforePosts).toBeGreaterThan(0);
+      const refusedPosts = posts.filter((p) => p.status === 503);
+      expect(refusedPosts.length).toBeGreaterThan(0);
+      expect(seen.slice(gotBeforePosts)).toStrictEqual(refusedPosts.map(() => "POST"));
+      expect(posts.filter((p) => p.status !== 503)).toStrictEqual(
+        Array.from({ length: 4 - refusedPosts.length }, () => ({ status: 200, body: "served" })),
+      );
+    } finally {
+      await Promise.all([refusing, serving].map((s) => new Promise((resolve) => s.close(resolve))));
+    }
+  });
+
   test("with exclusive ports, a second HAProxy on a port already served fails instead of sharing it", async () => {
     // GIVEN the running HAProxy's config, rendered again with exclusive ports
     const dev = buildTopology(stackConfig("dev"));

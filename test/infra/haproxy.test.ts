@@ -2,6 +2,7 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   maxConnectionsFor,
   renderHaproxyConfig,
+  ROUTER_RETRIES,
   threadsFor,
 } from "../../infra/haproxy";
 import { buildTopology, CONSUL_INTERNAL_IP } from "../../infra/topology";
@@ -48,6 +49,7 @@ describe("haproxy.cfg renderer", () => {
     expect(check.status).toBe(0);
     expect(sectionLines(cfg, "backend router")).toStrictEqual([
       "balance roundrobin",
+      ...ROUTER_RETRIES,
       "option httpchk",
       "http-check send meth GET uri /health/ready",
       "http-check expect status 200",
@@ -77,6 +79,7 @@ describe("haproxy.cfg renderer", () => {
     // THEN the router backend is a checked server-template over Consul SRV records
     expect(sectionLines(cfg, "backend router")).toStrictEqual([
       "balance roundrobin",
+      ...ROUTER_RETRIES,
       "option httpchk",
       "http-check send meth GET uri /health/ready",
       "http-check expect status 200",

@@ -17,7 +17,7 @@ import {
   noStreamWithoutSession,
   parseMessages,
   POST_ACCEPT,
-  refuseWhenFull,
+  refuseUnavailable,
   RequestGuard,
   SESSION_HEADER,
   sendJsonRpcError,
@@ -61,7 +61,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
   /** Answers 503 while the server holds its most sessions; true when one may open. */
   const admitted = (reply: FastifyReply): boolean => {
     if (sessions.admit()) return true;
-    void refuseWhenFull(reply, `this server holds its most sessions (${sessions.maxSessions})`);
+    void refuseUnavailable(reply, `this server holds its most sessions (${sessions.maxSessions})`);
     return false;
   };
 

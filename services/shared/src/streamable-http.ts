@@ -229,11 +229,16 @@ export function sessionNotFound(reply: FastifyReply): FastifyReply {
 export const FULL_RETRY_AFTER_S = 30;
 
 /**
- * Answers 503 with `Retry-After` to a client that would open one session or stream more than the
- * server holds; `what` says which (`this server holds its most sessions (10000)`).
+ * Answers 503 with `Retry-After` (by default `FULL_RETRY_AFTER_S`) to a client this server cannot
+ * serve now: one session or stream more than it holds, or a stream on a replica shutting down;
+ * `what` says why (`this server holds its most sessions (10000)`).
  */
-export function refuseWhenFull(reply: FastifyReply, what: string): FastifyReply {
-  void reply.header("retry-after", String(FULL_RETRY_AFTER_S));
+export function refuseUnavailable(
+  reply: FastifyReply,
+  what: string,
+  retryAfterS: number = FULL_RETRY_AFTER_S,
+): FastifyReply {
+  void reply.header("retry-after", String(retryAfterS));
   return sendJsonRpcError(reply, 503, JSONRPC_ERROR.refused, `Service Unavailable: ${what}; try again later`);
 }
 
@@ -293,11 +298,13 @@ export function checkProtocolVersion(request: FastifyRequest, reply: FastifyRepl
   return false;
 }
 
-/** Response headers of every SSE stream. */
+/**
+ * Response headers of every SSE stream. No `Connection`: Node keeps the connection alive by
+ * itself, and a `Connection: close` set earlier (a draining router) must stand.
+ */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   "content-type": "text/event-stream",
   "cache-control": "no-cache, no-transform",
-  connection: "keep-alive",
   "x-accel-buffering": "no",
 };
 

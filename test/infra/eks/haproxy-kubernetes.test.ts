@@ -1,4 +1,4 @@
-import { renderHaproxyConfig } from "../../../infra/haproxy";
+import { renderHaproxyConfig, ROUTER_RETRIES } from "../../../infra/haproxy";
 import { buildTopology } from "../../../infra/topology";
 import { configWithServices } from "../../helpers/configs";
 import { haproxyCheck, sectionLines } from "../../helpers/haproxy";
@@ -31,6 +31,7 @@ describe("haproxy.cfg for the prod stack (Kubernetes DNS backends)", () => {
     ]);
     expect(sectionLines(cfg, "backend router")).toStrictEqual([
       "balance roundrobin",
+      ...ROUTER_RETRIES,
       "option httpchk",
       "http-check send meth GET uri /health/ready",
       "http-check expect status 200",

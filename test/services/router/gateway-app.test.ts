@@ -772,6 +772,58 @@ describe("a replica shutting down", () => {
     expect(await shutdown.result).toBe("drained");
   });
 
+  it("while draining, closes each connection after its answer and sends a new legacy SSE stream elsewhere", async () => {
+    // GIVEN a replica with a client session, draining (it waits for 2 s without requests)
+    const r = await router({
+      ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }),
+      ROUTER_DRAIN_QUIET_MS: "2000",
+    });
+    const session = {
+      "mcp-session-id": String((await post(`${r.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]),
+      "mcp-protocol-version": "2025-06-18",
+    };
+    const { result } = shutDown(r);
+    // Each request asks to keep its connection open, as a balancer's do.
+    const keepAlive = { connection: "keep-alive" };
+
+    // WHEN the client sends a request, opens its standalone stream, and another client opens a
+    // legacy SSE stream (a session that would live only as long as this replica)
+    const ping = await post(
+      `${r.url}/mcp`,
+      { jsonrpc: "2.0", id: 1, method: "ping" },
+      {
+        ...session,
+        ...keepAlive,
+      },
+    );
+    const stream = await openSse(`${r.url}/mcp`, {
+      headers: { accept: "text/event-stream", ...session, ...keepAlive },
+    });
+    closers.push(async () => stream.close());
+    const sse = await rawRequest(`${r.url}/sse`, { headers: { accept: "text/event-stream", ...keepAlive } });
+
+    // THEN the request and the stream are served and say their connection closes (a balancer's
+    // next request goes to a fresh connection); the legacy SSE stream is refused with 503, to be
+    // retried on another replica; and the replica still closes in time
+    expect([ping.answer.status, ping.answer.headers.connection]).toStrictEqual([200, "close"]);
+    expect([stream.status, stream.headers.connection]).toStrictEqual([200, "close"]);
+    expect([sse.status, sse.headers.connection, sse.headers["retry-after"], messageOf(sse)]).toStrictEqual([
+      503,
+      "close",
+      "1",
+      {
+        jsonrpc: "2.0",
+        error: {
+          code: -32000,
+          message: "Service Unavailable: this router replica is shutting down; try again later",
+        },
+        id: null,
+      },
+    ]);
+    await stream.ended;
+    expect(await result).toBe("drained");
+  });
+
   it("ends a passthrough stream instead of waiting on it until the deadline", async () => {
     // GIVEN a client with an open standalone stream through the passthrough
     const r = await router({ ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }) });

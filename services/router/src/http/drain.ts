@@ -74,7 +74,12 @@ export class DrainGate {
 
   /** Installs the gate on `app`: requests are tracked, and responses close their connection while draining. */
   install(app: FastifyInstance): void {
-    app.addHook("onRequest", async (request) => this.touch(request.url));
+    app.addHook("onRequest", async (request, reply) => {
+      this.touch(request.url);
+      // On the raw response, so that what a route writes itself carries it too (a `GET /sse` or
+      // standalone stream opened while draining); a route answering later checks `draining`.
+      if (this.active) reply.raw.setHeader("connection", "close");
+    });
     app.addHook("onSend", async (_request, reply) => {
       if (this.active) void reply.header("connection", "close");
     });

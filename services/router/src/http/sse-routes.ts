@@ -23,6 +23,7 @@ import {
   isRequest,
   keepSseAlive,
   rawBodyOf,
+  refuseUnavailable,
   sendJsonRpcError,
   sendOnSse,
   sessionNotFound,
@@ -143,7 +144,14 @@ export class SseSessions {
 
 /** Registers `/sse` and `/messages`. */
 export function sseRoutes(app: FastifyInstance, context: RouterContext, sessions: SseSessions): void {
-  app.get("/sse", async (_request, reply) => {
+  app.get("/sse", async (request, reply) => {
+    // A legacy SSE session lives and dies with its stream on this replica: one opened while the
+    // replica drains would end within seconds. The client is sent elsewhere (the front door
+    // retries a GET refused with 503 on another replica).
+    if (context.drain.draining) {
+      request.log.info("a new legacy SSE stream refused: this replica is shutting down");
+      return refuseUnavailable(reply, "this router replica is shutting down", 1);
+    }
     if (!context.streamLimit.admit(reply, "sse")) return reply;
     await sessions.open(takeOver(reply));
     return reply;

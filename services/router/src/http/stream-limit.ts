@@ -10,7 +10,7 @@
  * are never refused for it.
  */
 import type { FastifyReply } from "fastify";
-import { refuseWhenFull } from "@mcp-platform/shared";
+import { refuseUnavailable } from "@mcp-platform/shared";
 import type { RouterMetrics } from "../metrics";
 
 /** Transports whose streams count against the cap. */
@@ -40,7 +40,7 @@ export class StreamLimit {
   admit(reply: FastifyReply, transport: StreamTransport): boolean {
     if (this.open < this.max) return true;
     this.metrics.streamsRefused.inc({ transport });
-    void refuseWhenFull(reply, `this router replica holds its most open streams (${this.max})`);
+    void refuseUnavailable(reply, `this router replica holds its most open streams (${this.max})`);
     return false;
   }
 }
