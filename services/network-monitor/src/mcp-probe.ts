@@ -26,35 +26,51 @@ export const MAX_MCP_ANSWER_BYTES = 1024 * 1024;
 /**
  * `fetch` whose answers end in an error past `MAX_MCP_ANSWER_BYTES` (which also stops their
  * download): the SDK reads a JSON answer whole, so a service answering without end would
- * otherwise fill the monitor's memory until the probe timed out.
+ * otherwise fill the monitor's memory until the probe timed out. `exceeded` is told too: the
+ * SDK's SSE reader drops a stream's error, which would leave the request waiting.
  */
-const boundedFetch: FetchLike = async (url, init) => {
-  const response = await fetch(url, init);
-  if (response.body === null) return response;
-  let read = 0;
-  const bounded = response.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        read += chunk.byteLength;
-        if (read > MAX_MCP_ANSWER_BYTES) {
-          controller.error(new Error(`the answer exceeded ${MAX_MCP_ANSWER_BYTES} bytes`));
-        } else {
-          controller.enqueue(chunk);
-        }
-      },
-    }),
-  );
-  const { status, statusText, headers } = response;
-  return new Response(bounded, { status, statusText, headers });
-};
+function boundedFetch(exceeded: (error: Error) => void): FetchLike {
+  return async (url, init) => {
+    const response = await fetch(url, init);
+    if (response.body === null) return response;
+    let read = 0;
+    const bounded = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          read += chunk.byteLength;
+          if (read > MAX_MCP_ANSWER_BYTES) {
+            const error = new Error(`the answer exceeded ${MAX_MCP_ANSWER_BYTES} bytes`);
+            exceeded(error);
+            controller.error(error);
+          } else {
+            controller.enqueue(chunk);
+          }
+        },
+      }),
+    );
+    const { status, statusText, headers } = response;
+    return new Response(bounded, { status, statusText, headers });
+  };
+}
 
 /** Opens an MCP session at `url`, pings, and closes it; `bearer` is sent as `Authorization`. */
 export async function mcpCheck(url: string, context: ProbeContext, bearer?: string): Promise<CheckResult> {
   const { clock } = context;
   const started = clock.monotonic();
+  let endpoint: URL;
+  try {
+    endpoint = new URL(url);
+  } catch (error) {
+    return result("mcp", "failure", 0, `not a URL: ${errorText(error)}`);
+  }
   const timed = timeoutSignal(clock, context.timeoutMs, context.signal);
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    fetch: boundedFetch,
+  /** An answer past the size limit: the check fails on it at once. */
+  let oversized: Error | undefined;
+  const transport = new StreamableHTTPClientTransport(endpoint, {
+    fetch: boundedFetch((error) => {
+      oversized ??= error;
+      void client.close().catch(() => undefined);
+    }),
     requestInit: {
       headers: {
         "user-agent": userAgent(context.version),
@@ -84,6 +100,7 @@ export async function mcpCheck(url: string, context: ProbeContext, bearer?: stri
     return result("mcp", "success", durationMs);
   } catch (error) {
     const durationMs = clock.monotonic() - started;
+    if (oversized !== undefined) return result("mcp", "failure", durationMs, oversized.message);
     if (timed.signal.aborted) {
       const [outcome, reason] = abortOutcome(timed.signal);
       return result("mcp", outcome, durationMs, reason);

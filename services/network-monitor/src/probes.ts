@@ -118,7 +118,13 @@ async function readBody(body: AsyncIterable<Buffer>, limit: number): Promise<voi
  */
 export async function httpCheck(target: string, context: ProbeContext): Promise<CheckResult> {
   const { clock } = context;
-  const { url, authorization } = withBasicAuth(target);
+  let sent: ReturnType<typeof withBasicAuth>;
+  try {
+    sent = withBasicAuth(target);
+  } catch (error) {
+    return result("http", "failure", 0, `not a URL: ${errorText(error)}`);
+  }
+  const { url, authorization } = sent;
   const started = clock.monotonic();
   const timed = timeoutSignal(clock, context.timeoutMs, context.signal);
   // undici's own timeouts only back the clock's up, in case a timer is lost.

@@ -309,39 +309,75 @@ describe("probeTarget against real local servers", () => {
     });
   });
 
-  it("fails an MCP service whose answer runs past the size limit, and stops reading it", async () => {
-    // GIVEN a router whose /health passes and whose /mcp answers initialize with a JSON body
-    // that never ends
-    let written = 0;
-    const server = createServer((request, response) => {
-      if (request.url === "/health") return void response.end("ok");
-      response.writeHead(200, { "content-type": "application/json" });
-      const chunk = Buffer.alloc(64 * 1024, " ");
-      const more = () => {
-        while (!response.destroyed && response.write(chunk)) written += chunk.length;
-        if (!response.destroyed) response.once("drain", more);
-      };
-      more();
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    closers.push(() => new Promise((resolve) => server.close(() => resolve())));
-    server.on("connection", (socket) => closers.push(async () => void socket.destroy()));
-    const { port } = server.address() as AddressInfo;
+  it.each([
+    ["a JSON body", "application/json", ""],
+    ["an SSE event", "text/event-stream", "event: message\ndata: "],
+  ])(
+    "fails an MCP service whose answer (%s) runs past the size limit, and stops reading it",
+    async (_, type, head) => {
+      // GIVEN a router whose /health passes and whose /mcp answers initialize with a body (or an
+      // event) that never ends
+      let written = 0;
+      const server = createServer((request, response) => {
+        if (request.url === "/health") return void response.end("ok");
+        response.writeHead(200, { "content-type": type });
+        response.write(head);
+        const chunk = Buffer.alloc(64 * 1024, " ");
+        const more = () => {
+          while (!response.destroyed && response.write(chunk)) written += chunk.length;
+          if (!response.destroyed) response.once("drain", more);
+        };
+        more();
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+      server.on("connection", (socket) => closers.push(async () => void socket.destroy()));
+      const { port } = server.address() as AddressInfo;
 
-    // WHEN it is probed (the manual clock never times the probe out)
-    const result = await probeTarget(
-      staticTarget({ name: "router", url: `http://127.0.0.1:${port}/health` }),
-      context(),
-    );
+      // WHEN it is probed (the manual clock never times the probe out)
+      const result = await probeTarget(
+        staticTarget({ name: "router", url: `http://127.0.0.1:${port}/health` }),
+        context(),
+      );
 
-    // THEN the MCP check failed on the size, and the server could write only a bounded amount
-    expect(result.checks.at(-1)).toStrictEqual({
-      kind: "mcp",
-      outcome: "failure",
-      durationMs: 0,
-      error: `the answer exceeded ${MAX_MCP_ANSWER_BYTES} bytes`,
-    });
-    expect(written).toBeLessThan(64 * MAX_MCP_ANSWER_BYTES);
+      // THEN the MCP check failed on the size, and the server could write only a bounded amount
+      expect(result.checks.at(-1)).toStrictEqual({
+        kind: "mcp",
+        outcome: "failure",
+        durationMs: 0,
+        error: `the answer exceeded ${MAX_MCP_ANSWER_BYTES} bytes`,
+      });
+      expect(written).toBeLessThan(64 * MAX_MCP_ANSWER_BYTES);
+    },
+  );
+
+  it("fails, rather than throws on, an instance whose address makes no URL (an IPv6 zone)", async () => {
+    // GIVEN an instance that accepts connections, registered with an address no URL can hold
+    const server = await http(healthy());
+    const { port } = new URL(server.url);
+    const consul = {
+      ...staticTarget({ name: "router", url: `${server.url}/health` }),
+      healthUrl: `http://[fe80::1%lo]:${port}/health`,
+      mcpUrl: `http://[fe80::1%lo]:${port}/mcp`,
+    };
+
+    // WHEN it is probed, and probed again for its MCP check alone
+    const probed = await probeTarget(consul, context());
+    const mcpOnly = await probeTarget({ ...consul, healthUrl: undefined }, context());
+
+    // THEN each round is a failure naming the URL, found after the TCP check passed
+    const notUrl = expect.stringMatching(/^not a URL: .*Invalid URL/) as unknown;
+    expect([probed.up, probed.checks.map((c) => [c.kind, c.outcome, c.error])]).toStrictEqual([
+      false,
+      [
+        ["tcp", "success", undefined],
+        ["http", "failure", notUrl],
+      ],
+    ]);
+    expect(mcpOnly.checks.map((c) => [c.kind, c.outcome, c.error])).toStrictEqual([
+      ["tcp", "success", undefined],
+      ["mcp", "failure", notUrl],
+    ]);
   });
 
   it("fails an MCP service whose /mcp does not speak MCP, naming the HTTP status", async () => {
