@@ -8,7 +8,7 @@
  * - `GET /v1/status/leader`, so the monitor's probe of Consul itself passes.
  *
  * `failWith(status)` makes every catalog and health read fail, as an unreachable or broken
- * Consul would. Every request is recorded and emitted, so tests wait on events, never sleep.
+ * Consul would; `failWith("endless")` answers them 200 with a body that never ends. Every request is recorded and emitted, so tests wait on events, never sleep.
  * (The agent's registration API has its own double: consul-double.ts.)
  */
 import { EventEmitter, once } from "node:events";
@@ -50,7 +50,9 @@ export class ConsulCatalogDouble extends EventEmitter<{ request: [CatalogRequest
   private readonly services = new Map<string, readonly CatalogDoubleInstance[]>();
   /** Held blocking reads, each answered with what is current when released. */
   private readonly held = new Set<{ response: ServerResponse; answer: () => void }>();
-  private failure: number | undefined;
+  private failure: number | "endless" | undefined;
+  /** Bytes written so far into endless answers. */
+  endlessBytes = 0;
 
   private constructor(private readonly server: Server) {
     super();
@@ -88,7 +90,7 @@ export class ConsulCatalogDouble extends EventEmitter<{ request: [CatalogRequest
    * From now on, answer catalog and health reads with `status` (or normally again with
    * `undefined`); held blocking queries get the failure at once, as when Consul loses its leader.
    */
-  failWith(status: number | undefined): void {
+  failWith(status: number | "endless" | undefined): void {
     this.failure = status;
     if (status !== undefined) this.release();
   }
@@ -137,6 +139,10 @@ export class ConsulCatalogDouble extends EventEmitter<{ request: [CatalogRequest
       return;
     }
     const answer = () => {
+      if (this.failure === "endless") {
+        this.writeEndlessly(response);
+        return;
+      }
       if (this.failure !== undefined) {
         response
           .writeHead(this.failure, { "content-type": "text/plain" })
@@ -158,6 +164,18 @@ export class ConsulCatalogDouble extends EventEmitter<{ request: [CatalogRequest
       return;
     }
     answer();
+  }
+
+  /** A 200 JSON answer that never ends, written as fast as the reader takes it. */
+  private writeEndlessly(response: ServerResponse): void {
+    response.writeHead(200, { "content-type": "application/json", "x-consul-index": String(this.index) });
+    response.write("[");
+    const chunk = Buffer.from(`${"{},".repeat(21_845)}`);
+    const more = () => {
+      while (!response.destroyed && response.write(chunk)) this.endlessBytes += chunk.length;
+      if (!response.destroyed) response.once("drain", more);
+    };
+    more();
   }
 
   /** `/v1/health/service/<name>` as Consul returns it (trimmed to what matters). */

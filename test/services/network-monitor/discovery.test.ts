@@ -13,6 +13,7 @@ import { ConsulCatalogDouble } from "../../helpers/consul-catalog-double";
 import { healthy, McpTarget } from "../../helpers/monitor-targets";
 import { capturingLogger } from "../../helpers/log-capture";
 import type { Logger } from "@mcp-platform/shared";
+import { MAX_CONSUL_ANSWER_BYTES } from "@mcp-platform/shared";
 
 describe("discovery from a Consul catalog double", () => {
   let clock: ManualClock;
@@ -181,5 +182,24 @@ describe("discovery from a Consul catalog double", () => {
 
     // THEN the monitor follows the catalog again
     expect(Object.keys(await shown())).toStrictEqual(["consul"]);
+  });
+
+  it("fails a read that Consul answers without end, having read a bounded amount", async () => {
+    // GIVEN discovery waiting on a blocking query
+    await consul.waitForHeldQuery();
+
+    // WHEN Consul answers it with 200 and a body that never ends
+    const failed = once(discovery, "failed");
+    consul.failWith("endless");
+
+    // THEN the read fails on its size, what Consul could write stays within a few times the
+    // limit, and the last-known targets are still shown
+    expect((await failed)[0]).toStrictEqual({
+      attempt: 1,
+      error: `the answer exceeded ${MAX_CONSUL_ANSWER_BYTES} bytes`,
+      retryInMs: 1000,
+    });
+    expect(consul.endlessBytes).toBeLessThan(4 * MAX_CONSUL_ANSWER_BYTES);
+    expect(Object.keys(await shown())).toStrictEqual(["consul", "mcp-files"]);
   });
 });

@@ -1,4 +1,5 @@
 import { once } from "node:events";
+import { MAX_CONSUL_ANSWER_BYTES } from "@mcp-platform/shared";
 import type { DiscoveryView } from "../../../services/router/src/discovery/discovery";
 import { Discovery, mcpServiceIds, parseHealth } from "../../../services/router/src/discovery/discovery";
 import { nextIndex } from "../../../services/router/src/discovery/consul-watch";
@@ -153,6 +154,33 @@ describe("Discovery", () => {
     expect(queries).toStrictEqual([...new Set(queries)]);
     expect(lines.some((l) => l.msg === "consul discovery recovered")).toBe(true);
     expect(asObject(after).services).toStrictEqual({ files: ["http://10.0.0.8:11101/mcp"] });
+  });
+
+  it("keeps the last-known instances while Consul answers without end, reading a bounded amount", async () => {
+    // GIVEN a discovery that knows one instance
+    consul.setService("mcp-files", [{ address: "10.0.0.7", port: 11101 }]);
+    const { logger, lines } = capturingLogger("info");
+    const d = follow({ logger });
+    const known = await viewWhere(d, (v) => v.services.size === 1);
+
+    // WHEN Consul answers its next reads with 200 and a body that never ends
+    const before = consul.requests.length;
+    consul.failWith("endless");
+    await consul.waitForRequests(() => true, before + 4);
+    const during = d.current;
+    consul.failWith(undefined);
+
+    // THEN each read failed on the size, the view stayed, and what Consul could write stayed
+    // within a few times the limit per read
+    expect(during).toBe(known);
+    expect(
+      lines.some(
+        (l) =>
+          l.msg === "consul discovery failed; keeping the last-known instances" &&
+          String(l.err).includes(`the answer exceeded ${MAX_CONSUL_ANSWER_BYTES} bytes`),
+      ),
+    ).toBe(true);
+    expect(consul.endlessBytes).toBeLessThan(4 * 4 * MAX_CONSUL_ANSWER_BYTES);
   });
 
   it("publishes nothing until Consul has answered", async () => {
