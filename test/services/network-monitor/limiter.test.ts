@@ -47,3 +47,37 @@ describe("createLimiter", () => {
     ]);
   });
 });
+
+describe("createLimiter with deferred tasks that hang", () => {
+  it("lets deferred tasks hold at most half the slots, so the others still run", async () => {
+    // GIVEN a limit of four and deferred tasks (probes of down targets) that hang until released
+    const limit = createLimiter(4);
+    const releases: (() => void)[] = [];
+    const hang = () => new Promise<void>((resolve) => releases.push(resolve));
+    const hung = Array.from({ length: 5 }, () => limit(hang, true));
+    await Promise.resolve();
+
+    // WHEN normal tasks come while they hang
+    const order: string[] = [];
+    const normal = ["up-1", "up-2", "up-3"].map((name) => limit(async () => void order.push(name)));
+    await Promise.all(normal);
+
+    // THEN only two deferred tasks started, and every normal task ran meanwhile
+    expect([releases.length, order]).toStrictEqual([2, ["up-1", "up-2", "up-3"]]);
+
+    // AND as deferred tasks end, the waiting ones start, still two at a time
+    releases.shift()?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(releases.length).toBe(2);
+    while (releases.length > 0) {
+      releases.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(hung);
+  });
+
+  it("still runs a deferred task on a single slot once nothing else waits", async () => {
+    const limit = createLimiter(1);
+    expect(await limit(async () => "down", true)).toBe("down");
+  });
+});
