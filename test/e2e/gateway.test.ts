@@ -183,3 +183,45 @@ describe("the passthrough endpoint through HAProxy and 3 routers", () => {
     expect((seenThrough.tools as { tools: unknown[] }).tools.length).toBeGreaterThan(10);
   });
 });
+
+describe("a service's direct port on HAProxy, over its two instances", () => {
+  it("spreads new sessions over the instances and keeps each one's requests on its own, on both transports", async () => {
+    // GIVEN the direct port of server-everything (2 instances; every client here comes from
+    // 127.0.0.1, as every client does behind Docker's port proxy), and its sessions so far
+    const url = platform.serviceUrls.everything;
+    const instances = platform.services.everything ?? [];
+    expect(instances).toHaveLength(2);
+    const sessionsOn = (transport: string) =>
+      Promise.all(instances.map((instance) => metricSum(instance, "mcp_sessions_active", { transport })));
+    const before = [await sessionsOn("streamable-http"), await sessionsOn("sse")];
+
+    // WHEN 4 Streamable HTTP clients and then 4 legacy SSE clients connect there, and each makes
+    // 5 calls
+    const direct: Client[] = [];
+    for (const open of [() => streamableClient(`${url}/mcp`), () => sseClient(`${url}/sse`)]) {
+      for (let i = 0; i < 4; i++) {
+        const client = await open();
+        clients.push(client);
+        direct.push(client);
+      }
+    }
+    const failures: string[] = [];
+    for (const [i, client] of direct.entries()) {
+      for (let j = 0; j < 5; j++) {
+        const result = await client
+          .callTool({ name: "echo", arguments: { message: `d${i}-${j}` } })
+          .catch((error: Error) => ({ failed: error.message }));
+        if (textOf(result) !== `Echo: d${i}-${j}`) failures.push(JSON.stringify(result));
+      }
+    }
+
+    // THEN every call was answered, and each instance holds new sessions of both transports
+    const after = [await sessionsOn("streamable-http"), await sessionsOn("sse")];
+    expect(failures).toStrictEqual([]);
+    const gained = after.map((counts, t) => counts.map((n, k) => n - (before[t]?.[k] ?? 0) > 0));
+    expect(gained).toStrictEqual([
+      [true, true],
+      [true, true],
+    ]);
+  });
+});

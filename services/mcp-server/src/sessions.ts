@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import { isRequest, JSONRPC_ERROR, keepSseAlive, sendOnSse } from "@mcp-platform/shared";
+import { isRequest, JSONRPC_ERROR, keepSseAlive, sendOnSse, SESSION_HEADER } from "@mcp-platform/shared";
 import type { Logger } from "pino";
 import type { ClientSession, Multiplexer } from "./bridge/multiplexer";
 import type { McpMetrics } from "./metrics";
@@ -158,6 +158,9 @@ export class Sessions {
     const session: ClientSession = { id, send: (message) => sendOnSse(transport, res, message) };
     transport.onmessage = (message) => this.deliver(session, message);
     transport.onclose = () => this.remove(id);
+    // The stream names its session as a Streamable HTTP answer does: a balancer in front of
+    // several instances (HAProxy's direct ports) learns from it where the session's POSTs go.
+    res.setHeader(SESSION_HEADER, id);
     await transport.start();
     this.add(id, { kind: "sse", session, transport, lastSeen: this.now() });
     keepSseAlive(res, this.options.keepAliveMs);

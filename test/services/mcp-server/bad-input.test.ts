@@ -350,6 +350,19 @@ describe("bad input over HTTP", () => {
 });
 
 describe("legacy SSE messages", () => {
+  test("the stream names its session in Mcp-Session-Id, as its endpoint does", async () => {
+    const stream = await openSse(`${server.base}/sse`);
+    try {
+      const endpoint = new URL((await stream.next((e) => e.event === "endpoint")).data, server.base);
+      expect([stream.status, stream.headers["mcp-session-id"]]).toStrictEqual([
+        200,
+        endpoint.searchParams.get("sessionId"),
+      ]);
+    } finally {
+      stream.close();
+    }
+  });
+
   test("a batch or a non-JSON-RPC body gets a JSON-RPC 400, and the stream keeps serving", async () => {
     // GIVEN an open legacy SSE stream and its endpoint
     const stream = await openSse(`${server.base}/sse`);
