@@ -48,6 +48,9 @@ export type CallBehaviour =
   | "reset-mid-stream"
   | "never-answer"
   | "hold"
+  | "endless-json"
+  | "endless-event"
+  | "answer-held-call-first"
   | AnswerWithoutResponse;
 
 /** HTTP answers to a call that carry no JSON-RPC response to it. */
@@ -96,6 +99,10 @@ export class FakeMcpServer {
   private readonly streamEvents = new EventEmitter<{ opened: []; callClosed: []; request: [] }>();
   /** Call streams (`never-answer`) the router has closed. */
   callStreamsClosed = 0;
+  /** Bytes written into `endless-json` and `endless-event` answers. */
+  endlessBytes = 0;
+  /** How the fake answers `DELETE`: at once, or never. */
+  deleteBehaviour: "answer" | "hang" = "answer";
   /** The last `hold` call: its open stream, its id and its progress token, if it asked for progress. */
   private held: { res: ServerResponse; id: unknown; progressToken: unknown } | undefined;
 
@@ -196,6 +203,17 @@ export class FakeMcpServer {
     await closed;
   }
 
+  /** Writes `head`, then spaces for as long as the reader takes them. */
+  private writeEndlessly(res: ServerResponse, head: string): void {
+    res.write(head);
+    const chunk = Buffer.alloc(64 * 1024, " ");
+    const more = () => {
+      while (!res.destroyed && res.write(chunk)) this.endlessBytes += chunk.length;
+      if (!res.destroyed) res.once("drain", more);
+    };
+    more();
+  }
+
   private heldCall(): NonNullable<FakeMcpServer["held"]> {
     if (this.held === undefined)
       throw new Error('no call is held: set behaviour "hold" and await received()');
@@ -229,7 +247,10 @@ export class FakeMcpServer {
       this.streamEvents.emit("opened");
       return;
     }
-    if (req.method === "DELETE") return void res.writeHead(200).end();
+    if (req.method === "DELETE") {
+      if (this.deleteBehaviour === "answer") res.writeHead(200).end();
+      return;
+    }
     const message = body as { id?: number; method?: string };
     const json = (result: unknown, headers: Record<string, string> = {}): void => {
       res
@@ -273,6 +294,9 @@ export class FakeMcpServer {
             return answerWith(JSON.stringify({ jsonrpc: "2.0", id: "another", result: { content: [] } }));
           case "200-html":
             return answerWith("<html>fake</html>", "text/html");
+          case "endless-json":
+            res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "fake-session" });
+            return this.writeEndlessly(res, '{"jsonrpc":"2.0","id":1,"result":{"content":"');
         }
         res.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": "fake-session" });
         res.flushHeaders();
@@ -284,6 +308,19 @@ export class FakeMcpServer {
             this.streamEvents.emit("callClosed");
           });
           return;
+        }
+        if (this.behaviour === "endless-event") return this.writeEndlessly(res, "event: message\ndata: ");
+        if (this.behaviour === "answer-held-call-first") {
+          // A stray answer, to another client's call that is still running, then this call's own.
+          const stray = { jsonrpc: "2.0", id: this.heldCall().id, result: { content: [] } };
+          const own = {
+            jsonrpc: "2.0",
+            id: message.id,
+            result: { content: [{ type: "text", text: "own" }] },
+          };
+          return void res.end(
+            `event: message\ndata: ${JSON.stringify(stray)}\n\nevent: message\ndata: ${JSON.stringify(own)}\n\n`,
+          );
         }
         if (this.behaviour === "hold") {
           const meta = (body?.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta;

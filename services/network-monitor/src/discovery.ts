@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { Logger } from "@mcp-platform/shared";
-import { backoffDelay, errorText, readConsulAnswer } from "@mcp-platform/shared";
+import { backoffDelay, errorText, MAX_CONSUL_ANSWER_BYTES, readBoundedText } from "@mcp-platform/shared";
 import type { Dispatcher } from "undici";
 import { request } from "undici";
 import { z } from "zod";
@@ -168,7 +168,7 @@ export class ConsulDiscovery extends EventEmitter<DiscoveryEvents> {
       signal: this.stopping.signal,
       ...(this.options.dispatcher === undefined ? {} : { dispatcher: this.options.dispatcher }),
     });
-    const text = await readConsulAnswer(response.body);
+    const text = await readBoundedText(response.body, MAX_CONSUL_ANSWER_BYTES);
     if (response.statusCode !== 200) {
       throw new Error(`GET ${path.split("?")[0]}: HTTP ${response.statusCode}: ${text.trim().slice(0, 200)}`);
     }

@@ -14,6 +14,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { request } from "undici";
 import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
+import { readBoundedText } from "./bounded-read";
 import { errorText } from "./shutdown";
 
 /** Bind addresses that mean "every interface" and so cannot be advertised. */
@@ -145,40 +146,6 @@ export function backoffDelay(policy: RetryPolicy, attempt: number): number {
 
 /** Most bytes of one Consul answer read: a health answer for thousands of instances is a few MiB. */
 export const MAX_CONSUL_ANSWER_BYTES = 16 * 1024 * 1024;
-
-/**
- * A Consul answer's body as text, read to its end but at most `limit` bytes: past it the rest is
- * abandoned (the download stops) and the read fails. Timeouts do not bound it (undici's body
- * timeout is an idle one), so an answer that kept coming would fill the process's memory.
- */
-export async function readConsulAnswer(
-  body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> | null,
-  limit: number = MAX_CONSUL_ANSWER_BYTES,
-): Promise<string> {
-  if (body === null) return "";
-  const chunks: Uint8Array[] = [];
-  let read = 0;
-  for await (const chunk of chunksOf(body)) {
-    read += chunk.byteLength;
-    // Leaving the loop cancels the body.
-    if (read > limit) throw new Error(`the answer exceeded ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-/** The chunks of an undici body or a `fetch` answer's stream; leaving early cancels the stream. */
-async function* chunksOf(
-  body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
-): AsyncIterable<Uint8Array> {
-  if (!("getReader" in body)) return yield* body;
-  const reader = body.getReader();
-  try {
-    for (let next = await reader.read(); !next.done; next = await reader.read()) yield next.value;
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-}
 
 /** A Consul call that failed for good. */
 export class ConsulError extends Error {
@@ -316,7 +283,7 @@ export class ConsulAgent {
       signal,
       ...(this.options.dispatcher === undefined ? {} : { dispatcher: this.options.dispatcher }),
     });
-    const text = await readConsulAnswer(response.body);
+    const text = await readBoundedText(response.body, MAX_CONSUL_ANSWER_BYTES);
     if (response.statusCode >= 200 && response.statusCode < 300) return;
     const retryable = response.statusCode === 429 || response.statusCode >= 500;
     throw new ConsulError(

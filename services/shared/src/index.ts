@@ -3,6 +3,7 @@
  * esbuild bundles it into each service (scripts/build-services.mjs aliases the package name to
  * this file); its npm dependencies stay external and are installed in the image.
  */
+export * from "./bounded-read";
 export * from "./consul";
 export * from "./cors";
 export * from "./env";

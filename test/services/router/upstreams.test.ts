@@ -6,6 +6,7 @@ import {
   failedBeforeSending,
   isUpstreamLost,
 } from "../../../services/router/src/upstream/upstream-transport";
+import { MAX_UPSTREAM_ANSWER_BYTES } from "../../../services/router/src/upstream/upstream-fetch";
 import type { InstancePin } from "../../../services/router/src/upstream/upstreams";
 import { Upstreams } from "../../../services/router/src/upstream/upstreams";
 import { fakeOnly } from "../../helpers/fake-timers";
@@ -236,6 +237,51 @@ describe("Upstreams.forward", () => {
     ]);
   });
 
+  it.each(["endless-json", "endless-event"] as const)(
+    "fails a call whose answer (%s) runs past the limit, having read a bounded amount, and keeps the instance",
+    async (behaviour) => {
+      // GIVEN the only instance of a service, answering a call with a JSON body (or one SSE
+      // event) that never ends
+      const { fake, u } = await oneFake();
+      fake.behaviour = behaviour;
+
+      // WHEN a call is forwarded
+      const error = await u.forward("fake", echo("endless")).catch((e: unknown) => e);
+
+      // THEN it fails on the size, the instance wrote a bounded amount, and it is not held
+      // responsible (it answers; the answer is the problem)
+      expect([
+        (error as McpError).code,
+        (error as McpError).message,
+        u.available("fake")[0]?.health.consecutiveFailures,
+      ]).toStrictEqual([
+        ErrorCode.InternalError,
+        `MCP error -32603: The upstream instance's answer is larger than ${MAX_UPSTREAM_ANSWER_BYTES} bytes`,
+        0,
+      ]);
+      expect(fake.endlessBytes).toBeLessThan(2 * MAX_UPSTREAM_ANSWER_BYTES);
+    },
+  );
+
+  it("never settles one call with an answer to another sent on its stream", async () => {
+    // GIVEN a call held by the only instance
+    const { fake, u } = await oneFake();
+    fake.behaviour = "hold";
+    const held = u.forward("fake", echo("held"));
+    await fake.received("tools/call");
+
+    // WHEN a second call's stream first carries an answer to the held call, then its own
+    fake.behaviour = "answer-held-call-first";
+    const second = await u.forward("fake", echo("second"));
+
+    // THEN the second call got its own answer, and the held one is still running until the
+    // instance answers it
+    const settled = await Promise.race([held.then(() => "settled"), afterThisTurn("running")]);
+    expect([text(second), settled]).toStrictEqual(["own", "running"]);
+    fake.answer("held's own");
+    expect(text(await held)).toBe("held's own");
+  });
+
   it("closes the session of an instance that left discovery once its last request ends", async () => {
     // GIVEN a call held by an instance
     const { fake, u } = await oneFake();
@@ -253,6 +299,19 @@ describe("Upstreams.forward", () => {
     // THEN its session is ended upstream with the last request
     await fake.sessionDeleted();
     expect([instance?.outstanding, fake.sessionsDeleted]).toStrictEqual([0, 1]);
+  });
+
+  it("closes even when an instance never answers the DELETE of its session", async () => {
+    // GIVEN a session with an instance that will hold a DELETE open forever
+    const { fake, u } = await oneFake();
+    fake.deleteBehaviour = "hang";
+    expect(text(await u.forward("fake", echo("before")))).toBe("fake");
+
+    // WHEN the pool closes (the replica shuts down) / THEN it asked to end the session, and closed
+    // anyway once its wait for the answer was over
+    await u.close();
+    upstreams = undefined;
+    expect(fake.sessionsDeleted).toBe(1);
   });
 
   it("lets an ejected instance back once a probe reaches it", async () => {

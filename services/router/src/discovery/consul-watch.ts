@@ -7,7 +7,7 @@
  * (one that never blocks) from making the loop spin.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { backoffDelay, errorText, readConsulAnswer } from "@mcp-platform/shared";
+import { backoffDelay, errorText, MAX_CONSUL_ANSWER_BYTES, readBoundedText } from "@mcp-platform/shared";
 
 /** Timing of a watch. */
 export interface WatchTiming {
@@ -77,7 +77,7 @@ export async function watch<T>(options: WatchOptions<T>): Promise<void> {
         headers,
         signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       });
-      const text = await readConsulAnswer(response.body);
+      const text = await readBoundedText(response.body, MAX_CONSUL_ANSWER_BYTES);
       if (response.status !== 200) {
         throw new Error(`HTTP ${response.status}: ${text.trim().slice(0, 200)}`);
       }

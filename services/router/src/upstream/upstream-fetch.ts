@@ -10,6 +10,7 @@ import { Readable } from "node:stream";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Dispatcher } from "undici";
 import { Pool } from "undici";
+import { readBoundedText } from "@mcp-platform/shared";
 
 /** How long an idle upstream connection is kept. */
 const KEEP_ALIVE_MS = 30_000;
@@ -33,6 +34,13 @@ export function forgetOrigin(url: string): void {
   pools.delete(origin);
   void pool?.close().catch(() => undefined);
 }
+
+/**
+ * Most bytes of one answer of an instance the router reads (a JSON body, or one SSE event): a
+ * generous bound for a tool's result (a file, an image), which keeps one instance answering
+ * without end from filling the replica's memory.
+ */
+export const MAX_UPSTREAM_ANSWER_BYTES = 32 * 1024 * 1024;
 
 /** Statuses whose response has no body. */
 const NO_BODY: ReadonlySet<number> = new Set([202, 204, 205, 304]);
@@ -88,7 +96,7 @@ export const upstreamFetch: FetchLike = async (url, init) => {
     return new Response(null, { status, headers });
   }
   if (headers.get("content-type")?.startsWith("application/json") === true) {
-    return new Response(await response.body.text(), { status, headers });
+    return new Response(await readBoundedText(response.body, MAX_UPSTREAM_ANSWER_BYTES), { status, headers });
   }
   return new Response(Readable.toWeb(response.body) as ReadableStream<Uint8Array>, { status, headers });
 };

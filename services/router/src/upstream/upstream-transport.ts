@@ -38,6 +38,7 @@ import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { createParser } from "eventsource-parser";
 import type { Dispatcher } from "undici";
 import {
+  AnswerTooLargeError,
   isNotification,
   isRequest,
   isResponse,
@@ -45,10 +46,17 @@ import {
   messageSchemaFor,
   passableFromBackend,
   PROTOCOL_HEADER,
+  readBoundedText,
   redactUrl,
   SESSION_HEADER,
 } from "@mcp-platform/shared";
-import { upstreamFetch, upstreamRequest } from "./upstream-fetch";
+import { MAX_UPSTREAM_ANSWER_BYTES, upstreamFetch, upstreamRequest } from "./upstream-fetch";
+
+/** Longest the router waits for an instance to answer the `DELETE` of its session. */
+export const TERMINATE_WAIT_MS = 2_000;
+
+/** Most of an error answer's body kept for its message. */
+const ERROR_TEXT_BYTES = 64 * 1024;
 
 /** `data` of the error delivered for a call whose stream ended without a response. */
 export const UPSTREAM_LOST = { routerReason: "upstream-lost" } as const;
@@ -186,9 +194,16 @@ export class UpstreamTransport implements Transport {
     return this.inner.close();
   }
 
-  /** Ends the upstream session (`DELETE`); failures are ignored, the instance may be gone. */
+  /**
+   * Ends the upstream session (`DELETE`); failures are ignored, the instance may be gone. Waits
+   * at most `TERMINATE_WAIT_MS`: an instance that never answers must not hold up the replica's
+   * shutdown (closing the transport then aborts the request).
+   */
   async terminate(): Promise<void> {
-    await this.inner.terminateSession().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, TERMINATE_WAIT_MS)));
+    await Promise.race([this.inner.terminateSession().catch(() => undefined), waited]);
+    clearTimeout(timer);
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
@@ -265,24 +280,48 @@ export class UpstreamTransport implements Transport {
     );
     const status = response.statusCode;
     if (status < 200 || status >= 300) {
-      const text = await response.body.text().catch(() => "");
+      const text = await readBoundedText(response.body, ERROR_TEXT_BYTES).catch(() => "");
       throw new StreamableHTTPError(status, `Error POSTing to endpoint: ${text}`);
     }
+    // Cancelled while its answer was on the way: nothing of it is wanted.
+    if (!this.pending.has(message.id)) return void response.body.destroy();
     const type = String(response.headers["content-type"] ?? "");
     if (type.startsWith("text/event-stream")) {
-      // Cancelled while its answer was on the way: nothing of it is wanted.
-      if (!this.pending.has(message.id)) return void response.body.destroy();
       void this.readStream(response.body, message.id);
       return;
     }
-    const text = await response.body.text();
+    // Read as a stream is (a cancellation ends it), never past the answer limit.
+    this.streams.set(message.id, response.body);
+    let text: string;
+    try {
+      text = await readBoundedText(response.body, MAX_UPSTREAM_ANSWER_BYTES);
+    } catch (error) {
+      if (error instanceof AnswerTooLargeError) this.tooLarge(message.id);
+      else this.lost(message.id);
+      return;
+    } finally {
+      if (this.streams.get(message.id) === response.body) this.streams.delete(message.id);
+    }
     if (type.startsWith("application/json") && text !== "") {
       const data = JSON.parse(text) as unknown;
-      for (const item of Array.isArray(data) ? data : [data]) this.deliver(parseMessage(item));
+      for (const item of Array.isArray(data) ? data : [data]) this.deliverFor(message.id, parseMessage(item));
     }
     // An answer that was not the request's response (a 202, an empty body, another content type,
     // only notifications, another id) brings none later: the call fails now, not at its timeout.
     this.lost(message.id, "The upstream instance answered without a response to the request");
+  }
+
+  /**
+   * Delivers a message of request `id`'s answer. A response to another request is dropped: many
+   * clients' calls share this session, and an instance's stray answer must not settle someone
+   * else's call.
+   */
+  private deliverFor(id: RequestId, message: JSONRPCMessage): void {
+    if (isResponse(message) && message.id !== id) {
+      this.onerror?.(new Error("the instance answered another request on a call's answer; dropped"));
+      return;
+    }
+    this.deliver(message);
   }
 
   /**
@@ -299,10 +338,18 @@ export class UpstreamTransport implements Transport {
       },
     });
     this.streams.set(id, body);
+    /** Bytes read since the last whole event: an event that never ends must not grow without end. */
+    let unfinished = 0;
     try {
       body.setEncoding("utf8");
       for await (const chunk of body) {
         parser.feed(chunk as string);
+        unfinished = events.length > 0 ? 0 : unfinished + (chunk as string).length;
+        if (unfinished > MAX_UPSTREAM_ANSWER_BYTES) {
+          body.destroy();
+          this.tooLarge(id);
+          break;
+        }
         for (const data of events.splice(0)) {
           let message: JSONRPCMessage;
           try {
@@ -311,7 +358,7 @@ export class UpstreamTransport implements Transport {
             this.onerror?.(error instanceof Error ? error : new Error(String(error)));
             continue;
           }
-          this.deliver(message);
+          this.deliverFor(id, message);
           if (isNotification(message)) await new Promise((resolve) => setImmediate(resolve));
         }
       }
@@ -373,6 +420,19 @@ export class UpstreamTransport implements Transport {
         }
       },
       cancel: (reason) => reader.cancel(reason),
+    });
+  }
+
+  /** Fails request `id`, unless answered or cancelled already: its answer passed the limit. */
+  private tooLarge(id: RequestId): void {
+    if (!this.pending.delete(id)) return;
+    this.onmessage?.({
+      jsonrpc: "2.0",
+      id,
+      error: {
+        code: ErrorCode.InternalError,
+        message: `The upstream instance's answer is larger than ${MAX_UPSTREAM_ANSWER_BYTES} bytes`,
+      },
     });
   }
 
