@@ -80,6 +80,63 @@ describe("Catalog", () => {
     expect(catalog.current.tools.map((t) => t.name)).toStrictEqual(["fake__renamed"]);
   });
 
+  it("re-lists a service once more, after a pause, however often it says its tools changed meanwhile", async () => {
+    // GIVEN a ready catalog whose pause between two listings in a row the test ends
+    catalog.stop();
+    let pauseAsked!: () => void;
+    const asked = new Promise<void>((resolve) => (pauseAsked = resolve));
+    let endPause!: () => void;
+    const metrics = new RouterMetrics(new Registry());
+    catalog = new Catalog({
+      upstreams,
+      logger: silentLogger(),
+      metrics,
+      refreshMs: 60_000,
+      pause: () => {
+        pauseAsked();
+        return new Promise<void>((resolve) => (endPause = resolve));
+      },
+    });
+    upstreams.update(new Map([["fake", [fake.url]]]));
+    await catalog.sync();
+    await fake.streamOpen();
+    let heard = 0;
+    const allHeard = new Promise<void>((resolve) =>
+      upstreams.on("listChanged", () => {
+        if (++heard === 20) resolve();
+      }),
+    );
+
+    // WHEN the instance's tools change and it says so 20 times in a row
+    fake.tools = [{ name: "renamed", inputSchema: { type: "object" } }];
+    for (let i = 0; i < 20; i++) fake.announce("notifications/tools/list_changed");
+    await allHeard;
+    await asked;
+
+    // THEN the service was listed once for all of them, and is listed once more only after the
+    // pause
+    const listings = () => fake.requests.filter((r) => jsonRpcMethod(r) === "tools/list").length;
+    expect([listings(), catalog.current.tools.map((t) => t.name)]).toStrictEqual([2, ["fake__renamed"]]);
+    endPause();
+    await fake.received("tools/list", 3);
+  });
+
+  it("leaves out entries the MCP schema refuses and keeps the rest of the service's list", async () => {
+    // GIVEN a service listing a good tool, one without an input schema and one without a name
+    fake.tools = [
+      { name: "good", inputSchema: { type: "object" } },
+      { name: "no-schema" },
+      { inputSchema: { type: "object" } },
+    ] as FakeMcpServer["tools"];
+    upstreams.update(new Map([["fake", [fake.url]]]));
+
+    // WHEN synced
+    await catalog.sync();
+
+    // THEN only the good tool is in the catalog
+    expect(catalog.current.tools.map((t) => t.name)).toStrictEqual(["fake__good"]);
+  });
+
   it("drops a service's entries when it has no instance left, and announces it", async () => {
     // GIVEN a ready catalog with one service
     upstreams.update(new Map([["fake", [fake.url]]]));

@@ -12,6 +12,13 @@
  */
 import { EventEmitter } from "node:events";
 import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
+import {
+  PromptSchema,
+  ResourceSchema,
+  ResourceTemplateSchema,
+  ToolSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { z } from "zod";
 import type { Logger } from "@mcp-platform/shared";
 import { errorText } from "@mcp-platform/shared";
 import type { RouterMetrics } from "../metrics";
@@ -25,6 +32,11 @@ const MAX_PAGES = 50;
 const LIST_TIMEOUT_MS = 10_000;
 /** Wait before listing a service again after a failed listing. */
 const RETRY_MS = 2_000;
+/**
+ * Least time between two listings of a service in a row: an instance announcing `list_changed`
+ * without pause would otherwise keep the replica listing it (and its clients re-listing) flat out.
+ */
+export const RELIST_GAP_MS = 1_000;
 
 /** Events of `Catalog`. */
 export interface CatalogEvents {
@@ -41,7 +53,12 @@ export interface CatalogOptions {
   readonly metrics: RouterMetrics;
   /** Interval of the periodic re-list. */
   readonly refreshMs: number;
+  /** Waits `ms` between two listings of a service in a row (`RELIST_GAP_MS`); tests control it. */
+  readonly pause?: (ms: number) => Promise<void>;
 }
+
+/** A timer that does not hold the process open. */
+const unrefDelay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /** The merged catalog of this replica. */
 export class Catalog extends EventEmitter<CatalogEvents> {
@@ -117,10 +134,12 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       return running;
     }
     const run = (async () => {
-      do {
+      for (;;) {
         this.again.delete(service);
         await this.list(service);
-      } while (this.again.has(service) && !this.stopped);
+        if (!this.again.has(service) || this.stopped) return;
+        await (this.options.pause ?? unrefDelay)(RELIST_GAP_MS);
+      }
     })().finally(() => this.running.delete(service));
     this.running.set(service, run);
     return run;
@@ -148,11 +167,19 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       const pin: InstancePin = {};
       const capabilities = await upstreams.capabilities(service, pin);
       const [tools, prompts, resources, resourceTemplates] = await Promise.all([
-        capabilities.tools ? this.pages<Tool>(service, "tools/list", "tools", pin) : [],
-        capabilities.prompts ? this.pages<Prompt>(service, "prompts/list", "prompts", pin) : [],
-        capabilities.resources ? this.pages<Resource>(service, "resources/list", "resources", pin) : [],
+        capabilities.tools ? this.pages<Tool>(service, "tools/list", "tools", ToolSchema, pin) : [],
+        capabilities.prompts ? this.pages<Prompt>(service, "prompts/list", "prompts", PromptSchema, pin) : [],
         capabilities.resources
-          ? this.pages<ResourceTemplate>(service, "resources/templates/list", "resourceTemplates", pin)
+          ? this.pages<Resource>(service, "resources/list", "resources", ResourceSchema, pin)
+          : [],
+        capabilities.resources
+          ? this.pages<ResourceTemplate>(
+              service,
+              "resources/templates/list",
+              "resourceTemplates",
+              ResourceTemplateSchema,
+              pin,
+            )
           : [],
       ]);
       metrics.catalogRefreshes.inc({ service, outcome: "ok" });
@@ -168,8 +195,21 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     }
   }
 
-  private async pages<T>(service: string, method: string, field: string, pin: InstancePin): Promise<T[]> {
+  /**
+   * Every page of one list. An entry the MCP schema refuses (a tool without a name or an input
+   * schema) is left out and logged: passed on, it would make clients refuse the whole merged
+   * list, every other service's entries with it.
+   */
+  private async pages<T>(
+    service: string,
+    method: string,
+    field: string,
+    schema: z.ZodType,
+    pin: InstancePin,
+  ): Promise<T[]> {
     const items: T[] = [];
+    let invalid = 0;
+    let example: string | undefined;
     let cursor: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
       const result = await this.options.upstreams.forward(
@@ -179,9 +219,23 @@ export class Catalog extends EventEmitter<CatalogEvents> {
         pin,
       );
       const list = result[field];
-      if (Array.isArray(list)) items.push(...(list as T[]));
+      for (const item of Array.isArray(list) ? (list as unknown[]) : []) {
+        const checked = schema.safeParse(item);
+        if (checked.success) items.push(item as T);
+        else {
+          invalid++;
+          const issue = checked.error.issues[0];
+          example ??= issue === undefined ? undefined : `${issue.path.join(".")}: ${issue.message}`;
+        }
+      }
       cursor = typeof result.nextCursor === "string" ? result.nextCursor : undefined;
       if (cursor === undefined) break;
+    }
+    if (invalid > 0) {
+      this.options.logger.warn(
+        { service, method, invalid, example },
+        "the service listed entries the MCP schema refuses; they are left out",
+      );
     }
     return items;
   }
