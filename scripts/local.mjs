@@ -27,8 +27,19 @@ try {
   process.stderr.write(`${error.message}\n${USAGE}\n`);
   process.exit(2);
 }
+const HELP = `${USAGE}
+
+  --routers N       router replicas (1-16; default: the dev stack's, 2)
+  --services a,b    catalog ids of the MCP services to run (default: all of Pulumi.dev.yaml's:
+                    files, memory, everything, echo)
+  --instances N     mcp-server instances per service (1-16; default: each service's replicas);
+                    a singleton such as memory always runs one
+  --random-ports    every port free and random, instead of the dev stack's (3000, 11099, ...)
+  --debug           the services log at debug level (their logs: <work dir>/logs/)
+  -h, --help        this text
+`;
 if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
+  process.stdout.write(HELP);
   process.exit(0);
 }
 
@@ -114,7 +125,8 @@ const lines = [
   `  Streamable HTTP   ${gw}/mcp            (the merged catalog: tools named <service>__<tool>)`,
   `  Legacy SSE        ${gw}/sse`,
   ...Object.keys(platform.services).map(
-    (id) => `  ${id.padEnd(17)} ${gw}/services/${id}/mcp   (one service, transparently)`,
+    (id) =>
+      `  ${id.padEnd(17)} ${gw}/services/${id}/mcp   (one service, transparently; direct: ${platform.serviceUrls[id]}/mcp)`,
   ),
   `  HAProxy stats     ${platform.statsUrl}/`,
   ...(platform.monitorUrl === undefined ? [] : [`  Monitor           ${platform.monitorUrl}/`]),

@@ -19,12 +19,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Topology } from "../../infra/topology";
-import { buildTopology } from "../../infra/topology";
+import { buildTopology, component } from "../../infra/topology";
 import { stackFileConfig } from "../stack-file";
 import type { ExitStatus, LogLine } from "./log-lines";
 import { LogLines } from "./log-lines";
 import type { LocalPlan, PlanOptions, PlanPorts, ProcessKind, ProcessPlan } from "./plan";
-import { planLocalRun, selectedCatalog } from "./plan";
+import { instanceCount, planLocalRun, selectedCatalog } from "./plan";
 
 /** One running process of the platform. */
 export interface RunningProcess {
@@ -61,6 +61,8 @@ export interface LaunchOptions extends PlanOptions {
   readonly logFiles?: boolean;
   /** Progress messages (the CLI prints them). */
   readonly say?: (message: string) => void;
+  /** Tests: called once the run's ports are chosen, before any process starts. */
+  readonly beforeStart?: (plan: LocalPlan) => Promise<void> | void;
   /** Called when a process exits while the platform is running. */
   readonly onExit?: (process: RunningProcess, status: ExitStatus) => void;
   /**
@@ -148,8 +150,8 @@ async function choosePorts(topology: Topology, options: LaunchOptions, notes: st
   const instances: Record<string, number[]> = {};
   for (const entry of catalog) {
     services[entry.id] = await preferred(entry.port, `${entry.id} direct`);
-    const replicas =
-      options.instances ?? topology.components.find((c) => c.name === entry.component)?.replicas ?? 1;
+    const { replicas, note } = instanceCount(entry.id, component(topology, entry.component), options);
+    if (note !== undefined) notes.push(note);
     instances[entry.id] = [];
     for (let i = 0; i < replicas; i++) instances[entry.id]?.push(await any());
   }
@@ -287,8 +289,40 @@ async function waitHealthy(url: string, attempts: number, intervalMs: number): P
   throw new Error(`${url} did not answer 200`);
 }
 
-/** Starts the platform and resolves once the gateway serves; rejects (after cleaning up) on failure. */
+/** Launches tried before giving up when a chosen port was taken meanwhile. */
+const LAUNCH_ATTEMPTS = 3;
+
+/** A launch failed because a port chosen for it was taken before its process bound it. */
+class PortTakenError extends Error {}
+
+/** Whether a process's output says its port was taken (a service's EADDRINUSE, HAProxy's bind). */
+function portWasTaken(proc: RunningProcess): boolean {
+  return proc.lines.some((line) => /EADDRINUSE|Address already in use/.test(JSON.stringify(line)));
+}
+
+/**
+ * Starts the platform and resolves once the gateway serves; rejects (after cleaning up) on failure.
+ * Ports are chosen free, but another program can take one before its process binds it: such a
+ * launch is started again, on ports chosen anew.
+ */
 export async function launchPlatform(options: LaunchOptions = {}): Promise<Platform> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchAttempt(options);
+    } catch (error) {
+      if (
+        !(error instanceof PortTakenError) ||
+        attempt >= LAUNCH_ATTEMPTS ||
+        options.signal?.aborted === true
+      ) {
+        throw error;
+      }
+      options.say?.("a port chosen for the run was taken meanwhile; starting again on other ports");
+    }
+  }
+}
+
+async function launchAttempt(options: LaunchOptions): Promise<Platform> {
   const root = options.root ?? REPO_ROOT;
   const say = options.say ?? (() => undefined);
   // Readiness is read from the services' info lines ("listening", "catalog ready").
@@ -311,6 +345,7 @@ export async function launchPlatform(options: LaunchOptions = {}): Promise<Platf
   if (options.logFiles === true) mkdirSync(join(workDir, "logs"), { recursive: true });
   const haproxyFile = join(workDir, "haproxy.cfg");
   writeFileSync(haproxyFile, plan.haproxyConfig);
+  await options.beforeStart?.(plan);
 
   const running: RunningProcess[] = [];
   let stopping = false;
@@ -404,8 +439,10 @@ export async function launchPlatform(options: LaunchOptions = {}): Promise<Platf
       .filter((p) => p.done || p.lines.length > 0)
       .map((p) => `${p.name}: ${JSON.stringify(p.lines.slice(-5))}`)
       .join("\n");
+    const taken = running.some((p) => p.done && portWasTaken(p));
     await stop();
-    throw new Error(`the platform did not start: ${String(error)}\n${output}`, { cause: error });
+    const message = `the platform did not start: ${String(error)}\n${output}`;
+    throw taken ? new PortTakenError(message, { cause: error }) : new Error(message, { cause: error });
   } finally {
     clearTimeout(timer);
     if (onAbort !== undefined) options.signal?.removeEventListener("abort", onAbort);

@@ -20,8 +20,16 @@ export interface PlanOptions {
   readonly routers?: number;
   /** Catalog ids of the MCP services to run; all when unset. */
   readonly services?: readonly string[];
-  /** Instances per MCP service; each service's replicas when unset. */
+  /**
+   * Instances per MCP service; each service's replicas when unset. A `singleton` (one writer of
+   * its data, such as `memory`) runs one whatever this says, unless `replicateSingletons`.
+   */
   readonly instances?: number;
+  /**
+   * Tests of routing across instances only: singletons get `instances` instances too, each with
+   * a volume of its own (their data is not shared, so no two write one file).
+   */
+  readonly replicateSingletons?: boolean;
   /** Whether to run the network monitor. */
   readonly monitor?: boolean;
   /** Log level of every service (the launcher needs info or more verbose). */
@@ -94,6 +102,21 @@ function localPath(value: string, mountPath: string, dir: string): string {
     : value;
 }
 
+/**
+ * How many instances of service `id` (component `spec`) a run starts: `options.instances`, else
+ * the component's replicas; a singleton runs one (with a note saying so when more were asked),
+ * unless `replicateSingletons`.
+ */
+export function instanceCount(
+  id: string,
+  spec: ComponentSpec,
+  options: Pick<PlanOptions, "instances" | "replicateSingletons">,
+): { replicas: number; note?: string } {
+  const replicas = options.instances ?? spec.replicas;
+  if (spec.singleton !== true || replicas <= 1 || options.replicateSingletons === true) return { replicas };
+  return { replicas: 1, note: `${id} is a singleton (one writer of its data): it runs 1 instance` };
+}
+
 /** The environment of one MCP service instance. */
 function mcpInstanceEnv(
   spec: ComponentSpec,
@@ -102,13 +125,18 @@ function mcpInstanceEnv(
     root: string;
     workDir: string;
     port: number;
+    /** The instance's position in its service, from 0. */
+    index: number;
     logLevel: string;
     secrets: NodeJS.ProcessEnv;
     /** The run's gateway origins, which the routers allow too (not the config's port-3000 ones). */
     allowedOrigins: readonly string[];
   },
 ): { env: Record<string, string>; directory?: string } | { skip: string } {
-  const dir = spec.volume === undefined ? undefined : join(options.workDir, `${entry.id}-data`);
+  // Instances share their service's volume, as in the stacks; a singleton's replicas (tests
+  // only) each get their own, since it is one writer's.
+  const own = spec.singleton === true && options.index > 0 ? `-${options.index + 1}` : "";
+  const dir = spec.volume === undefined ? undefined : join(options.workDir, `${entry.id}-data${own}`);
   const local = (value: string) =>
     spec.volume === undefined || dir === undefined ? value : localPath(value, spec.volume.mountPath, dir);
   const env: Record<string, string> = {};
@@ -174,6 +202,7 @@ export function planLocalRun(
         root: options.root,
         workDir: options.workDir,
         port,
+        index,
         logLevel,
         secrets: options.secrets ?? {},
         allowedOrigins: gatewayOrigins,

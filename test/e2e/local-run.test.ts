@@ -5,12 +5,15 @@
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import type { Server } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { loadEnv } from "@mcp-platform/shared";
-import { REPO_ROOT, stackTopology } from "../../scripts/local/launcher";
+import { launchPlatform, REPO_ROOT, stackTopology } from "../../scripts/local/launcher";
 import type { PlanPorts } from "../../scripts/local/plan";
-import { planLocalRun } from "../../scripts/local/plan";
+import { instanceCount, planLocalRun } from "../../scripts/local/plan";
+import { component } from "../../infra/topology";
 import { MonitorEnvSchema } from "../../services/network-monitor/src/env";
 import { streamableClient, textOf } from "../helpers/e2e-clients";
 import { haproxyCheck } from "../helpers/haproxy";
@@ -107,6 +110,43 @@ describe("planLocalRun", () => {
     const guarded = planWith({ ROUTER_AUTH_TOKENS: token }).processes;
     const envOf = (name: string) => guarded.find((p) => p.name === name)?.env.ROUTER_AUTH_TOKENS;
     expect([envOf("router-1"), envOf("network-monitor")]).toStrictEqual([token, token]);
+  });
+
+  it("runs a singleton once whatever --instances says, and, for tests only, replicas with data of their own", () => {
+    // GIVEN the dev topology's memory (a singleton) and everything services
+    const topology = stackTopology(REPO_ROOT);
+    const memory = component(topology, "mcp-memory");
+    const everything = component(topology, "mcp-everything");
+
+    // WHEN 3 instances are asked for / THEN memory runs one and says so, everything runs 3
+    expect([
+      instanceCount("memory", memory, { instances: 3 }),
+      instanceCount("everything", everything, { instances: 3 }),
+      instanceCount("memory", memory, {}),
+      instanceCount("memory", memory, { instances: 3, replicateSingletons: true }),
+    ]).toStrictEqual([
+      { replicas: 1, note: "memory is a singleton (one writer of its data): it runs 1 instance" },
+      { replicas: 3 },
+      { replicas: 1 },
+      { replicas: 3 },
+    ]);
+
+    // AND replicated memory instances (tests) each keep their graph in a directory of their own
+    const replicated = planLocalRun(topology, {
+      root: "/repo",
+      workDir: "/tmp/run",
+      ports: { ...PORTS, instances: { memory: [15011, 15012] } },
+      sessionKey: "k".repeat(43),
+      services: ["memory"],
+      replicateSingletons: true,
+    });
+    expect([
+      replicated.processes.filter((p) => p.kind === "mcp-server").map((p) => p.env.MEMORY_FILE_PATH),
+      replicated.directories,
+    ]).toStrictEqual([
+      ["/tmp/run/memory-data/memory.jsonl", "/tmp/run/memory-data-2/memory.jsonl"],
+      ["/tmp/run/memory-data", "/tmp/run/memory-data-2"],
+    ]);
   });
 
   it("renders HAProxy's static-servers config on 127.0.0.1, which real haproxy accepts", () => {
@@ -215,6 +255,43 @@ async function exitOrTimeout(child: ChildProcess, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+describe("launchPlatform", () => {
+  it("starts again on other ports when a port chosen for the run is taken before it is bound", async () => {
+    // GIVEN a run of one service whose first attempt finds its instance's port taken by another
+    // program between the choice and the start
+    const said: string[] = [];
+    const taken: Server[] = [];
+    let attempts = 0;
+    const platform = await launchPlatform({
+      services: ["echo"],
+      routers: 1,
+      monitor: false,
+      ports: "random",
+      say: (message) => said.push(message),
+      beforeStart: async (plan) => {
+        if (++attempts > 1) return;
+        const port = plan.processes.find((p) => p.kind === "mcp-server")?.port ?? 0;
+        const squatter = createServer();
+        await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", resolve));
+        taken.push(squatter);
+      },
+    }).finally(() => Promise.all(taken.map((s) => new Promise((resolve) => s.close(resolve)))));
+    try {
+      // THEN the second attempt came up, said why it started again, and serves a call
+      const client = await streamableClient(`${platform.gatewayUrl}/mcp`);
+      const result = await client.callTool({ name: "echo__echo", arguments: { message: "again" } });
+      await client.close();
+      expect([
+        attempts,
+        said.includes("a port chosen for the run was taken meanwhile; starting again on other ports"),
+        textOf(result),
+      ]).toStrictEqual([2, true, "again"]);
+    } finally {
+      await platform.stop();
+    }
+  });
+});
+
 describe("npm run local", () => {
   let cli: ChildProcess | undefined;
   /** Every process (and group) of the run seen so far, for the cleanup. */
@@ -319,7 +396,7 @@ describe("npm run local", () => {
     expect(remnants(seen.pids, seen.groups)).toStrictEqual([]);
   });
 
-  it("refuses bad arguments with the usage line and exit 2 before starting anything, and shows the usage for --help", () => {
+  it("refuses bad arguments with the usage line and exit 2 before starting anything, and shows the usage and the options for --help", () => {
     // GIVEN the command / WHEN it gets arguments it must refuse, and --help
     const run = (...args: string[]) =>
       spawnSync(process.execPath, [join(REPO_ROOT, "scripts", "local.mjs"), ...args], {
@@ -349,7 +426,12 @@ describe("npm run local", () => {
       [2, "", ['--routers must be an integer from 1 to 16 (got "17")', usage]],
       [2, "", [expect.stringContaining("Unknown option '--bogus'"), usage]],
     ]);
-    expect([help.status, help.stdout.trim(), help.stderr]).toStrictEqual([0, usage, ""]);
+    // (the usage, then what each option does)
+    const helpLines = help.stdout.trim().split("\n");
+    expect([help.status, helpLines[0], help.stderr]).toStrictEqual([0, usage, ""]);
+    for (const option of ["--routers N", "--services a,b", "--instances N", "--random-ports", "--debug"]) {
+      expect(helpLines.some((line) => line.trimStart().startsWith(option))).toBe(true);
+    }
   });
 
   it("stops what it started when Ctrl-C comes while it is still starting, and exits 0", async () => {

@@ -19,6 +19,8 @@ export const E2E_PLATFORM = {
   routers: 3,
   services: ["everything", "memory"],
   instances: 2,
+  // The acceptance runs server-memory on 2 instances too; each keeps its own graph.
+  replicateSingletons: true,
   monitor: false,
   ports: "random",
 } as const satisfies LaunchOptions;
