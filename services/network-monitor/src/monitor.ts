@@ -80,10 +80,19 @@ export interface MonitorEvents {
   targets: [change: TargetsChange];
 }
 
+/**
+ * Most retired targets whose history is kept: a registrar handing out fresh instance ids without
+ * end (a crash loop) would otherwise grow the monitor for the whole retention. The ones retired
+ * longest ago go first.
+ */
+export const MAX_RETIRED_TARGETS = 1_000;
+
 interface TargetState {
   target: Target;
   /** Still in the current target set (probed and shown), or retired (history only). */
   current: boolean;
+  /** When it was retired (a count that only grows), for dropping the oldest past the cap. */
+  retiredAt?: number;
   readonly history: SampleHistory;
   last?: LastRound;
   inFlight?: Promise<void>;
@@ -100,6 +109,8 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   private readonly capacity: number;
   private timer: TimerHandle | undefined;
   private started = false;
+  /** Targets retired so far (`TargetState.retiredAt`). */
+  private retirements = 0;
 
   constructor(options: MonitorOptions) {
     super();
@@ -131,9 +142,11 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       if (next !== undefined) {
         if (!state.current) added.push(id);
         state.current = true;
+        delete state.retiredAt;
         state.target = next;
       } else if (state.current) {
         state.current = false;
+        state.retiredAt = this.retirements++;
         removed.push(id);
       }
     }
@@ -335,11 +348,26 @@ export class Monitor extends EventEmitter<MonitorEvents> {
     return new Map([...statuses].map(([service, list]) => [service, countInstances(list)]));
   }
 
-  /** Drops retired targets with no history left, and the series of services gone entirely. */
+  /**
+   * Drops retired targets with no history left (and the oldest retired past
+   * `MAX_RETIRED_TARGETS`), and the series of services gone entirely.
+   */
   private collectGarbage(): void {
     const before = new Set([...this.states.values()].map((state) => state.target.service));
+    const retired: [string, TargetState][] = [];
     for (const [id, state] of this.states) {
-      if (!state.current && state.history.size === 0 && state.inFlight === undefined) this.states.delete(id);
+      if (state.current || state.inFlight !== undefined) continue;
+      if (state.history.size === 0) this.states.delete(id);
+      else retired.push([id, state]);
+    }
+    if (retired.length > MAX_RETIRED_TARGETS) {
+      retired.sort(([, a], [, b]) => (a.retiredAt ?? 0) - (b.retiredAt ?? 0));
+      const dropped = retired.slice(0, retired.length - MAX_RETIRED_TARGETS);
+      for (const [id] of dropped) this.states.delete(id);
+      this.options.logger.warn(
+        { dropped: dropped.length, kept: MAX_RETIRED_TARGETS },
+        "more instances left than the monitor keeps the history of; the oldest ones are forgotten",
+      );
     }
     const after = new Set([...this.states.values()].map((state) => state.target.service));
     for (const service of before) if (!after.has(service)) this.metrics.forgetService(service);

@@ -374,6 +374,41 @@ describe("monitor schedule", () => {
 });
 
 describe("monitor memory", () => {
+  it("keeps the history of at most 1,000 instances that left, forgetting the oldest", async () => {
+    // GIVEN a monitor whose targets are replaced by fresh ones after every round, as a registrar
+    // handing out new instance ids without end would
+    const clock = new ManualClock();
+    const prober: Prober = async () => ({
+      up: true,
+      latencyMs: 1,
+      checks: [{ kind: "tcp", outcome: "success", durationMs: 1 }],
+    });
+    const subject = monitorApp(
+      { MONITOR_TARGETS: targetsEnv({ first: "tcp://10.0.0.1:1" }), MONITOR_RETENTION_MINUTES: "60" },
+      { clock, schedule: false, prober },
+    );
+    const { monitor } = subject;
+    const template = monitor.targets()[0]!;
+    const generation = (n: number) =>
+      Array.from({ length: 100 }, (_, i) => ({
+        ...template,
+        id: `static:g${n}-${i}`,
+        instance: `g${n}-${i}`,
+      }));
+
+    // WHEN 12 generations of 100 instances each are probed once and then leave
+    for (let n = 0; n < 12; n++) {
+      monitor.setTargets("static", generation(n));
+      await monitor.tick();
+    }
+    monitor.setTargets("static", []);
+
+    // THEN the 1,000 that left last keep their history, the 200 that left first are forgotten
+    const kept = (n: number) => generation(n).filter((t) => monitor.history(t.id) !== undefined).length;
+    expect(Array.from({ length: 12 }, (_, n) => kept(n))).toStrictEqual([0, 0, ...Array(10).fill(100)]);
+    await subject.app.close();
+  });
+
   it("keeps every history at its bound however many rounds run, and forgets retired targets", async () => {
     // GIVEN a monitor with a fake prober (no I/O), 10 s rounds and a minute of retention
     const clock = new ManualClock();
