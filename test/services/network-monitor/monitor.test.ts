@@ -374,15 +374,17 @@ describe("monitor schedule", () => {
 });
 
 describe("monitor memory", () => {
+  /** A prober without I/O: every target up. */
+  const prober: Prober = async () => ({
+    up: true,
+    latencyMs: 1,
+    checks: [{ kind: "tcp", outcome: "success", durationMs: 1 }],
+  });
+
   it("keeps the history of at most 1,000 instances that left, forgetting the oldest", async () => {
     // GIVEN a monitor whose targets are replaced by fresh ones after every round, as a registrar
     // handing out new instance ids without end would
     const clock = new ManualClock();
-    const prober: Prober = async () => ({
-      up: true,
-      latencyMs: 1,
-      checks: [{ kind: "tcp", outcome: "success", durationMs: 1 }],
-    });
     const subject = monitorApp(
       { MONITOR_TARGETS: targetsEnv({ first: "tcp://10.0.0.1:1" }), MONITOR_RETENTION_MINUTES: "60" },
       { clock, schedule: false, prober },
@@ -412,11 +414,6 @@ describe("monitor memory", () => {
   it("keeps every history at its bound however many rounds run, and forgets retired targets", async () => {
     // GIVEN a monitor with a fake prober (no I/O), 10 s rounds and a minute of retention
     const clock = new ManualClock();
-    const prober: Prober = async () => ({
-      up: true,
-      latencyMs: 1,
-      checks: [{ kind: "tcp", outcome: "success", durationMs: 1 }],
-    });
     const subject = monitorApp(
       {
         MONITOR_TARGETS: targetsEnv({ a: "tcp://10.0.0.1:1", b: "tcp://10.0.0.2:1" }),
