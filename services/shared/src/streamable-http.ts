@@ -442,6 +442,8 @@ export interface PostResponseOptions {
   readonly keepAliveMs: number;
   /** Close the connection after the answer (the server is draining). */
   readonly closeConnection?: boolean;
+  /** When a JSON answer's client counts as gone (its stall rule); `SSE_BACKLOG` by default. */
+  readonly backlog?: typeof SSE_BACKLOG;
 }
 
 /** Collects the responses to one POST and writes them as they are ready. */
@@ -510,6 +512,10 @@ export class PostResponse {
         }),
       )
       .end(body);
+    // A client that stops reading a large answer is let go as a stream's is (its stall rule;
+    // the answer itself may be larger than a stream's cap): the server would otherwise hold the
+    // answer for as long as the connection stays open.
+    checkBacklog(this.res, { ...(this.options.backlog ?? SSE_BACKLOG), maxBytes: Number.POSITIVE_INFINITY });
   }
 
   /** Switches to an SSE stream, writing what was collected so far as its first events. */

@@ -284,6 +284,36 @@ describe("checkBacklog", () => {
   });
 });
 
+describe("a JSON answer to a client that stops reading", () => {
+  it("is ended after the stall time rather than held for as long as the connection stays", async () => {
+    // GIVEN a POST whose client reads nothing, answered with 4 MiB of JSON (a stall rule of
+    // 64 KiB unsent and 300 ms without progress)
+    const backlog = { stalledBytes: 64 * 1024, stalledMs: 300, maxBytes: 1024 };
+    let answered!: ServerResponse;
+    const closed = new Promise<void>((resolve) => {
+      nextHandler = (res) => {
+        answered = res;
+        res.once("close", () => resolve());
+        const response = new PostResponse(res, {
+          mode: "json",
+          expected: 1,
+          batch: false,
+          keepAliveMs: 60_000,
+          backlog,
+        });
+        response.respond(0, result(1, "x".repeat(4 * 1024 * 1024)));
+      };
+    });
+    const req = fetchRaw((client) => client.pause());
+
+    // WHEN the stall time passes / THEN the server ended it (freeing the answer); a cap meant for
+    // streams (here 1 KiB) did not end it at once
+    await closed;
+    expect([answered.destroyed, answered.writableFinished]).toStrictEqual([true, false]);
+    req.destroy();
+  });
+});
+
 describe("message classifiers", () => {
   test.each<[string, JSONRPCMessage, boolean[]]>([
     // [isRequest, isNotification, isResult, isError, isResponse, isInitialize]
