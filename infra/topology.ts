@@ -284,6 +284,9 @@ function mcpComponent(cfg: StackConfig, consulAddr: string, s: McpService): Comp
       ...httpLimits(cfg),
       ...(mcpServer === undefined ? {} : { MCP_SERVER: mcpServer }),
       MCP_BRIDGE_PROCESSES: String(s.bridgeProcesses),
+      // A singleton is its data's one writer: one call at a time, or concurrent calls of the
+      // child (server-memory rewrites its whole file per call) lose each other's writes.
+      ...(s.singleton ? { MCP_BRIDGE_CONCURRENCY: "1" } : {}),
       ...bridgeEnv(s, mcpServer),
       ...s.env,
     },

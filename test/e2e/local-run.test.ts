@@ -64,6 +64,7 @@ describe("planLocalRun", () => {
       LOG_LEVEL: "warn",
       MCP_ALLOWED_ORIGINS: "http://127.0.0.1:13000,http://localhost:13000",
       MCP_BRIDGE_PROCESSES: "1",
+      MCP_BRIDGE_CONCURRENCY: "1",
       MCP_BRIDGE_ENV: "MEMORY_FILE_PATH",
       MEMORY_FILE_PATH: "/tmp/run/memory-data/memory.jsonl",
       MCP_SERVER: JSON.stringify({ command: "/repo/node_modules/.bin/mcp-server-memory", args: [] }),

@@ -140,6 +140,7 @@ export function buildApp(options: BuildContext<McpServerEnv>): FastifyInstance {
     start: linkStarter(options),
     logger,
     initialBackoffMs: env.MCP_BRIDGE_BACKOFF_MS,
+    ...(env.MCP_BRIDGE_CONCURRENCY === undefined ? {} : { perLinkLimit: env.MCP_BRIDGE_CONCURRENCY }),
     maxBackoffMs: Math.max(env.MCP_BRIDGE_BACKOFF_MS, 10_000),
     onSlotUp: (slot) => {
       slot.link.onmessage = (message) => mux.handleLink(slot, message);

@@ -54,6 +54,12 @@ export const McpServerEnvSchema = commonEnvSchema({
       error: "must not name the platform's own secret variables",
     }),
   ).default([]),
+  /**
+   * Most requests one child has in flight at once; unset, no limit. 1 for a server that keeps
+   * its data in a file it reads and rewrites per call (server-memory), whose concurrent calls
+   * would lose each other's writes; requests beyond it wait their turn.
+   */
+  MCP_BRIDGE_CONCURRENCY: integerField(1, 10_000).optional(),
   /** First delay before restarting a child that went down; doubles per failure up to 10 s. */
   MCP_BRIDGE_BACKOFF_MS: integerField(10, 60_000).default(250),
   /**

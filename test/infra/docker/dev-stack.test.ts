@@ -172,6 +172,7 @@ describe("dev stack on Docker (mocked)", () => {
       "MCP_ALLOWED_ORIGINS=http://localhost:3000,http://127.0.0.1:3000",
       'MCP_SERVER={"command":"mcp-server-memory","args":[]}',
       "MCP_BRIDGE_PROCESSES=1",
+      "MCP_BRIDGE_CONCURRENCY=1",
       "MCP_BRIDGE_ENV=MEMORY_FILE_PATH",
       "MEMORY_FILE_PATH=/data/memory.jsonl",
     ]);

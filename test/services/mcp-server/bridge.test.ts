@@ -31,6 +31,7 @@ beforeAll(async () => {
       MCP_SERVER: npmServer("mcp-server-memory"),
       MEMORY_FILE_PATH: memoryFile,
       MCP_BRIDGE_ENV: "MEMORY_FILE_PATH",
+      MCP_BRIDGE_CONCURRENCY: "1",
     }),
   ]);
 });
@@ -120,4 +121,33 @@ describe("sessions sharing bridge children", () => {
     );
     expect(results).toHaveLength(100);
   });
+});
+
+test("server-memory, one call at a time (MCP_BRIDGE_CONCURRENCY=1), keeps every write of 10 sessions writing at once", async () => {
+  // GIVEN 10 sessions of the memory service as the platform runs it (the child rewrites its
+  // whole file per call: two calls at once lose one's write)
+  const sessions = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => client("memory", TRANSPORTS[i % 2]!)),
+  );
+
+  // WHEN each creates 5 entities, all 50 calls at once
+  await Promise.all(
+    sessions.flatMap((c, i) =>
+      Array.from({ length: 5 }, (_, j) =>
+        c.callTool({
+          name: "create_entities",
+          arguments: { entities: [{ name: `concurrent-${i}-${j}`, entityType: "test", observations: [] }] },
+        }),
+      ),
+    ),
+  );
+
+  // THEN the graph holds all 50
+  const graph = await sessions[0]!.callTool({ name: "read_graph", arguments: {} });
+  const names = (
+    JSON.parse((graph.content as { text: string }[])[0]!.text) as { entities: { name: string }[] }
+  ).entities
+    .map((e) => e.name)
+    .filter((name) => name.startsWith("concurrent-"));
+  expect(names.length).toBe(50);
 });

@@ -89,6 +89,29 @@ test("requests wait in the bounded queue while no link is up, then go to the fir
   await pool.close();
 });
 
+test("with a limit per link, a request waits for its turn and gets the link once a request ends", async () => {
+  // GIVEN one link that takes one request at a time, busy with one
+  const pool = new LinkPool({
+    size: 1,
+    logger: pino({ level: "silent" }),
+    perLinkLimit: 1,
+    queueLimit: 1,
+    start: (_i, generation) => answeringLink(`fake#${generation}`),
+  });
+  await pool.start();
+  const busy = await pool.acquire();
+
+  // WHEN two more requests come / THEN one waits in the queue, the other is refused as busy
+  const waiting = pool.acquire();
+  await expect(pool.acquire()).rejects.toThrow("the tool server is busy and its queue is full");
+  expect([pool.queueDepth, busy.inFlight]).toStrictEqual([1, 1]);
+
+  // WHEN the busy request ends / THEN the waiting one has the link
+  pool.release(busy);
+  expect([(await waiting).link.name, busy.inFlight, pool.queueDepth]).toStrictEqual(["fake#1", 1, 0]);
+  await pool.close();
+});
+
 test("what a child sends right after its initialize answer reaches the handler installed when it is up", async () => {
   // GIVEN a child that announces a tool list change together with its initialize answer
   const link: Link = {

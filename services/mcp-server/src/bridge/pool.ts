@@ -31,7 +31,13 @@ export interface PoolOptions {
   /** First restart delay; doubles per consecutive failure up to `maxBackoffMs`. */
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
-  /** Requests allowed to wait for a link while none is up, and for how long. */
+  /**
+   * Most requests one link has in flight at once (unset: no limit). 1 for a server that keeps its
+   * data in a file it reads and rewrites per call (server-memory): concurrent calls would lose
+   * each other's writes. Requests beyond it wait in the queue.
+   */
+  readonly perLinkLimit?: number;
+  /** Requests allowed to wait for a link (none up, or every one at its limit), and for how long. */
   readonly queueLimit?: number;
   readonly queueTimeoutMs?: number;
   /** Hooks for metrics and routing. */
@@ -144,11 +150,16 @@ export class LinkPool {
     this.timers.add(timer);
   }
 
-  /** The live slot with the fewest requests in flight, or undefined when none is up. */
+  /**
+   * The live slot with the fewest requests in flight, or undefined when none is up (or every
+   * one is at `perLinkLimit`).
+   */
   pick(): Slot | undefined {
     let best: Slot | undefined;
+    const limit = this.options.perLinkLimit ?? Number.POSITIVE_INFINITY;
     for (const s of this.slots)
-      if (s !== undefined && (best === undefined || s.inFlight < best.inFlight)) best = s;
+      if (s !== undefined && s.inFlight < limit && (best === undefined || s.inFlight < best.inFlight))
+        best = s;
     return best;
   }
 
@@ -162,7 +173,9 @@ export class LinkPool {
     if (slot !== undefined) return Promise.resolve(reserve(slot));
     if (this.closed) return Promise.reject(new PoolUnavailableError("the tool server is shutting down"));
     if (this.waiters.length >= (this.options.queueLimit ?? 1000)) {
-      return Promise.reject(new PoolUnavailableError("the tool server is restarting and its queue is full"));
+      return Promise.reject(
+        new PoolUnavailableError(`the tool server is ${this.state()} and its queue is full`),
+      );
     }
     return new Promise((resolve, reject) => {
       const timeoutMs = this.options.queueTimeoutMs ?? 30_000;
@@ -171,7 +184,8 @@ export class LinkPool {
         reject,
         timer: setTimeout(() => {
           this.removeWaiter(waiter);
-          reject(new PoolUnavailableError(`no tool server process came up within ${timeoutMs} ms`));
+          const why = this.upCount > 0 ? "took the request" : "came up";
+          reject(new PoolUnavailableError(`no tool server process ${why} within ${timeoutMs} ms`));
         }, timeoutMs),
       };
       this.waiters.push(waiter);
@@ -188,17 +202,23 @@ export class LinkPool {
   private drainWaiters(): void {
     while (this.waiters.length > 0) {
       const slot = this.pick();
-      if (slot === undefined) return;
+      if (slot === undefined) break;
       const waiter = this.waiters.shift()!;
       clearTimeout(waiter.timer);
       waiter.resolve(reserve(slot));
     }
-    this.options.onQueueDepth?.(0);
+    this.options.onQueueDepth?.(this.waiters.length);
   }
 
-  /** Ends one request's use of `slot` (answered, failed, or never sent). */
+  /** Ends one request's use of `slot` (answered, failed, or never sent); a waiter may take it. */
   release(slot: Slot): void {
     slot.inFlight--;
+    if (this.waiters.length > 0) this.drainWaiters();
+  }
+
+  /** Why requests wait: every live link busy at its limit, or none up. */
+  private state(): string {
+    return this.upCount > 0 ? "busy" : "restarting";
   }
 
   /** Every live slot. */
