@@ -177,8 +177,11 @@ export class SessionSealer {
 
   private decrypt(token: string): SessionPayload | undefined {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 8192) return undefined;
-    const sealed = Buffer.from(token.slice(TOKEN_PREFIX.length), "base64url");
-    if (sealed.length < IV_BYTES + TAG_BYTES + 2) return undefined;
+    const text = token.slice(TOKEN_PREFIX.length);
+    const sealed = Buffer.from(text, "base64url");
+    // One spelling per token: the decoder skips characters it does not know (and ignores the
+    // last character's unused bits), which would give one session endless distinct ids.
+    if (sealed.length < IV_BYTES + TAG_BYTES + 2 || sealed.toString("base64url") !== text) return undefined;
     for (const key of this.keys) {
       const payload = openWith(key, sealed);
       if (payload !== undefined) return payload;

@@ -4,6 +4,8 @@
  * each other SSE messages and cancellations, bearer tokens, and a passthrough that keeps the
  * client's credentials to itself.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
@@ -12,7 +14,8 @@ import type { ShutdownResult } from "@mcp-platform/shared";
 import { shutdownGracefully } from "@mcp-platform/shared";
 import { MCP_POST_HEADERS, messageOf, rawRequest } from "../../helpers/e2e-clients";
 import type { TestRouter } from "../../helpers/router-app";
-import { awaitableLogger, openSse, startRouter } from "../../helpers/router-app";
+import { awaitableLogger, openSse, startRouter, TEST_SESSION_KEY } from "../../helpers/router-app";
+import { SessionSealer } from "../../../services/router/src/session-token";
 import { ConsulCatalogDouble } from "../../helpers/consul-catalog-double";
 import { refusedPort } from "../../helpers/refused-port";
 import { FakeMcpServer, startBuiltinServer } from "../../helpers/router-upstreams";
@@ -67,17 +70,28 @@ const call = (id: number, name: string, args: Record<string, unknown>, meta?: Re
   params: { name, arguments: args, ...(meta === undefined ? {} : { _meta: meta }) },
 });
 
+/** Two replicas with `env` that know each other as peers (as discovery tells them). */
+async function twoReplicas(
+  env: Record<string, string>,
+  overridesOfFirst = {},
+): Promise<[TestRouter, TestRouter]> {
+  const [portA, portB] = [await refusedPort(), await refusedPort()];
+  const peers = { ROUTER_PEERS: `http://127.0.0.1:${portA},http://127.0.0.1:${portB}` };
+  const a = await router({ ...env, ...peers, PORT: String(portA) }, overridesOfFirst);
+  const b = await router({ ...env, ...peers, PORT: String(portB) });
+  return [a, b];
+}
+
 /**
  * Two replicas that know each other, and a slow call (`echo__progress`, id 7, progress token
  * "p7", about 5 s) running on the first as an open SSE answer.
  */
 async function slowCallOnFirstOfTwoReplicas(overridesOfFirst = {}) {
   const upstream = await builtin();
-  const [portA, portB] = [await refusedPort(), await refusedPort()];
-  const peers = `http://127.0.0.1:${portA},http://127.0.0.1:${portB}`;
-  const env = { ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [upstream] }), ROUTER_PEERS: peers };
-  const a = await router({ ...env, PORT: String(portA) }, overridesOfFirst);
-  const b = await router({ ...env, PORT: String(portB) });
+  const [a, b] = await twoReplicas(
+    { ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [upstream] }) },
+    overridesOfFirst,
+  );
   const session = String((await post(`${a.url}/mcp`, INITIALIZE)).answer.headers["mcp-session-id"]);
   const stream = await openSse(`${a.url}/mcp`, {
     method: "POST",
@@ -248,9 +262,9 @@ describe("router replicas", () => {
   it("hand a legacy SSE message to the replica holding the stream, and 404 once it is gone", async () => {
     // GIVEN an SSE stream on one replica and its announced endpoint
     const upstream = await builtin();
-    const env = { ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [upstream] }) };
-    const owner = await router(env);
-    const other = await router(env);
+    const [owner, other] = await twoReplicas({
+      ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [upstream] }),
+    });
     const stream = await openSse(`${owner.url}/sse`);
     closers.push(async () => stream.close());
     const endpoint = (await stream.next((e) => e.event === "endpoint")).data;
@@ -308,8 +322,7 @@ describe("router replicas", () => {
       ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }),
       MCP_MAX_BODY_BYTES: "2000",
     };
-    const owner = await router(env);
-    const other = await router(env);
+    const [owner, other] = await twoReplicas(env);
     const stream = await openSse(`${owner.url}/sse`);
     closers.push(async () => stream.close());
     const endpoint = (await stream.next((e) => e.event === "endpoint")).data;
@@ -541,6 +554,34 @@ describe("open streams", () => {
     for (const transport of ["streamable-http", "sse", "passthrough"]) {
       expect(metrics).toContain(`router_streams_refused_total{transport="${transport}",service="router"} 1`);
     }
+  });
+});
+
+describe("legacy SSE messages for a stream on another replica", () => {
+  it("are forwarded only to a replica discovery knows, never to an address a session names", async () => {
+    // GIVEN a replica, and a session sealed with the platform's key naming as its stream's
+    // owner an address that is no router (one that was a router's, say, before its pod went)
+    const received: string[] = [];
+    const elsewhere = createServer((req, res) => {
+      received.push(req.url ?? "");
+      res.writeHead(202).end();
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+    closers.push(() => new Promise((resolve) => elsewhere.close(() => resolve())));
+    const r = await router({ ROUTER_STATIC_SERVICES: JSON.stringify({ echo: [await builtin()] }) });
+    const sealer = new SessionSealer({ secret: TEST_SESSION_KEY, acceptedSecrets: [], ttlSeconds: 3600 });
+    const owner = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
+    const { token } = sealer.seal({ t: "sse", o: owner });
+
+    // WHEN a message of that session comes
+    const answer = await post(`${r.url}/messages?s=${encodeURIComponent(token)}&sessionId=x`, {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "ping",
+    });
+
+    // THEN it is answered as a session that is gone, and nothing was sent to that address
+    expect([answer.answer.status, received]).toStrictEqual([404, []]);
   });
 });
 

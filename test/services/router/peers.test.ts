@@ -6,7 +6,12 @@
 import type { Server, Socket } from "node:net";
 import { createServer } from "node:net";
 import { Registry } from "prom-client";
-import { Peers, PeerUnreachableError, refusesConnections } from "../../../services/router/src/http/peers";
+import {
+  DEPARTED_PEER_MS,
+  Peers,
+  PeerUnreachableError,
+  refusesConnections,
+} from "../../../services/router/src/http/peers";
 import { RouterMetrics } from "../../../services/router/src/metrics";
 import { SessionSealer } from "../../../services/router/src/session-token";
 import { silentLogger } from "../../helpers/log-capture";
@@ -16,8 +21,9 @@ const servers: Server[] = [];
 const sockets: Socket[] = [];
 let peers: Peers;
 
-beforeEach(() => {
-  peers = new Peers({
+/** A replica's peers, on `now` as its clock. */
+const newPeers = (now?: () => number) =>
+  new Peers({
     sealer: new SessionSealer({
       secret: "0123456789abcdef0123456789abcdef-peers",
       acceptedSecrets: [],
@@ -25,7 +31,11 @@ beforeEach(() => {
     }),
     logger: silentLogger(),
     metrics: new RouterMetrics(new Registry()),
+    ...(now === undefined ? {} : { now }),
   });
+
+beforeEach(() => {
+  peers = newPeers();
 });
 
 afterEach(async () => {
@@ -91,5 +101,34 @@ describe("refusesConnections", () => {
     expect([await refusesConnections(await closedPort()), await refusesConnections(listening)]).toStrictEqual(
       [true, false],
     );
+  });
+});
+
+describe("Peers.others", () => {
+  it("lists the peers discovery names and, for a while, those that left it, never this replica", () => {
+    // GIVEN a replica that knows three, itself among them
+    let now = 1_000_000;
+    const known = newPeers(() => now);
+    known.selfUrl = "http://a:1";
+    known.update(["http://a:1", "http://b:1", "http://c:1"]);
+
+    // WHEN c leaves discovery (deregistered: it is draining) / THEN it still counts for a while
+    known.update(["http://a:1", "http://b:1"]);
+    const justAfter = known.others();
+    now += DEPARTED_PEER_MS;
+    const atTheEnd = known.others();
+    now += 1;
+    const past = known.others();
+
+    // AND one that comes back counts again
+    known.update(["http://a:1", "http://b:1", "http://c:1"]);
+    now += 10 * DEPARTED_PEER_MS;
+    expect([justAfter, atTheEnd, past, known.others()]).toStrictEqual([
+      ["http://b:1", "http://c:1"],
+      ["http://b:1", "http://c:1"],
+      ["http://b:1"],
+      ["http://b:1", "http://c:1"],
+    ]);
+    known.close();
   });
 });

@@ -87,6 +87,31 @@ describe("SessionSealer", () => {
     );
   });
 
+  it("opens a token in its one spelling only, not with characters added or its alphabet changed", () => {
+    // GIVEN a token whose text holds at least one character that differs between base64 alphabets
+    let token = sealer().seal(GATEWAY).token;
+    while (!/[-_]/.test(token)) token = sealer().seal(GATEWAY).token;
+    const body = token.slice(TOKEN_PREFIX.length);
+    const last = body.at(-1) ?? "A";
+    // (the last character with its unused low bits changed decodes to the same bytes)
+    const sameBytes = `${body.slice(0, -1)}${String.fromCharCode(last.charCodeAt(0) ^ 1)}`;
+    const spellings = [
+      `${TOKEN_PREFIX}!!!${body}`,
+      `${token}!`,
+      `${token}==`,
+      `${TOKEN_PREFIX}${body.replace(/-/g, "+").replace(/_/g, "/")}`,
+      ...(Buffer.from(sameBytes, "base64url").equals(Buffer.from(body, "base64url"))
+        ? [`${TOKEN_PREFIX}${sameBytes}`]
+        : []),
+    ];
+
+    // WHEN each other spelling is opened / THEN none opens, and the token itself does
+    expect(spellings.map((spelling) => sealer().open(spelling))).toStrictEqual(
+      spellings.map(() => undefined),
+    );
+    expect(sealer().open(token)).toBeDefined();
+  });
+
   it("round-trips any passthrough session", () => {
     fc.assert(
       fc.property(

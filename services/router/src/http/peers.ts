@@ -30,6 +30,13 @@ const PEER_TIMEOUT_MS = 10_000;
 /** How long the check whether a peer still takes connections waits for one. */
 const PEER_GONE_CHECK_MS = 1_000;
 
+/**
+ * How long a replica that left discovery still counts as a peer: a replica shutting down
+ * deregisters first, then drains (at most `SHUTDOWN_TIMEOUT_MS`), still holding its legacy SSE
+ * streams and running calls, whose messages and cancellations must still reach it.
+ */
+export const DEPARTED_PEER_MS = 120_000;
+
 /** Paths of the internal endpoints. */
 export const INTERNAL_PATHS = {
   cancel: "/internal/v1/cancel",
@@ -80,7 +87,18 @@ export class Peers {
   private token: { value: string; at: number } | undefined;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-  constructor(private readonly options: { sealer: SessionSealer; logger: Logger; metrics: RouterMetrics }) {}
+  /** Replicas that left discovery, and when (`DEPARTED_PEER_MS`). */
+  private readonly departed = new Map<string, number>();
+
+  constructor(
+    private readonly options: {
+      sealer: SessionSealer;
+      logger: Logger;
+      metrics: RouterMetrics;
+      /** Clock (ms), for tests. */
+      now?: () => number;
+    },
+  ) {}
 
   /** This replica's base URL, as peers reach it. */
   get selfUrl(): string {
@@ -93,12 +111,25 @@ export class Peers {
 
   /** Replaces the peer list (discovery). */
   update(urls: readonly string[]): void {
+    const now = this.now();
+    for (const url of this.peers) if (!urls.includes(url)) this.departed.set(url, now);
+    for (const url of urls) this.departed.delete(url);
     this.peers = urls;
   }
 
-  /** Every peer except this replica. */
+  /**
+   * Every peer except this replica: those discovery lists, and those that left it less than
+   * `DEPARTED_PEER_MS` ago. Nothing else is ever sent a peer's request (an address a client's
+   * session names may since belong to something that is no router).
+   */
   others(): string[] {
-    return this.peers.filter((url) => url !== this.self);
+    const now = this.now();
+    for (const [url, at] of this.departed) if (now - at > DEPARTED_PEER_MS) this.departed.delete(url);
+    return [...this.peers, ...this.departed.keys()].filter((url) => url !== this.self);
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   /** Whether a request's peer header is a valid, fresh peer token. */

@@ -167,6 +167,9 @@ export function sseRoutes(app: FastifyInstance, context: RouterContext, sessions
     if (session?.t !== "sse") return sessionNotFound(reply);
     if (!checkSseMessage(request.body, reply)) return reply;
     if (session.o === context.peers.selfUrl) return sessions.post(request, reply, session.n);
+    // Only to a replica discovery knows: an owner gone from it is gone (its stream with it), and
+    // its address may since belong to something else, which must not get a peer token.
+    if (!context.peers.others().includes(session.o)) return sessionNotFound(reply);
     return forwardToOwner(context, session.o, { s, sessionId }, request, reply);
   });
 }
