@@ -83,6 +83,11 @@ function errorLines(): string[] {
   });
 }
 
+/** The front ports' answer to `/info` and `/metrics` (see `client` in `renderHaproxyConfig`). */
+const NOT_FOR_CLIENTS = JSON.stringify(
+  jsonRpcErrorBody(JSONRPC_ERROR.methodNotFound, "Not Found: operational endpoints are not served here"),
+);
+
 /** `option httplog`'s format with `"%HM %HPO %HV"` (method, path, version) for `%{+Q}r`. */
 const HTTP_LOG_FORMAT =
   "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs " +
@@ -196,6 +201,9 @@ export function renderHaproxyConfig(
   const client = (port: number, backend: string) => [
     `bind ${bind}:${port}`,
     "option forwardfor",
+    "# A service's /info (its instances, settings) and /metrics are for the operators' network:",
+    "# Prometheus scrapes each pod, the monitor probes each instance. Clients are not shown them.",
+    `http-request return status 404 content-type application/json string '${NOT_FOR_CLIENTS}' if { path /info /metrics } || { path_beg /info/ /metrics/ }`,
     ...(options.tlsTerminatedInFront === true ? ["http-request set-header X-Forwarded-Proto https"] : []),
     `default_backend ${backend}`,
   ];

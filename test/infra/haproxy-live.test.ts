@@ -153,6 +153,30 @@ describe("real HAProxy with a rendered config", () => {
     );
   });
 
+  test("the front ports do not show clients a service's /info or /metrics, and pass other paths", async () => {
+    // WHEN a client asks the gateway for the operational endpoints, and for paths near them
+    const asked = await Promise.all(
+      ["/info", "/metrics", "/metrics/x", "/informed", "/mcp"].map(async (path) => {
+        const res = await fetch(`http://127.0.0.1:${gatewayPort}${path}`);
+        return [path, res.status, await res.text()];
+      }),
+    );
+
+    // THEN the first three are answered by HAProxy with a JSON-RPC 404, the others reach the router
+    const refused = JSON.stringify({
+      jsonrpc: "2.0",
+      error: { code: -32601, message: "Not Found: operational endpoints are not served here" },
+      id: null,
+    });
+    expect(asked).toStrictEqual([
+      ["/info", 404, refused],
+      ["/metrics", 404, refused],
+      ["/metrics/x", 404, refused],
+      ["/informed", 200, "https"],
+      ["/mcp", 200, "https"],
+    ]);
+  });
+
   test("the access log names a request's path, never the session id in its query", async () => {
     // WHEN a request with a session id in its query goes through the gateway
     expect(await viaGateway({}, "/messages?sessionId=secret-session-id")).toBe("https");
