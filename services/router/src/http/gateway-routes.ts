@@ -31,7 +31,7 @@ import {
   takeOver,
 } from "@mcp-platform/shared";
 import { errorObject, FORWARDED_METHODS } from "../mcp/gateway-handler";
-import { endedByShutdown } from "../mcp/in-flight";
+import { cancelledByClient } from "../mcp/in-flight";
 import type { GatewaySession } from "../session-token";
 import { compactCapabilities, compactClientInfo } from "../session-token";
 import type { RouterContext } from "./context";
@@ -168,9 +168,7 @@ function start(
     .handle(request, { signal: running.signal, notify: (notification) => response.notify(notification) })
     .then((message) => {
       running.end();
-      // A cancelled request gets no response (MCP "Cancellation"); the answer still completes.
-      // One the replica's shutdown ended gets its error.
-      const cancelled = running.signal.aborted && !endedByShutdown(running.signal);
-      response.respond(index, cancelled ? undefined : message);
+      // A cancelled request gets no response; the answer still completes.
+      response.respond(index, cancelledByClient(running.signal) ? undefined : message);
     });
 }

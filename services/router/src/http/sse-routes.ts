@@ -31,7 +31,7 @@ import {
   takeOver,
 } from "@mcp-platform/shared";
 import { errorObject } from "../mcp/gateway-handler";
-import { endedByShutdown } from "../mcp/in-flight";
+import { cancelledByClient } from "../mcp/in-flight";
 import type { RouterContext } from "./context";
 import { cancelRequest } from "./gateway-routes";
 import { INTERNAL_PATHS, PeerUnreachableError } from "./peers";
@@ -137,7 +137,7 @@ export class SseSessions {
     if (running === undefined) return send(idInFlight(message.id));
     void context.handler.handle(message, { signal: running.signal, notify: send }).then((response) => {
       running.end();
-      if (!running.signal.aborted || endedByShutdown(running.signal)) send(response);
+      if (!cancelledByClient(running.signal)) send(response);
     });
   }
 }

@@ -16,9 +16,12 @@ export class EndedByShutdown extends McpError {
   }
 }
 
-/** Whether a request's abort was the replica's shutdown (answered) rather than a cancellation. */
-export function endedByShutdown(signal: AbortSignal): boolean {
-  return signal.reason instanceof EndedByShutdown;
+/**
+ * Whether a request was cancelled by its client, and so gets no response (MCP "Cancellation");
+ * one this replica's shutdown ended is answered, with its error.
+ */
+export function cancelledByClient(signal: AbortSignal): boolean {
+  return signal.aborted && !(signal.reason instanceof EndedByShutdown);
 }
 
 /** Requests in flight on this replica. */

@@ -425,24 +425,20 @@ export class UpstreamTransport implements Transport {
 
   /** Fails request `id`, unless answered or cancelled already: its answer passed the limit. */
   private tooLarge(id: RequestId): void {
-    if (!this.pending.delete(id)) return;
-    this.onmessage?.({
-      jsonrpc: "2.0",
-      id,
-      error: {
-        code: ErrorCode.InternalError,
-        message: `The upstream instance's answer is larger than ${MAX_UPSTREAM_ANSWER_BYTES} bytes`,
-      },
+    this.fail(id, {
+      code: ErrorCode.InternalError,
+      message: `The upstream instance's answer is larger than ${MAX_UPSTREAM_ANSWER_BYTES} bytes`,
     });
   }
 
   /** Fails request `id` as lost (`UPSTREAM_LOST`), unless it was answered or cancelled already. */
   private lost(id: RequestId, message = "The upstream instance closed the stream before answering"): void {
+    this.fail(id, { code: ErrorCode.ConnectionClosed, message, data: UPSTREAM_LOST });
+  }
+
+  /** Answers request `id` with `error` to the SDK client, unless it was answered or cancelled. */
+  private fail(id: RequestId, error: { code: number; message: string; data?: unknown }): void {
     if (!this.pending.delete(id)) return;
-    this.onmessage?.({
-      jsonrpc: "2.0",
-      id,
-      error: { code: ErrorCode.ConnectionClosed, message, data: UPSTREAM_LOST },
-    });
+    this.onmessage?.({ jsonrpc: "2.0", id, error });
   }
 }
